@@ -1,0 +1,355 @@
+"""``omfa``: the engine from the command line (no display needed).
+
+    omfa doctor                       environment, device policy, GL, models
+    omfa try-off --person P.png       take the garment off a photo
+    omfa try-on --garment G.png --head H.png --pose walking [--views 8]
+    omfa bench flops --preset sdxl --size 768x1024 --panels person,garment
+    omfa pose render --preset walking --views 8 --out DIR
+    omfa data render | train-codec | train      the demo world and training
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from engine.body.commands import _size
+from engine.body.commands import register as register_pose
+
+
+class CliError(Exception):
+    """An error to print as one line, with exit code 2 (usage) or 1 (failure)."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# ============================================================================================ helpers
+def _load_pipeline(args):
+    from engine.device import DeviceError, select_device
+    from engine.model import ModelError, build_model
+    from engine.paths import DEMO_MODEL
+    from engine.pipeline import Pipeline
+
+    folder = Path(args.model) if args.model else DEMO_MODEL
+    try:
+        if args.model or (folder / "omfa_config.json").is_file():
+            pipe = Pipeline.load(folder, args.device, args.precision)
+        else:
+            print(f"note: no model at {folder}; using an UNTRAINED demo-sized model (its output is noise). "
+                  "Train one with 'omfa train --preset demo' or pass --model.", file=sys.stderr)
+            policy = select_device(args.device, args.precision)
+            pipe = Pipeline(build_model("demo").to(policy.device, policy.dtype), policy)
+    except (ModelError, DeviceError) as e:
+        raise CliError(str(e)) from None
+    if not pipe.trained:
+        print(f"warning: {pipe.model.config.name} is untrained: expect noise, not a garment.", file=sys.stderr)
+    return pipe
+
+
+def _image(path: str | None, size: tuple[int, int], what: str):
+    from engine.images import ImageError, fit, load_image
+
+    if path is None:
+        return None
+    try:
+        return fit(load_image(path), *size)
+    except ImageError as e:
+        raise CliError(f"--{what}: {e}") from None
+
+
+def _run(pipe, request, out: Path, quiet: bool) -> int:
+    from engine.export import save_png
+    from engine.request import RequestError
+
+    def progress(p):
+        if not quiet:
+            print(f"\r  step {p.step}/{p.total}  {p.elapsed:5.1f} s  eta {p.eta:5.1f} s", end="", file=sys.stderr)
+
+    try:
+        result = pipe.run(request, progress=progress)
+    except RequestError as e:
+        raise CliError(f"invalid request: {e}") from None
+    if not quiet:
+        print(file=sys.stderr)
+    meta = {"request": request.settings(), "result": result.metadata()}
+    outs = result.outputs
+    paths = []
+    for i, img in enumerate(outs):
+        path = out if len(outs) == 1 else out.with_name(f"{out.stem}_view{i:02d}{out.suffix or '.png'}")
+        paths.append(save_png(img, path, {**meta, "view": i}))
+    t = result.timings
+    print(f"{request.task}: wrote {', '.join(map(str, paths))} ({t['total']:.1f} s, "
+          f"{t['per_step'] * 1000:.0f} ms/step on {result.settings['device']} {result.settings['precision']})")
+    if not result.settings.get("model_trained"):
+        print("reminder: this model is untrained; the image is noise.", file=sys.stderr)
+    return 0
+
+
+def _sampler_args(p: argparse.ArgumentParser) -> None:
+    from engine.diffusion import SCHEDULERS
+
+    p.add_argument("--model", help="model folder (default: the shipped demo model)")
+    p.add_argument("--steps", type=int, default=50, help="denoising steps (default 50)")
+    p.add_argument("--guidance", type=float, default=2.0, help="classifier-free guidance (default 2.0)")
+    p.add_argument("--scheduler", default="ddim", choices=list(SCHEDULERS), help="sampler (default ddim)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto, cuda, cuda:N, cpu, mps")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp16", "bf16", "fp32"])
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+# ============================================================================================ commands
+def cmd_try_off(args) -> int:
+    from engine.request import TryOnRequest
+
+    pipe = _load_pipeline(args)
+    lay = pipe.layout
+    person = _image(args.person, lay.panel_size("person"), "person")
+    head = _image(args.head, lay.panel_size("head"), "head") if "head" in lay.panels else None
+    guides = [_image(args.guide, lay.panel_size("person"), "guide")] if args.guide else []
+    req = TryOnRequest(task="try-off", person=person, head=head, pose_guides=guides, steps=args.steps,
+                       guidance=args.guidance, scheduler=args.scheduler, seed=args.seed,
+                       precision=args.precision, device=args.device, label=Path(args.person).name)
+    return _run(pipe, req, Path(args.out), args.quiet)
+
+
+def cmd_try_on(args) -> int:
+    from engine.body.guide import pose_guides
+    from engine.body.presets import PresetError, load_preset
+    from engine.body.render import RenderError
+    from engine.body.state import BodyState, BodyStateError
+    from engine.request import TryOnRequest
+
+    pipe = _load_pipeline(args)
+    lay = pipe.layout
+    size = lay.panel_size("person")
+    garment = _image(args.garment, lay.panel_size("garment"), "garment")
+    head = _image(args.head, lay.panel_size("head"), "head") if args.head else None
+    body, cameras = None, None
+    if args.guide:
+        if args.views != 1:
+            raise CliError("--guide gives one view; use --pose/--state with --views for several", 2)
+        guides = [_image(args.guide, size, "guide")]
+    else:
+        try:
+            state = BodyState.from_json(args.state) if args.state else load_preset(args.pose)
+            guides, cams = pose_guides(state, *size, views=args.views, elevation_deg=args.elevation,
+                                       start_azimuth_deg=args.azimuth, style=pipe.model.config.render_style)
+        except (BodyStateError, PresetError, RenderError) as e:
+            raise CliError(str(e)) from None
+        body, cameras = state.to_dict(), [c.to_dict() for c in cams]
+    task = "multi-view" if args.views > 1 else "try-on"
+    req = TryOnRequest(task=task, garment=garment, head=head, pose_guides=guides, num_views=args.views,
+                       steps=args.steps, guidance=args.guidance, scheduler=args.scheduler, seed=args.seed,
+                       precision=args.precision, device=args.device, body=body, cameras=cameras,
+                       label=Path(args.garment).name)
+    return _run(pipe, req, Path(args.out), args.quiet)
+
+
+def cmd_doctor(args) -> int:
+    import platform
+
+    print(f"OMFA Desktop doctor — Python {platform.python_version()} on {platform.system()} {platform.machine()}")
+    ok = True
+    try:  # before anything imports OpenGL: the platform must be chosen first
+        from engine.body.guide import pose_guides
+        from engine.body.render import ensure_gl_platform
+        from engine.body.state import BodyState
+
+        platform_name = ensure_gl_platform()
+        t0 = time.perf_counter()
+        pose_guides(BodyState(), 96, 128)
+        print(f"offscreen GL for guide renders: {platform_name}, a 96x128 guide in "
+              f"{(time.perf_counter() - t0) * 1000:.0f} ms")
+    except Exception as e:  # noqa: BLE001 - doctor reports, never crashes
+        ok = False
+        print(f"offscreen GL for guide renders: UNAVAILABLE ({e}); install libegl1 libegl-mesa0 or libosmesa6")
+    for mod in ("torch", "diffusers", "safetensors", "accelerate", "smplx", "pyrender", "OpenGL", "PySide6",
+                "numpy", "PIL", "platformdirs"):
+        try:
+            m = __import__(mod)
+            print(f"  {mod:12s} {getattr(m, '__version__', 'ok')}")
+        except Exception as e:  # noqa: BLE001 - doctor reports any import failure
+            ok = False
+            print(f"  {mod:12s} MISSING ({e.__class__.__name__}: {e})")
+    from engine.device import DeviceError, select_device
+
+    try:
+        pol = select_device(args.device, args.precision)
+        print(f"device policy: {pol.describe()} — {pol.reason}")
+    except DeviceError as e:
+        ok = False
+        print(f"device policy: ERROR {e}")
+    import torch
+
+    print(f"  torch threads {torch.get_num_threads()}, CUDA available: {torch.cuda.is_available()}")
+    from engine.paths import DEMO_MODEL, SAMPLES, user_data_dir
+
+    cfg = DEMO_MODEL / "omfa_config.json"
+    if cfg.is_file():
+        c = json.loads(cfg.read_text())
+        state = "trained" if c.get("trained") else "UNTRAINED (outputs are noise)"
+        print(f"demo model: {DEMO_MODEL} — {c.get('name')}, {state}")
+    else:
+        print(f"demo model: none at {DEMO_MODEL} (an untrained demo-sized model is used instead)")
+    print(f"samples: {len(list(SAMPLES.glob('*.png')))} images in {SAMPLES}")
+    print(f"user data: {user_data_dir()}")
+    print("SMPL-X: the shipped body is OMFA's own procedural mannequin. Real SMPL-X files are not included "
+          "(non-commercial licence, https://smpl-x.is.tue.mpg.de); point Settings at your own copy.")
+    print("doctor: all good" if ok else "doctor: problems found (see above)")
+    return 0 if ok else 1
+
+
+def cmd_bench_flops(args) -> int:
+    from engine.layout import PANEL_ORDER
+    from engine.model import ModelError, unet_flops
+
+    panels = [p.strip() for p in args.panels.split(",") if p.strip()]
+    bad = [p for p in panels if p not in PANEL_ORDER]
+    if bad or not panels:
+        raise CliError(f"--panels takes a comma list of {', '.join(PANEL_ORDER)}; got {args.panels!r}", 2)
+    w, h = args.size
+    try:
+        per_fwd = unet_flops(args.preset, w, h, len(panels))
+    except ModelError as e:
+        raise CliError(str(e), 2) from None
+    cfg_mult = 2 if args.guidance != 1.0 else 1
+    per_image = per_fwd * cfg_mult * args.steps
+    print(f"preset {args.preset}, {len(panels)} panel(s) ({', '.join(panels)}) of {w}x{h}: "
+          f"canvas {w * len(panels)}x{h}")
+    print(f"  {per_fwd / 1e12:.2f} TFLOP per UNet forward (batch 1)")
+    print(f"  {per_image / 1e12:.1f} TFLOP per image ({args.steps} steps x {cfg_mult} for "
+          f"{'CFG' if cfg_mult == 2 else 'no CFG'})")
+    return 0
+
+
+def cmd_data_render(args) -> int:
+    from engine.train import render_shards
+
+    t0 = time.perf_counter()
+    paths = render_shards(args.out, args.split, args.count, args.shard_size, args.seed)
+    print(f"{len(paths)} shard(s) of {args.split} in {args.out} ({time.perf_counter() - t0:.0f} s)")
+    return 0
+
+
+def cmd_train_codec(args) -> int:
+    from engine.train import CodecTrainConfig, train_codec
+
+    train_codec(CodecTrainConfig(data=args.data or "", out=args.out, steps=args.steps, batch=args.batch))
+    print(f"codec saved to {args.out}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from engine.train import TrainConfig, train
+
+    cfg = TrainConfig(preset=args.preset, out=args.out, data=args.data or "", codec=args.codec or "",
+                      init=args.init or "", steps=args.steps, batch=args.batch, lr=args.lr,
+                      grad_checkpointing=args.grad_checkpointing, mixed_precision=args.mixed_precision,
+                      save_every=args.save_every, seed=args.seed)
+    folder = train(cfg, stop_after=args.stop_after)
+    print(f"model saved to {folder}")
+    return 0
+
+
+# ============================================================================================ parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="omfa", description="OMFA: try-on and try-off in any pose, one model.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("doctor", help="check the installation, device policy and models")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--precision", default="auto")
+    p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("try-off", help="generate the flat garment worn in a photo")
+    p.add_argument("--person", required=True, help="photo of a person wearing the garment")
+    p.add_argument("--head", help="head crop (optional)")
+    p.add_argument("--guide", help="guide render of the photo's pose (optional)")
+    p.add_argument("--out", default="garment.png", help="output PNG (default garment.png)")
+    _sampler_args(p)
+    p.set_defaults(func=cmd_try_off)
+
+    p = sub.add_parser("try-on", help="dress a person in a garment, in any pose and view")
+    p.add_argument("--garment", required=True, help="flat garment image (e.g. a try-off result)")
+    p.add_argument("--head", help="head crop carrying the identity")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--pose", default="a_pose", help="pose preset (omfa pose render --list)")
+    src.add_argument("--state", help="a BodyState JSON file")
+    src.add_argument("--guide", help="a ready guide image")
+    p.add_argument("--views", type=int, default=1, help="orbit views in one batch (>1: multi-view)")
+    p.add_argument("--elevation", type=float, default=0.0, help="camera elevation, degrees")
+    p.add_argument("--azimuth", type=float, default=0.0, help="first view's azimuth, degrees (0 = front)")
+    p.add_argument("--out", default="person.png", help="output PNG (views get _viewNN suffixes)")
+    _sampler_args(p)
+    p.set_defaults(func=cmd_try_on)
+
+    p = sub.add_parser("bench", help="benchmarks")
+    bsub = p.add_subparsers(dest="bench", metavar="WHAT")
+    b = bsub.add_parser("flops", help="TFLOP per UNet forward and per image (meta device: no weights)")
+    b.add_argument("--preset", default="sdxl")
+    b.add_argument("--size", type=_size, default=(768, 1024), help="panel WIDTHxHEIGHT")
+    b.add_argument("--panels", default="person,garment")
+    b.add_argument("--steps", type=int, default=50)
+    b.add_argument("--guidance", type=float, default=2.0)
+    b.set_defaults(func=cmd_bench_flops)
+
+    register_pose(sub)
+
+    p = sub.add_parser("data", help="the synthetic world")
+    dsub = p.add_subparsers(dest="data", metavar="WHAT")
+    d = dsub.add_parser("render", help="render synthetic samples into .npz shards")
+    d.add_argument("--split", default="train", choices=["train", "test"])
+    d.add_argument("--count", type=int, default=1000)
+    d.add_argument("--shard-size", type=int, default=250)
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--out", default="runs/data")
+    d.set_defaults(func=cmd_data_render)
+
+    p = sub.add_parser("train-codec", help="train the demo model's small codec")
+    p.add_argument("--data", help="shard folder (default: render a few samples on the fly)")
+    p.add_argument("--out", default="runs/codec")
+    p.add_argument("--steps", type=int, default=2500)
+    p.add_argument("--batch", type=int, default=16)
+    p.set_defaults(func=cmd_train_codec)
+
+    p = sub.add_parser("train", help="train the unified model (resumes from OUT/checkpoint)")
+    p.add_argument("--preset", default="demo")
+    p.add_argument("--data", help="shard folder (default: render on the fly, slow)")
+    p.add_argument("--codec", help="trained codec folder (demo)")
+    p.add_argument("--init", help="diffusers SD/SDXL(-inpainting) folder to start from")
+    p.add_argument("--out", default="runs/demo")
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--save-every", type=int, default=250)
+    p.add_argument("--stop-after", type=int, help="leave after this many steps (checkpoint saved)")
+    p.add_argument("--grad-checkpointing", action="store_true")
+    p.add_argument("--mixed-precision", default="no", choices=["no", "fp16", "bf16"])
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_train)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except CliError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.code
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

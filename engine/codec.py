@@ -1,0 +1,197 @@
+"""Latent codecs behind one interface.
+
+A codec maps images (B, 3, H, W) in [-1, 1] to latents (B, C, H/f, W/f) already scaled to roughly unit
+variance, and back. Two implementations:
+
+- :class:`VaeCodec` wraps a diffusers ``AutoencoderKL`` (the SDXL VAE: f = 8, C = 4, scaling 0.13025);
+- :class:`TinyCodec` is the demo model's small deterministic autoencoder (f = 4, C = 4), trained by
+  ``omfa train-codec`` on the synthetic world.
+
+The pipeline only uses ``encode``, ``decode``, ``factor``, ``latent_channels`` and ``to``.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+
+class Codec(nn.Module):
+    """Interface. Subclasses set ``factor`` and ``latent_channels`` and implement encode/decode."""
+
+    factor: int
+    latent_channels: int
+    kind: str
+
+    def encode(self, images: torch.Tensor) -> torch.Tensor:  # (B,3,H,W) [-1,1] -> (B,C,h,w)
+        raise NotImplementedError
+
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:  # (B,C,h,w) -> (B,3,H,W) [-1,1]
+        raise NotImplementedError
+
+    def save(self, folder: str | Path) -> None:
+        raise NotImplementedError
+
+
+class VaeCodec(Codec):
+    """A diffusers AutoencoderKL. Encoding takes the posterior mode, so it is deterministic."""
+
+    kind = "vae"
+
+    def __init__(self, vae) -> None:
+        super().__init__()
+        self.vae = vae
+        cfg = vae.config
+        self.factor = 2 ** (len(cfg.block_out_channels) - 1)
+        self.latent_channels = int(cfg.latent_channels)
+        self.scaling = float(cfg.scaling_factor)
+        self.shift = float(getattr(cfg, "shift_factor", None) or 0.0)
+
+    @torch.no_grad()
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        images = images.to(self.vae.device, self.vae.dtype)
+        mean = self.vae.encode(images).latent_dist.mode()
+        return (mean - self.shift) * self.scaling
+
+    @torch.no_grad()
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        latents = latents.to(self.vae.device, self.vae.dtype) / self.scaling + self.shift
+        return self.vae.decode(latents).sample.clamp(-1, 1)
+
+    def save(self, folder: str | Path) -> None:
+        self.vae.save_pretrained(str(folder), safe_serialization=True)
+
+    @classmethod
+    def load(cls, folder: str | Path, dtype=None) -> "VaeCodec":
+        from diffusers import AutoencoderKL
+
+        vae = AutoencoderKL.from_pretrained(str(folder), local_files_only=True, torch_dtype=dtype)
+        return cls(vae.eval())
+
+
+@dataclass
+class TinyCodecConfig:
+    channels: tuple[int, ...] = (32, 64)  # one stride-2 stage per entry: factor 2**len(channels)
+    latent_channels: int = 4
+    blocks: int = 1                      # residual blocks per stage
+    scaling: float = 1.0                 # set after training so latents have ~unit std
+
+    @property
+    def factor(self) -> int:
+        return 2 ** len(self.channels)
+
+
+class _Res(nn.Module):
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.GroupNorm(8, c), nn.SiLU(), nn.Conv2d(c, c, 3, padding=1),
+                                  nn.GroupNorm(8, c), nn.SiLU(), nn.Conv2d(c, c, 3, padding=1))
+
+    def forward(self, x):
+        return x + self.body(x)
+
+
+class TinyCodec(Codec):
+    """A small convolutional autoencoder: 2 stride-2 stages (f = 4), 4 latent channels, no KL.
+
+    Deterministic both ways; about 0.3 M parameters with the default config.
+    """
+
+    kind = "tiny"
+
+    def __init__(self, config: TinyCodecConfig | None = None) -> None:
+        super().__init__()
+        self.config = c = config or TinyCodecConfig()
+        self.factor = c.factor
+        self.latent_channels = c.latent_channels
+        ch = list(c.channels)
+        enc: list[nn.Module] = [nn.Conv2d(3, ch[0], 3, padding=1)]
+        prev = ch[0]
+        for cout in ch:
+            enc += [_Res(prev) for _ in range(c.blocks)]
+            enc += [nn.Conv2d(prev, cout, 4, stride=2, padding=1)]
+            prev = cout
+        enc += [_Res(prev), nn.GroupNorm(8, prev), nn.SiLU(), nn.Conv2d(prev, c.latent_channels, 3, padding=1)]
+        self.encoder = nn.Sequential(*enc)
+        dec: list[nn.Module] = [nn.Conv2d(c.latent_channels, prev, 3, padding=1), _Res(prev)]
+        for cout in reversed(ch):
+            dec += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(prev, cout, 3, padding=1)]
+            dec += [_Res(cout) for _ in range(c.blocks)]
+            prev = cout
+        dec += [nn.GroupNorm(8, prev), nn.SiLU(), nn.Conv2d(prev, 3, 3, padding=1)]
+        self.decoder = nn.Sequential(*dec)
+
+    def encode_raw(self, images: torch.Tensor) -> torch.Tensor:
+        """Unscaled latents, with gradients (training)."""
+        p = next(self.parameters())
+        return self.encoder(images.to(p.device, p.dtype))
+
+    def decode_raw(self, latents: torch.Tensor) -> torch.Tensor:
+        p = next(self.parameters())
+        return self.decoder(latents.to(p.device, p.dtype))
+
+    @torch.no_grad()
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        return self.encode_raw(images) * self.config.scaling
+
+    @torch.no_grad()
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        return self.decode_raw(latents / self.config.scaling).clamp(-1, 1)
+
+    def save(self, folder: str | Path) -> None:
+        from safetensors.torch import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        cfg = asdict(self.config)
+        cfg["kind"] = self.kind
+        (folder / "config.json").write_text(json.dumps(cfg, indent=2))
+        save_file({k: v.detach().contiguous() for k, v in self.state_dict().items()},
+                  str(folder / "codec.safetensors"))
+
+    @classmethod
+    def load(cls, folder: str | Path, dtype=None) -> "TinyCodec":
+        from safetensors.torch import load_file
+
+        folder = Path(folder)
+        cfg = json.loads((folder / "config.json").read_text())
+        cfg.pop("kind", None)
+        cfg["channels"] = tuple(cfg["channels"])
+        codec = cls(TinyCodecConfig(**cfg))
+        codec.load_state_dict(load_file(str(folder / "codec.safetensors")))
+        if dtype is not None:
+            codec.to(dtype)
+        return codec.eval()
+
+
+def load_codec(folder: str | Path, dtype=None) -> Codec:
+    """Load whichever codec a folder holds (TinyCodec: config.json with kind 'tiny'; else a diffusers VAE)."""
+    folder = Path(folder)
+    cfg_path = folder / "config.json"
+    if not cfg_path.is_file():
+        raise FileNotFoundError(f"no codec in {folder}: config.json is missing")
+    try:
+        cfg = json.loads(cfg_path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{cfg_path} is not valid JSON: {e}") from None
+    if cfg.get("kind") == TinyCodec.kind:
+        return TinyCodec.load(folder, dtype)
+    return VaeCodec.load(folder, dtype)
+
+
+# ----------------------------------------------------------------------------- image <-> tensor
+def to_tensor(images) -> torch.Tensor:
+    """uint8 (H, W, 3) array or a list of them -> float (B, 3, H, W) in [-1, 1]."""
+    import numpy as np
+
+    arr = np.stack(images) if isinstance(images, (list, tuple)) else np.asarray(images)[None]
+    return torch.from_numpy(arr).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
+def to_uint8(images: torch.Tensor):
+    """float (B, 3, H, W) in [-1, 1] -> uint8 array (B, H, W, 3)."""
+    x = ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 1).cpu().numpy()

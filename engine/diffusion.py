@@ -1,0 +1,216 @@
+"""Partial diffusion: noise only the panels being generated; the others stay clean and act as the prompt.
+
+With m the component mask (1 over generated panels), x0 the clean joint latent and eps ~ N(0, I):
+
+- forward noising   x_t = m * q(x0, eps, t) + (1 - m) * x0        (clean panels bit-exact: torch.where)
+- training loss     sum(m * w_t * (target - pred)^2) / sum(m)      (clean panels get exactly zero gradient)
+- sampling          after every scheduler step the clean panels are put back exactly; classifier-free
+                    guidance runs cond and uncond as ONE batch, the uncond branch with the clean panels and
+                    the pose latent zeroed.
+
+Any diffusers scheduler works: the UNet input is ``scheduler.scale_model_input(x_t)`` with the clean panels
+re-imposed after scaling, so the UNet sees clean panels exactly as in training whatever the scheduler.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import torch
+
+# step (1-based), total steps, the current x0 estimate (B, C, h, W) on the model device.
+ProgressFn = Callable[[int, int, torch.Tensor], None]
+
+SCHEDULERS: dict[str, str] = {
+    "ddim": "DDIMScheduler",
+    "ddpm": "DDPMScheduler",
+    "euler": "EulerDiscreteScheduler",
+    "euler_a": "EulerAncestralDiscreteScheduler",
+    "dpm++2m": "DPMSolverMultistepScheduler",
+    "unipc": "UniPCMultistepScheduler",
+    "heun": "HeunDiscreteScheduler",
+}
+
+
+def make_scheduler(name: str, noise_schedule: dict):
+    """A diffusers scheduler by short name (see SCHEDULERS) configured with the model's noise schedule."""
+    import diffusers
+
+    if name not in SCHEDULERS:
+        raise ValueError(f"scheduler must be one of {', '.join(SCHEDULERS)}, not {name!r}")
+    cls = getattr(diffusers, SCHEDULERS[name])
+    return cls.from_config(noise_schedule)
+
+
+def training_scheduler(noise_schedule: dict):
+    from diffusers import DDPMScheduler
+
+    return DDPMScheduler.from_config(noise_schedule)
+
+
+# ----------------------------------------------------------------------------- forward process and loss
+def partial_noise(x0: torch.Tensor, noise: torch.Tensor, mask: torch.Tensor, timesteps: torch.Tensor,
+                  scheduler) -> torch.Tensor:
+    """Noise the generated panels only.
+
+    Parameters
+    ----------
+    x0 : (B, C, h, W) clean joint latent
+    noise : (B, C, h, W)
+    mask : (B or 1, 1, h, W) component mask, 1 = generated
+    timesteps : (B,) long
+
+    Returns
+    -------
+    (B, C, h, W) x_t whose clean panels are bit-identical to x0.
+    """
+    noisy = scheduler.add_noise(x0, noise, timesteps)
+    return torch.where(mask.bool(), noisy, x0)
+
+
+def training_target(x0: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor, scheduler) -> torch.Tensor:
+    kind = scheduler.config.prediction_type
+    if kind == "epsilon":
+        return noise
+    if kind == "v_prediction":
+        return scheduler.get_velocity(x0, noise, timesteps)
+    if kind == "sample":
+        return x0
+    raise ValueError(f"unsupported prediction_type {kind!r}")
+
+
+def min_snr_weights(timesteps: torch.Tensor, scheduler, gamma: float = 5.0) -> torch.Tensor:
+    """Min-SNR-gamma loss weights (Hang et al. 2023) for each sample, shape (B,)."""
+    abar = scheduler.alphas_cumprod.to(timesteps.device)[timesteps].float()
+    snr = abar / (1 - abar)
+    w = torch.clamp(snr, max=gamma)
+    kind = scheduler.config.prediction_type
+    if kind == "epsilon":
+        return w / snr
+    if kind == "v_prediction":
+        return w / (snr + 1)
+    return w
+
+
+def masked_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
+                weights: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """Mean squared error over the generated panels only.
+
+    Parameters
+    ----------
+    pred, target : (B, C, h, W)
+    mask : (B or 1, 1, h, W); 0 over clean panels, whose outputs therefore get exactly zero gradient
+    weights : optional (B,) per-sample weights (e.g. min-SNR)
+    """
+    m = mask.to(pred.dtype).expand(pred.shape[0], 1, *pred.shape[-2:])
+    err = (pred.float() - target.float()).pow(2) * m
+    per_sample = err.sum(dim=(1, 2, 3))
+    if weights is not None:
+        per_sample = per_sample * weights
+    denom = (m.sum() * pred.shape[1]).clamp(min=1.0)
+    return per_sample.sum() / denom
+
+
+def unet_input(x_t: torch.Tensor, pose: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(B, 9, h, W): noisy latent | pose latent | mask."""
+    b = x_t.shape[0]
+    return torch.cat([x_t, pose.expand(b, -1, -1, -1).to(x_t.dtype),
+                      mask.expand(b, -1, -1, -1).to(x_t.dtype)], dim=1)
+
+
+def drop_conditions(x_t: torch.Tensor, pose: torch.Tensor, mask: torch.Tensor, drop_clean: torch.Tensor,
+                    drop_pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The unconditional view: clean panels and/or pose latent zeroed per sample.
+
+    drop_clean, drop_pose : (B,) bool. Returns (x_t, pose) with the dropped conditions set to zero.
+    """
+    keep_clean = (~drop_clean).view(-1, 1, 1, 1) | mask.bool()
+    x_t = torch.where(keep_clean, x_t, torch.zeros_like(x_t))
+    pose = torch.where(drop_pose.view(-1, 1, 1, 1), torch.zeros_like(pose), pose)
+    return x_t, pose
+
+
+# ----------------------------------------------------------------------------- sampling
+@dataclass
+class SampleOutput:
+    latents: torch.Tensor          # (B, C, h, W), clean panels equal to the input; the last state if cancelled
+    cancelled: bool
+    steps_done: int
+
+
+def predict_x0(model_out: torch.Tensor, x_t: torch.Tensor, t, scheduler) -> torch.Tensor:
+    """Tweedie estimate of x0 from one model output, for the preview (DDPM-family alphas)."""
+    abar = scheduler.alphas_cumprod.to(x_t.device)[int(t)].to(x_t.dtype)
+    kind = scheduler.config.prediction_type
+    if kind == "epsilon":
+        return (x_t - (1 - abar).sqrt() * model_out) / abar.sqrt()
+    if kind == "v_prediction":
+        return abar.sqrt() * x_t - (1 - abar).sqrt() * model_out
+    return model_out
+
+
+def sample(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x0_clean: torch.Tensor,
+           pose: torch.Tensor, mask: torch.Tensor, scheduler, steps: int = 50, guidance: float = 2.0,
+           generator: Optional[torch.Generator] = None, noise: Optional[torch.Tensor] = None,
+           progress: Optional[ProgressFn] = None, cancel: Optional[threading.Event] = None) -> SampleOutput:
+    """Partial-diffusion sampling loop.
+
+    Parameters
+    ----------
+    model : callable (x_in (N, 9, h, W), t (N,)) -> model output (N, C, h, W)
+    x0_clean : (B, C, h, W) joint latent; values under the generated panels are ignored
+    pose : (B or 1, C, h, W) pose latent (zeros outside the person panel)
+    mask : (1 or B, 1, h, W) component mask, 1 = generated
+    scheduler : a diffusers scheduler configured with the model's noise schedule
+    guidance : classifier-free guidance weight; 1.0 runs the conditional branch only
+    noise : optional (B, C, h, W) initial noise; otherwise drawn from ``generator``
+    cancel : checked before every step; when set the loop returns at once with ``cancelled=True``
+    """
+    if steps <= 0:
+        raise ValueError(f"steps must be at least 1, not {steps}")
+    b = x0_clean.shape[0]
+    device, dtype = x0_clean.device, x0_clean.dtype
+    m = mask.to(device).expand(b, 1, *x0_clean.shape[-2:]).bool()
+    if noise is None:
+        noise = torch.randn(x0_clean.shape, generator=generator, device=generator.device if generator else "cpu",
+                            dtype=torch.float32)
+    noise = noise.to(device, dtype)
+    scheduler.set_timesteps(steps, device=device)
+    x = torch.where(m, noise * scheduler.init_noise_sigma, x0_clean)
+    pose = pose.to(device, dtype).expand(b, -1, -1, -1)
+    mask_f = m.to(dtype)
+    cfg = guidance != 1.0
+    if cfg:
+        x0_uncond = torch.zeros_like(x0_clean)
+        pose_in = torch.cat([torch.zeros_like(pose), pose])
+        mask_in = torch.cat([mask_f, mask_f])
+    timesteps = scheduler.timesteps
+    for i, t in enumerate(timesteps):
+        if cancel is not None and cancel.is_set():
+            return SampleOutput(x, True, i)
+        scaled = scheduler.scale_model_input(x, t)
+        cond = torch.where(m, scaled, x0_clean)
+        if cfg:
+            uncond = torch.where(m, scaled, x0_uncond)
+            x_in = torch.cat([torch.cat([uncond, cond]), pose_in, mask_in], dim=1)
+            out_u, out_c = model(x_in, t.expand(2 * b).to(device)).chunk(2)
+            out = out_u + guidance * (out_c - out_u)
+        else:
+            out = model(torch.cat([cond, pose, mask_f], dim=1), t.expand(b).to(device))
+        out = out.to(dtype)
+        step = scheduler.step(out, t, x, generator=generator, return_dict=True) \
+            if _accepts_generator(scheduler) else scheduler.step(out, t, x, return_dict=True)
+        if progress is not None:
+            x0_hat = getattr(step, "pred_original_sample", None)
+            if x0_hat is None:
+                x0_hat = predict_x0(out, cond, t, scheduler)
+            progress(i + 1, len(timesteps), torch.where(m, x0_hat.to(dtype), x0_clean))
+        x = torch.where(m, step.prev_sample.to(dtype), x0_clean)
+    return SampleOutput(x, False, len(timesteps))
+
+
+def _accepts_generator(scheduler) -> bool:
+    import inspect
+
+    return "generator" in inspect.signature(scheduler.step).parameters

@@ -1,0 +1,51 @@
+"""PNG files that carry the request that made them (Pillow text chunks), and reading them back."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+KEY = "omfa"  # the iTXt chunk holding the JSON settings
+
+
+def save_png(image: np.ndarray, path: str | Path, metadata: dict[str, Any]) -> Path:
+    """Write ``image`` (H, W, 3) uint8 with ``metadata`` as JSON in the PNG (atomically)."""
+    from PIL import Image
+    from PIL.PngImagePlugin import PngInfo
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    info = PngInfo()
+    info.add_itxt(KEY, json.dumps(metadata, default=_jsonable))
+    info.add_text("Software", "OMFA Desktop")
+    tmp = path.with_name(path.name + ".part")
+    Image.fromarray(np.asarray(image, np.uint8)).save(tmp, format="PNG", pnginfo=info)
+    tmp.replace(path)
+    return path
+
+
+def read_png_metadata(path: str | Path) -> dict[str, Any]:
+    """The OMFA metadata of a PNG written by :func:`save_png`; ValueError when there is none."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            text = im.text.get(KEY) if hasattr(im, "text") else None
+    except (UnidentifiedImageError, OSError) as e:
+        raise ValueError(f"{path}: not a readable PNG ({e})") from None
+    if not text:
+        raise ValueError(f"{path}: has no OMFA settings (not made by OMFA Desktop)")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise ValueError(f"{path}: its OMFA settings are damaged (invalid JSON)") from None
+
+
+def _jsonable(o):
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (np.integer, np.floating)):
+        return o.item()
+    return str(o)

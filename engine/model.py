@@ -1,0 +1,390 @@
+"""The unified OMFA model: a 9-channel diffusers UNet, a codec and stored null-text embeddings.
+
+A model folder (what ``save`` writes and ``load`` reads; safetensors + JSON only, never pickle)::
+
+    omfa_config.json           ModelConfig: preset, panel layout, render style, noise schedule, provenance
+    unet/                      diffusers UNet2DConditionModel.save_pretrained (config.json + safetensors)
+    codec/                     TinyCodec (config.json kind "tiny") or a diffusers AutoencoderKL folder
+    text_embeddings.safetensors  "encoder_hidden_states" (1, T, D) [+ "text_embeds" (1, P) for SDXL]
+
+UNet input channels: noisy joint latent (4) | pose latent (4) | component mask (1).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from engine.codec import Codec, TinyCodec, TinyCodecConfig, VaeCodec, load_codec
+from engine.layout import PanelLayout
+
+FORMAT = "omfa-desktop/1"
+LATENT_CHANNELS = 4
+IN_CHANNELS = 2 * LATENT_CHANNELS + 1  # noisy latent | pose latent | mask
+
+# UNet geometry presets. "sdxl" is SDXL-base's UNet (attention_head_dim there means heads per level).
+UNET_PRESETS: dict[str, dict[str, Any]] = {
+    "sdxl": dict(
+        sample_size=128, in_channels=IN_CHANNELS, out_channels=LATENT_CHANNELS,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+        block_out_channels=(320, 640, 1280), layers_per_block=2, transformer_layers_per_block=(1, 2, 10),
+        attention_head_dim=(5, 10, 20), cross_attention_dim=2048, use_linear_projection=True,
+        addition_embed_type="text_time", addition_time_embed_dim=256,
+        projection_class_embeddings_input_dim=2816),
+    "sd15": dict(
+        sample_size=64, in_channels=IN_CHANNELS, out_channels=LATENT_CHANNELS,
+        down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+        up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
+        block_out_channels=(320, 640, 1280, 1280), layers_per_block=2, attention_head_dim=8,
+        cross_attention_dim=768),
+    # A few million parameters, CPU-trainable: attention only at 1/2 and 1/4 of the latent resolution.
+    "demo": dict(
+        sample_size=32, in_channels=IN_CHANNELS, out_channels=LATENT_CHANNELS,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+        block_out_channels=(64, 128, 192), layers_per_block=1, attention_head_dim=32,
+        cross_attention_dim=128, norm_num_groups=32),
+}
+
+# Per-preset defaults for everything around the UNet.
+PRESET_DEFAULTS: dict[str, dict[str, Any]] = {
+    "sdxl": dict(layout=PanelLayout({"person": 768, "garment": 768, "head": 768}, 1024, 8), text_tokens=77,
+                 codec="vae"),
+    "sd15": dict(layout=PanelLayout({"person": 384, "garment": 384, "head": 384}, 512, 8), text_tokens=77,
+                 codec="vae"),
+    "demo": dict(layout=PanelLayout({"person": 96, "garment": 96, "head": 64}, 128, 4), text_tokens=4,
+                 codec="tiny"),
+}
+
+# The training noise schedule (SD/SDXL's), from which every sampler is configured.
+DEFAULT_NOISE_SCHEDULE: dict[str, Any] = dict(
+    num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+    prediction_type="epsilon", timestep_spacing="leading", steps_offset=1, clip_sample=False,
+    set_alpha_to_one=False)
+
+
+class ModelError(RuntimeError):
+    """A model folder is missing, incomplete or inconsistent. The message names the file."""
+
+
+@dataclass
+class ModelConfig:
+    """What a checkpoint is, beyond its weights (omfa_config.json)."""
+
+    name: str = "untitled"
+    preset: str = "demo"
+    layout: dict = field(default_factory=dict)         # PanelLayout.to_dict()
+    render_style: str = "parts_shaded"                 # guide render style the model was trained with
+    noise_schedule: dict = field(default_factory=lambda: dict(DEFAULT_NOISE_SCHEDULE))
+    default_scheduler: str = "ddim"
+    trained: bool = False                              # False: random weights, outputs are noise
+    description: str = ""
+    training: dict = field(default_factory=dict)       # provenance: data, steps, time, metrics
+    format: str = FORMAT
+
+    @property
+    def panel_layout(self) -> PanelLayout:
+        return PanelLayout.from_dict(self.layout)
+
+    @property
+    def prediction_type(self) -> str:
+        return self.noise_schedule.get("prediction_type", "epsilon")
+
+
+class OmfaModel(nn.Module):
+    """UNet + codec + null-text conditioning, with the one forward the sampler and trainer call.
+
+    ``null_text`` is a learned parameter for small presets and a frozen buffer of stored empty-prompt
+    embeddings for SD/SDXL-based models.
+    """
+
+    def __init__(self, unet, codec: Codec, config: ModelConfig, null_text: torch.Tensor,
+                 pooled_text: torch.Tensor | None = None, learn_null_text: bool = False) -> None:
+        super().__init__()
+        self.unet = unet
+        self.codec = codec
+        self.config = config
+        if learn_null_text:
+            self.null_text = nn.Parameter(null_text.clone())
+        else:
+            self.register_buffer("null_text", null_text.clone(), persistent=False)
+        self.register_buffer("pooled_text", None if pooled_text is None else pooled_text.clone(), persistent=False)
+        lay = config.panel_layout
+        if codec.factor != lay.factor:
+            raise ModelError(f"the codec's factor {codec.factor} does not match the layout's factor {lay.factor}")
+
+    @property
+    def layout(self) -> PanelLayout:
+        return self.config.panel_layout
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.unet.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.unet.parameters()).dtype
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.unet.parameters())
+
+    def forward(self, x_in: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
+        """One UNet call.
+
+        Parameters
+        ----------
+        x_in : (B, 9, h, W)  noisy latent | pose latent | mask
+        timesteps : (B,) or scalar
+
+        Returns
+        -------
+        (B, 4, h, W) the model output (epsilon, v or x0 per ``config.prediction_type``).
+        """
+        b = x_in.shape[0]
+        dtype = self.dtype
+        ehs = self.null_text.to(dtype).expand(b, -1, -1)
+        kwargs = {}
+        if self.unet.config.addition_embed_type == "text_time":
+            h, w = x_in.shape[-2] * self.codec.factor, x_in.shape[-1] * self.codec.factor
+            time_ids = torch.tensor([h, w, 0, 0, h, w], device=x_in.device, dtype=dtype).expand(b, -1)
+            pooled = self.pooled_text.to(x_in.device, dtype).expand(b, -1)
+            kwargs["added_cond_kwargs"] = {"text_embeds": pooled, "time_ids": time_ids}
+        if not torch.is_tensor(timesteps) or timesteps.ndim == 0:
+            timesteps = torch.as_tensor(timesteps, device=x_in.device).expand(b)
+        return self.unet(x_in.to(dtype), timesteps, encoder_hidden_states=ehs, **kwargs, return_dict=False)[0]
+
+    # ---------------------------------------------------------------- persistence
+    def save(self, folder: str | Path, fp16: bool = False) -> None:
+        """Write the model folder (see module docstring). ``fp16`` halves the file size."""
+        from safetensors.torch import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        unet = self.unet
+        if fp16:
+            import copy
+
+            unet = copy.deepcopy(unet).half()
+        unet.save_pretrained(str(folder / "unet"), safe_serialization=True)
+        codec = self.codec
+        if fp16 and isinstance(codec, VaeCodec):
+            import copy
+
+            codec = VaeCodec(copy.deepcopy(codec.vae).half())
+        codec.save(folder / "codec")
+        tensors = {"encoder_hidden_states": self.null_text.detach().float().contiguous().cpu()}
+        if self.pooled_text is not None:
+            tensors["text_embeds"] = self.pooled_text.detach().float().contiguous().cpu()
+        save_file(tensors, str(folder / "text_embeddings.safetensors"),
+                  metadata={"learned": str(isinstance(self.null_text, nn.Parameter))})
+        (folder / "omfa_config.json").write_text(json.dumps(asdict(self.config), indent=2))
+
+
+def build_model(preset: str = "demo", layout: PanelLayout | None = None, name: str | None = None,
+                seed: int = 0, **unet_overrides) -> OmfaModel:
+    """A freshly initialised (untrained) model from a named preset.
+
+    Real SD/SDXL presets built this way have random weights; use :func:`init_from_diffusers` to start from
+    a pretrained base. The codec for VAE presets is a randomly initialised AutoencoderKL of SD geometry.
+    """
+    from diffusers import UNet2DConditionModel
+
+    if preset not in UNET_PRESETS:
+        raise ModelError(f"unknown preset {preset!r}; presets are {', '.join(UNET_PRESETS)}")
+    torch.manual_seed(seed)
+    cfg = {**UNET_PRESETS[preset], **unet_overrides}
+    unet = UNet2DConditionModel(**cfg)
+    defaults = PRESET_DEFAULTS[preset]
+    layout = layout or defaults["layout"]
+    if defaults["codec"] == "tiny":
+        codec: Codec = TinyCodec(TinyCodecConfig())
+    else:
+        from diffusers import AutoencoderKL
+
+        codec = VaeCodec(AutoencoderKL(block_out_channels=(128, 256, 512, 512), latent_channels=4,
+                                       down_block_types=("DownEncoderBlock2D",) * 4,
+                                       up_block_types=("UpDecoderBlock2D",) * 4, layers_per_block=2,
+                                       scaling_factor=0.13025))
+    config = ModelConfig(name=name or f"{preset} (untrained)", preset=preset, layout=layout.to_dict())
+    learned = preset == "demo"
+    null = torch.randn(1, defaults["text_tokens"], cfg["cross_attention_dim"]) * (0.02 if learned else 0.0)
+    pooled = torch.zeros(1, 1280) if cfg.get("addition_embed_type") == "text_time" else None
+    return OmfaModel(unet, codec, config, null, pooled, learn_null_text=learned)
+
+
+def load_model(folder: str | Path, dtype: torch.dtype | None = None, device: str | torch.device = "cpu",
+               trainable: bool = False) -> OmfaModel:
+    """Load a model folder written by :meth:`OmfaModel.save`. Raises ModelError naming what is wrong."""
+    from diffusers import UNet2DConditionModel
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ModelError(f"model folder {folder} does not exist")
+    cfg_path = folder / "omfa_config.json"
+    if not cfg_path.is_file():
+        raise ModelError(f"{folder} is not an OMFA model folder: omfa_config.json is missing")
+    try:
+        raw = json.loads(cfg_path.read_text())
+        config = ModelConfig(**{k: v for k, v in raw.items() if k in ModelConfig.__dataclass_fields__})
+        layout = config.panel_layout
+    except (json.JSONDecodeError, TypeError, KeyError, ValueError) as e:
+        raise ModelError(f"{cfg_path} is invalid: {e}") from None
+    if config.format != FORMAT:
+        raise ModelError(f"{cfg_path} has format {config.format!r}; this version reads {FORMAT!r}")
+    for rel in ("unet/config.json", "unet/diffusion_pytorch_model.safetensors", "codec/config.json",
+                "text_embeddings.safetensors"):
+        if not (folder / rel).is_file():
+            raise ModelError(f"model folder {folder} is incomplete: {rel} is missing")
+    try:
+        unet = UNet2DConditionModel.from_pretrained(str(folder / "unet"), local_files_only=True,
+                                                    torch_dtype=dtype, use_safetensors=True)
+        codec = load_codec(folder / "codec", dtype)
+        text = load_file(str(folder / "text_embeddings.safetensors"))
+    except (OSError, ValueError, SafetensorError, RuntimeError) as e:
+        raise ModelError(f"could not read the weights in {folder}: {e}") from None
+    if unet.config.in_channels != IN_CHANNELS:
+        raise ModelError(f"{folder / 'unet'} has {unet.config.in_channels} input channels; an OMFA UNet has "
+                         f"{IN_CHANNELS} (use 'omfa convert' to widen a base model)")
+    if codec.factor != layout.factor:
+        raise ModelError(f"codec factor {codec.factor} does not match the layout factor {layout.factor}")
+    learned = trainable and config.preset == "demo"
+    model = OmfaModel(unet.eval(), codec.eval(), config, text["encoder_hidden_states"], text.get("text_embeds"),
+                      learn_null_text=learned)
+    model.to(device)
+    if dtype is not None:
+        model.to(dtype)
+    if dtype is not None and dtype != torch.float32 and isinstance(codec, TinyCodec) and str(device) == "cpu":
+        model.codec.float()  # half-precision convs are slow or missing on CPU
+    return model
+
+
+# ----------------------------------------------------------------------------- conversion from a base
+def widen_conv_in(unet, in_channels: int = IN_CHANNELS) -> None:
+    """Give ``unet.conv_in`` more input channels, the new ones zero: the base's output is unchanged."""
+    old = unet.conv_in
+    if old.in_channels == in_channels:
+        return
+    if old.in_channels > in_channels:
+        raise ModelError(f"conv_in already has {old.in_channels} inputs, more than {in_channels}")
+    new = nn.Conv2d(in_channels, old.out_channels, old.kernel_size, old.stride, old.padding,
+                    device=old.weight.device, dtype=old.weight.dtype)
+    with torch.no_grad():
+        new.weight.zero_()
+        new.weight[:, : old.in_channels] = old.weight
+        new.bias.copy_(old.bias)
+    unet.conv_in = new
+    unet.register_to_config(in_channels=in_channels)
+
+
+def init_from_diffusers(folder: str | Path, text: str = "auto", layout: PanelLayout | None = None,
+                        name: str | None = None, dtype: torch.dtype | None = None) -> OmfaModel:
+    """Start an OMFA model from a local diffusers SD/SDXL(-inpainting) folder (offline; no hub).
+
+    Parameters
+    ----------
+    folder : a diffusers pipeline folder with ``unet/`` and ``vae/`` (and optionally ``scheduler/``,
+        ``text_encoder*/`` + ``tokenizer*/``).
+    text : "auto" encodes the empty prompt with the folder's text encoders (needs ``transformers``);
+        "zeros" uses zero embeddings, as SDXL itself does for empty prompts (force_zeros_for_empty_prompt).
+    """
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+
+    folder = Path(folder)
+    for sub in ("unet", "vae"):
+        if not (folder / sub / "config.json").is_file():
+            raise ModelError(f"{folder} is not a diffusers model folder: {sub}/config.json is missing")
+    try:
+        unet = UNet2DConditionModel.from_pretrained(str(folder), subfolder="unet", local_files_only=True,
+                                                    torch_dtype=dtype)
+        vae = AutoencoderKL.from_pretrained(str(folder), subfolder="vae", local_files_only=True, torch_dtype=dtype)
+    except (OSError, ValueError) as e:
+        raise ModelError(f"could not load the base model from {folder}: {e}") from None
+    if unet.config.in_channels not in (LATENT_CHANNELS, IN_CHANNELS):
+        raise ModelError(f"the base UNet has {unet.config.in_channels} input channels; OMFA can start from "
+                         f"{LATENT_CHANNELS} (text-to-image) or {IN_CHANNELS} (inpainting) channels")
+    widen_conv_in(unet)
+    is_xl = unet.config.addition_embed_type == "text_time"
+    schedule = dict(DEFAULT_NOISE_SCHEDULE)
+    sched_path = folder / "scheduler" / "scheduler_config.json"
+    if sched_path.is_file():
+        base = json.loads(sched_path.read_text())
+        schedule.update({k: base[k] for k in DEFAULT_NOISE_SCHEDULE if k in base})
+    hidden, pooled = _empty_prompt_embeddings(folder, unet, text, is_xl)
+    codec = VaeCodec(vae)
+    preset = "sdxl" if is_xl else "sd15"
+    layout = layout or PRESET_DEFAULTS[preset]["layout"]
+    if layout.factor != codec.factor:
+        raise ModelError(f"the layout's factor {layout.factor} does not match the VAE's {codec.factor}")
+    config = ModelConfig(name=name or f"{folder.name} (converted, not fine-tuned)", preset=preset,
+                         layout=layout.to_dict(), noise_schedule=schedule, trained=False,
+                         description=f"initialised from {folder}", training={"base": str(folder), "text": text})
+    return OmfaModel(unet, codec, config, hidden, pooled)
+
+
+def _empty_prompt_embeddings(folder: Path, unet, text: str, is_xl: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    dim = unet.config.cross_attention_dim
+    pooled_dim = (unet.config.projection_class_embeddings_input_dim - 6 * unet.config.addition_time_embed_dim
+                  if is_xl else None)
+    if text == "zeros":
+        return torch.zeros(1, 77, dim), (torch.zeros(1, pooled_dim) if is_xl else None)
+    if text != "auto":
+        raise ModelError(f"text must be 'auto' or 'zeros', not {text!r}")
+    try:
+        from transformers import CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
+    except ImportError:
+        raise ModelError("encoding the empty prompt needs the 'transformers' package (pip install transformers); "
+                         "or convert with text='zeros' (--text zeros), as SDXL does for empty prompts") from None
+    encoders = [("tokenizer", "text_encoder", CLIPTextModel)]
+    if is_xl:
+        encoders.append(("tokenizer_2", "text_encoder_2", CLIPTextModelWithProjection))
+    hidden, pooled = [], None
+    for tok_dir, enc_dir, cls in encoders:
+        if not (folder / enc_dir).is_dir():
+            raise ModelError(f"{folder / enc_dir} is missing; convert with --text zeros instead")
+        tok = CLIPTokenizer.from_pretrained(str(folder / tok_dir), local_files_only=True)
+        enc = cls.from_pretrained(str(folder / enc_dir), local_files_only=True).eval()
+        ids = tok([""], padding="max_length", max_length=tok.model_max_length, truncation=True,
+                  return_tensors="pt").input_ids
+        with torch.no_grad():
+            out = enc(ids, output_hidden_states=True)
+        # SDXL conditions on the penultimate layer of both encoders; SD 1.5 on the last.
+        hidden.append(out.hidden_states[-2] if is_xl else out.last_hidden_state)
+        if is_xl and cls is CLIPTextModelWithProjection:
+            pooled = out.text_embeds
+    return torch.cat(hidden, dim=-1).float(), (pooled.float() if pooled is not None else None)
+
+
+# ----------------------------------------------------------------------------- FLOPs
+def unet_flops(preset: str, width: int, height: int, panels: int = 2, batch: int = 1) -> int:
+    """FLOPs of one UNet forward on a canvas of ``panels`` panels of width x height pixels.
+
+    Counted on the meta device (no weights, no memory) with torch's FlopCounterMode.
+    """
+    from diffusers import UNet2DConditionModel
+    from torch.utils.flop_counter import FlopCounterMode
+
+    if preset not in UNET_PRESETS:
+        raise ModelError(f"unknown preset {preset!r}; presets are {', '.join(UNET_PRESETS)}")
+    cfg = UNET_PRESETS[preset]
+    factor = PRESET_DEFAULTS[preset]["layout"].factor
+    if width % factor or height % factor:
+        raise ModelError(f"size {width}x{height} must be a multiple of {factor}")
+    with torch.device("meta"):
+        unet = UNet2DConditionModel(**cfg)
+        x = torch.zeros(batch, cfg["in_channels"], height // factor, panels * width // factor)
+        t = torch.zeros(batch, dtype=torch.long)
+        ehs = torch.zeros(batch, PRESET_DEFAULTS[preset]["text_tokens"], cfg["cross_attention_dim"])
+        kw = {}
+        if cfg.get("addition_embed_type") == "text_time":
+            kw["added_cond_kwargs"] = {"text_embeds": torch.zeros(batch, 1280), "time_ids": torch.zeros(batch, 6)}
+        counter = FlopCounterMode(display=False)
+        with counter:
+            unet(x, t, encoder_hidden_states=ehs, **kw)
+    return int(counter.get_total_flops())

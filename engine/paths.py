@@ -1,0 +1,30 @@
+"""Where shipped resources and per-user data live."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESOURCES = Path(os.environ.get("OMFA_RESOURCES", ROOT / "resources"))
+DEMO_MODEL = RESOURCES / "models" / "demo"
+SAMPLES = RESOURCES / "samples"
+APP_NAME = "OMFA Desktop"
+
+
+def user_data_dir() -> Path:
+    """Per-user data (gallery, settings); OMFA_DATA_DIR overrides (tests, portable installs)."""
+    if os.environ.get("OMFA_DATA_DIR"):
+        return Path(os.environ["OMFA_DATA_DIR"])
+    from platformdirs import user_data_dir as _udd
+
+    return Path(_udd(APP_NAME, appauthor=False))
+
+
+def sample_paths() -> dict[str, Path]:
+    """The first shipped sample of each kind: person, garment, head, guide (those that exist)."""
+    out = {}
+    for kind in ("person", "garment", "head", "guide", "guide_b"):
+        hits = sorted(SAMPLES.glob(f"*_{kind}.png"))
+        if hits:
+            out[kind] = hits[0]
+    return out

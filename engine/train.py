@@ -1,0 +1,377 @@
+"""Training: the codec (demo only) and the unified UNet with the partial-diffusion loss.
+
+The same script trains the demo model on this CPU and a real SDXL-initialised model on GPUs through
+``accelerate launch`` (mixed precision and multi-GPU come from accelerate's config).
+
+Data comes as *shards*: ``.npz`` files of stacked synthetic samples (``omfa data render``), or, when no data
+folder is given, samples rendered on the fly (slow; for smoke tests). Task sampling per sample: try-off
+(person -> garment), try-on in pose A, try-on in pose B (multi-pose: the same identity and garment elsewhere).
+Conditions are dropped independently with p = 0.05 each (paper) for classifier-free guidance.
+
+Checkpoints are safetensors (weights, EMA, AdamW moments) + JSON (step, config): nothing is pickled.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator, Optional
+
+import numpy as np
+import torch
+
+IMAGE_KEYS = ("person", "garment", "head", "guide", "person_b", "guide_b")
+
+
+# ============================================================================================ data
+def render_shards(out: str | Path, split: str, count: int, shard_size: int = 250, seed: int = 0,
+                  panel_size: tuple[int, int] = (96, 128), head_width: int = 64, log=print) -> list[Path]:
+    """Render ``count`` synthetic samples into shards ``{split}_{k:05d}.npz``; existing shards are kept
+    (so an interrupted render resumes)."""
+    from engine.data.synthetic import SyntheticWorld
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    world = SyntheticWorld(panel_size, head_width, seed)
+    paths = []
+    for start in range(0, count, shard_size):
+        path = out / f"{split}_{start // shard_size:05d}.npz"
+        paths.append(path)
+        if path.is_file():
+            continue
+        t0 = time.perf_counter()
+        samples = [world.sample(i, split) for i in range(start, min(count, start + shard_size))]
+        arrays = world.to_arrays(samples)
+        meta = json.dumps([s.meta for s in samples])
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez_compressed(tmp, meta=np.frombuffer(meta.encode(), np.uint8), **arrays)
+        tmp.replace(path)
+        log(f"{path.name}: {len(samples)} samples in {time.perf_counter() - t0:.1f} s")
+    world.close()
+    return paths
+
+
+def load_shards(folder: str | Path, split: str = "train", keys=IMAGE_KEYS) -> dict[str, np.ndarray]:
+    """Concatenate every shard of a split: key -> (N, ...)."""
+    paths = sorted(Path(folder).glob(f"{split}_*.npz"))
+    paths = [p for p in paths if not p.name.endswith(".tmp.npz")]
+    if not paths:
+        raise FileNotFoundError(f"no {split}_*.npz shards in {folder} (make them with 'omfa data render')")
+    parts = {k: [] for k in keys}
+    for p in paths:
+        with np.load(p) as z:
+            for k in keys:
+                parts[k].append(z[k])
+    return {k: np.concatenate(v) for k, v in parts.items()}
+
+
+class OnTheFly:
+    """Renders samples as they are asked for (smoke tests, or no data folder)."""
+
+    def __init__(self, panel_size=(96, 128), head_width=64, seed=0) -> None:
+        from engine.data.synthetic import SyntheticWorld
+
+        self.world = SyntheticWorld(panel_size, head_width, seed)
+
+    def batch(self, indices: np.ndarray) -> dict[str, np.ndarray]:
+        samples = [self.world.sample(int(i), "train") for i in indices]
+        return {k: np.stack([getattr(s, k) for s in samples]) for k in IMAGE_KEYS}
+
+
+def _images(batch: np.ndarray) -> torch.Tensor:
+    """(B, H, W, 3) uint8 -> (B, 3, H, W) float in [-1, 1]."""
+    return torch.from_numpy(batch).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
+# ============================================================================================ codec
+@dataclass
+class CodecTrainConfig:
+    data: str = ""
+    out: str = "runs/codec"
+    steps: int = 3000
+    batch: int = 16
+    lr: float = 1e-3
+    seed: int = 0
+    log_every: int = 50
+
+
+def train_codec(cfg: CodecTrainConfig, log=print):
+    """Train the demo's TinyCodec as a plain autoencoder (L1 + gradient L1) on every image kind, then set
+    its latent scaling so latents have unit std. Returns the codec (also saved to ``cfg.out``)."""
+    from engine.codec import TinyCodec
+
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    data = load_shards(cfg.data) if cfg.data else OnTheFly().batch(np.arange(64))
+    # Heads are narrower; train on random 64-px-wide crops of every image kind so all shapes are covered.
+    pools = [data[k] for k in IMAGE_KEYS]
+    codec = TinyCodec()
+    opt = torch.optim.AdamW(codec.parameters(), lr=cfg.lr, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.steps, pct_start=0.05)
+    t0 = time.perf_counter()
+    for step in range(1, cfg.steps + 1):
+        pool = pools[int(rng.integers(len(pools)))]
+        idx = rng.integers(0, len(pool), cfg.batch)
+        x = _images(pool[idx])
+        w = x.shape[-1]
+        if w > 64:
+            x0 = int(rng.integers(0, (w - 64) // 4 + 1)) * 4
+            x = x[..., x0:x0 + 64]
+        y = codec.decode_raw(codec.encode_raw(x))
+        loss = (y - x).abs().mean() + 0.5 * (_grad(y) - _grad(x)).abs().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            log(f"codec step {step}/{cfg.steps} loss {loss.item():.4f} ({time.perf_counter() - t0:.0f} s)")
+    codec.eval()
+    with torch.no_grad():
+        sample = _images(data["person"][:64])
+        codec.config.scaling = float(1.0 / codec.encode_raw(sample).std())
+    codec.save(cfg.out)
+    return codec
+
+
+def _grad(x: torch.Tensor) -> torch.Tensor:
+    return torch.cat([(x[..., 1:, :] - x[..., :-1, :]).flatten(1), (x[..., 1:] - x[..., :-1]).flatten(1)], 1)
+
+
+# ============================================================================================ UNet
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on (saved with every checkpoint)."""
+
+    preset: str = "demo"
+    out: str = "runs/demo"
+    data: str = ""                   # shard folder; "" renders on the fly
+    codec: str = ""                  # a trained codec folder (demo); "" keeps the model's own
+    init: str = ""                   # a diffusers SD/SDXL(-inpainting) folder for real runs
+    steps: int = 1000
+    batch: int = 8
+    lr: float = 3e-4
+    warmup: int = 200
+    weight_decay: float = 0.01
+    ema_decay: float = 0.999
+    p_drop: float = 0.05             # each condition (clean panels, pose) independently (paper)
+    p_no_head: float = 0.10          # head absent (zeros) on top, so head-less requests are in-distribution
+    p_no_guide_tryoff: float = 0.25  # try-off without a guide of the photo, likewise
+    task_weights: dict = field(default_factory=lambda: {"try-off": 0.4, "try-on": 0.3, "try-on-b": 0.3})
+    prediction_type: str = "v_prediction"
+    min_snr_gamma: float = 5.0
+    grad_checkpointing: bool = False
+    mixed_precision: str = "no"      # accelerate: "no" | "fp16" | "bf16"
+    seed: int = 0
+    save_every: int = 250
+    log_every: int = 25
+    name: str = "OMFA demo"
+
+
+def _save_checkpoint(path: Path, model, ema, opt, step: int, cfg: TrainConfig, stats: dict) -> None:
+    from safetensors.torch import save_file
+
+    path.mkdir(parents=True, exist_ok=True)
+    params = dict(model.named_parameters())
+    tensors = {f"model.{k}": v.detach().contiguous() for k, v in params.items()}
+    tensors.update({f"ema.{i}": p.detach().contiguous() for i, p in enumerate(ema.shadow_params)})
+    names = {id(p): k for k, p in params.items()}
+    for group in opt.param_groups:
+        for p in group["params"]:
+            st = opt.state.get(p)
+            if st:
+                for k in ("exp_avg", "exp_avg_sq"):
+                    tensors[f"opt.{names[id(p)]}.{k}"] = st[k].contiguous()
+                tensors[f"opt.{names[id(p)]}.step"] = torch.as_tensor(st["step"], dtype=torch.float32).reshape(1)
+    tmp = path / "state.tmp.safetensors"
+    save_file(tensors, str(tmp))
+    tmp.replace(path / "state.safetensors")
+    (path / "progress.json").write_text(json.dumps({"step": step, "config": asdict(cfg), **stats}, indent=2))
+
+
+def _load_checkpoint(path: Path, model, ema, opt) -> dict:
+    from safetensors.torch import load_file
+
+    t = load_file(str(path / "state.safetensors"))
+    progress = json.loads((path / "progress.json").read_text())
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for k, p in params.items():
+            p.copy_(t[f"model.{k}"])
+        for i, p in enumerate(ema.shadow_params):
+            p.copy_(t[f"ema.{i}"])
+    for k, p in params.items():
+        if f"opt.{k}.exp_avg" in t:
+            opt.state[p] = {"exp_avg": t[f"opt.{k}.exp_avg"].clone(), "exp_avg_sq": t[f"opt.{k}.exp_avg_sq"].clone(),
+                            "step": t[f"opt.{k}.step"].reshape(()).clone()}
+    return progress
+
+
+def _build(cfg: TrainConfig):
+    from engine.codec import TinyCodec
+    from engine.model import build_model, init_from_diffusers
+
+    if cfg.init:
+        model = init_from_diffusers(cfg.init, text="auto")
+    else:
+        model = build_model(cfg.preset, seed=cfg.seed)
+    if cfg.codec:
+        model.codec = TinyCodec.load(cfg.codec)
+    model.config.noise_schedule["prediction_type"] = cfg.prediction_type
+    model.config.name = cfg.name
+    return model
+
+
+class _Batcher:
+    """Turns image batches into (x0, pose, mask) training tensors with task sampling and dropout."""
+
+    def __init__(self, model, cfg: TrainConfig, rng: np.random.Generator) -> None:
+        self.model, self.cfg, self.rng = model, cfg, rng
+        self.layout = model.layout
+        tasks = list(cfg.task_weights)
+        self.tasks = tasks
+        w = np.array([cfg.task_weights[t] for t in tasks], float)
+        self.p = w / w.sum()
+
+    @torch.no_grad()
+    def encode(self, images: np.ndarray) -> torch.Tensor:
+        return self.model.codec.encode(_images(images))
+
+    def __call__(self, batch: dict[str, np.ndarray]):
+        lay, cfg, rng = self.layout, self.cfg, self.rng
+        n = len(batch["person"])
+        z = {k: self.encode(batch[k]) for k in IMAGE_KEYS}
+        tasks = rng.choice(len(self.tasks), size=n, p=self.p)
+        x0s, poses, masks = [], [], []
+        person_sl = lay.slices()["person"]
+        for i in range(n):
+            task = self.tasks[tasks[i]]
+            person = z["person_b"][i:i + 1] if task == "try-on-b" else z["person"][i:i + 1]
+            guide = z["guide_b"][i:i + 1] if task == "try-on-b" else z["guide"][i:i + 1]
+            head = z["head"][i:i + 1]
+            if rng.random() < cfg.p_no_head:
+                head = torch.zeros_like(head)
+            x0 = lay.concat({"person": person, "garment": z["garment"][i:i + 1], "head": head})
+            pose = torch.zeros_like(x0)
+            no_guide = task == "try-off" and rng.random() < cfg.p_no_guide_tryoff
+            if not no_guide:
+                pose[..., person_sl] = guide
+            gen = "try-off" if task == "try-off" else "try-on"
+            x0s.append(x0)
+            poses.append(pose)
+            masks.append(lay.mask(gen))
+        x0 = torch.cat(x0s)
+        pose = torch.cat(poses)
+        mask = torch.cat(masks)
+        drop_clean = torch.from_numpy(rng.random(n) < cfg.p_drop)
+        drop_pose = torch.from_numpy(rng.random(n) < cfg.p_drop)
+        return x0, pose, mask, drop_clean, drop_pose, [self.tasks[t] for t in tasks]
+
+
+def train(cfg: TrainConfig, log=print, stop_after: Optional[int] = None) -> Path:
+    """Train (or resume) the UNet. Writes ``cfg.out/checkpoint`` every ``save_every`` steps and the final
+    EMA model to ``cfg.out/model``. Returns the model folder.
+
+    ``stop_after``: leave after this many steps in this call (the checkpoint is saved), for time-boxed runs.
+    """
+    from accelerate import Accelerator
+    from diffusers.training_utils import EMAModel
+    from tqdm import tqdm
+
+    from engine.diffusion import (drop_conditions, masked_loss, min_snr_weights, partial_noise,
+                                  training_scheduler, training_target, unet_input)
+
+    out = Path(cfg.out)
+    ckpt = out / "checkpoint"
+    accelerator = Accelerator(mixed_precision=cfg.mixed_precision, cpu=not torch.cuda.is_available())
+    torch.manual_seed(cfg.seed)
+    model = _build(cfg)
+    model.codec.requires_grad_(False).eval()
+    if cfg.grad_checkpointing:
+        model.unet.enable_gradient_checkpointing()
+    trainable = [p for n, p in model.named_parameters() if not n.startswith("codec.")]
+    opt = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    ema = EMAModel(trainable, decay=cfg.ema_decay)
+    start, stats = 0, {"elapsed": 0.0, "losses": []}
+    if (ckpt / "state.safetensors").is_file():
+        progress = _load_checkpoint(ckpt, model, ema, opt)
+        start = int(progress["step"])
+        stats = {"elapsed": progress.get("elapsed", 0.0), "losses": progress.get("losses", [])}
+        log(f"resumed from {ckpt} at step {start}")
+    # Step-dependent lr (linear warmup, cosine to 10%), computed from the global step so resume is exact.
+    def lr_at(step: int) -> float:
+        if step < cfg.warmup:
+            return cfg.lr * (step + 1) / cfg.warmup
+        prog = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+        return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(prog, 1.0))))
+
+    model, opt = accelerator.prepare(model, opt)
+    raw = accelerator.unwrap_model(model)
+    scheduler = training_scheduler(raw.config.noise_schedule)
+    rng = np.random.default_rng(cfg.seed + 1000003 * start)
+    gen = torch.Generator().manual_seed(cfg.seed + start)
+    data = load_shards(cfg.data) if cfg.data else None
+    fly = None if data is not None else OnTheFly(seed=cfg.seed)
+    n_data = len(data["person"]) if data is not None else 10**9
+    batcher = _Batcher(raw, cfg, rng)
+    end = cfg.steps if stop_after is None else min(cfg.steps, start + stop_after)
+    bar = tqdm(total=cfg.steps, initial=start, desc="train", dynamic_ncols=True, disable=not accelerator.is_main_process)
+    t_last = time.perf_counter()
+    model.train()
+    raw.codec.eval()
+    running = None
+    for step in range(start, end):
+        idx = rng.integers(0, n_data, cfg.batch)
+        batch = {k: v[idx] for k, v in data.items()} if data is not None else fly.batch(idx)
+        x0, pose, mask, drop_clean, drop_pose, _ = batcher(batch)
+        x0, pose, mask = (t.to(accelerator.device) for t in (x0, pose, mask))
+        noise = torch.randn(x0.shape, generator=gen).to(x0.device)
+        t = torch.randint(0, scheduler.config.num_train_timesteps, (x0.shape[0],), generator=gen).to(x0.device)
+        x_t = partial_noise(x0, noise, mask, t, scheduler)
+        x_in, pose_in = drop_conditions(x_t, pose, mask, drop_clean.to(x0.device), drop_pose.to(x0.device))
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step)
+        with accelerator.autocast():
+            pred = model(unet_input(x_in, pose_in, mask), t)
+        target = training_target(x0, noise, t, scheduler)
+        w = min_snr_weights(t, scheduler, cfg.min_snr_gamma) if cfg.min_snr_gamma > 0 else None
+        loss = masked_loss(pred, target, mask, w)
+        opt.zero_grad(set_to_none=True)
+        accelerator.backward(loss)
+        accelerator.clip_grad_norm_(trainable, 1.0)
+        opt.step()
+        ema.step(trainable)
+        lv = float(loss.detach())
+        running = lv if running is None else 0.98 * running + 0.02 * lv
+        now = time.perf_counter()
+        stats["elapsed"] += now - t_last
+        t_last = now
+        bar.update(1)
+        bar.set_postfix(loss=f"{running:.4f}", lr=f"{lr_at(step):.1e}")
+        done = step + 1
+        if done % cfg.log_every == 0:
+            stats["losses"].append([done, round(running, 5)])
+            log(f"step {done}/{cfg.steps} loss {running:.4f} lr {lr_at(step):.2e} "
+                f"{stats['elapsed'] / max(1, done - 0):.2f} s/step total {stats['elapsed'] / 60:.1f} min")
+        if done % cfg.save_every == 0 or done == end:
+            if accelerator.is_main_process:
+                _save_checkpoint(ckpt, raw, ema, opt, done, cfg, stats)
+                export(raw, ema, trainable, out / "model", cfg, done, stats)
+    bar.close()
+    return out / "model"
+
+
+def export(model, ema, trainable, folder: Path, cfg: TrainConfig, step: int, stats: dict) -> None:
+    """Write the EMA weights as a model folder (fp16 for the demo: the shipped size limit)."""
+    backup = [p.detach().clone() for p in trainable]
+    ema.copy_to(trainable)
+    model.config.trained = step >= min(cfg.steps, 1000)  # a 20-step smoke run is not a trained model
+    model.config.training = {"steps": step, "target_steps": cfg.steps, "hours": round(stats["elapsed"] / 3600, 2),
+                             "batch": cfg.batch, "lr": cfg.lr, "optimizer": "AdamW", "ema_decay": cfg.ema_decay,
+                             "prediction_type": cfg.prediction_type, "p_drop": cfg.p_drop,
+                             "data": cfg.data or "synthetic world rendered on the fly"}
+    model.save(folder, fp16=cfg.preset == "demo")
+    with torch.no_grad():
+        for p, b in zip(trainable, backup):
+            p.copy_(b)
