@@ -1,0 +1,25 @@
+"""Shared helpers for engine tests (imported by name: tests/engine is on sys.path)."""
+import numpy as np
+import torch
+
+from engine.layout import PanelLayout
+from engine.model import build_model
+
+TINY_UNET = dict(block_out_channels=(32, 32, 32), cross_attention_dim=32, attention_head_dim=8)
+
+
+def tiny_model(seed: int = 0):
+    """A demo-shaped model small enough for many fast forwards: canvas 32x(32+32+32) px, latent 8x24."""
+    layout = PanelLayout({"person": 32, "garment": 32, "head": 32}, 32, 4)
+    torch.manual_seed(seed)
+    m = build_model("demo", layout=layout, seed=seed, **TINY_UNET)
+    # Random weights give a near-zero UNet output (zero-initialised conv_out): perturb it so tests see signal.
+    with torch.no_grad():
+        m.unet.conv_out.weight.normal_(0, 0.1)
+    return m.eval()
+
+
+
+
+def rand_image(rng, w, h):
+    return rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
