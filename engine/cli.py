@@ -204,6 +204,12 @@ def cmd_doctor(args) -> int:
     return 0 if ok else 1
 
 
+def cmd_demo(args) -> int:
+    from engine.demo import run_demo
+
+    return run_demo(args.out, args.steps)
+
+
 def cmd_bench_flops(args) -> int:
     from engine.layout import PANEL_ORDER
     from engine.model import ModelError, unet_flops
@@ -250,7 +256,7 @@ def cmd_train(args) -> int:
     cfg = TrainConfig(preset=args.preset, out=args.out, data=args.data or "", codec=args.codec or "",
                       init=args.init or "", steps=args.steps, batch=args.batch, lr=args.lr,
                       grad_checkpointing=args.grad_checkpointing, mixed_precision=args.mixed_precision,
-                      save_every=args.save_every, seed=args.seed)
+                      save_every=args.save_every, seed=args.seed, pool=args.pool)
     folder = train(cfg, stop_after=args.stop_after)
     print(f"model saved to {folder}")
     return 0
@@ -265,6 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--precision", default="auto")
     p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("demo", help="doctor + a try-off on a shipped sample with the shipped model")
+    p.add_argument("--out", help="output folder (default: the user data folder)")
+    p.add_argument("--steps", type=int, default=50)
+    p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("try-off", help="generate the flat garment worn in a photo")
     p.add_argument("--person", required=True, help="photo of a person wearing the garment")
@@ -331,6 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grad-checkpointing", action="store_true")
     p.add_argument("--mixed-precision", default="no", choices=["no", "fp16", "bf16"])
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--pool", type=int, default=0,
+                   help="without --data: render this many samples once and reuse them (smoke tests)")
     p.set_defaults(func=cmd_train)
     return parser
 

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 IMAGE_KEYS = ("person", "garment", "head", "guide", "person_b", "guide_b")
+MIN_TRAINED_STEPS = 1000
 
 
 # ============================================================================================ data
@@ -68,15 +69,26 @@ def load_shards(folder: str | Path, split: str = "train", keys=IMAGE_KEYS) -> di
 
 
 class OnTheFly:
-    """Renders samples as they are asked for (smoke tests, or no data folder)."""
+    """Renders samples as they are asked for (no data folder). With ``pool`` > 0 only that many distinct
+    samples are rendered, once, and reused (smoke tests)."""
 
-    def __init__(self, panel_size=(96, 128), head_width=64, seed=0) -> None:
+    def __init__(self, panel_size=(96, 128), head_width=64, seed=0, pool: int = 0) -> None:
         from engine.data.synthetic import SyntheticWorld
 
         self.world = SyntheticWorld(panel_size, head_width, seed)
+        self.pool = pool
+        self._cache: dict[int, object] = {}
+
+    def _sample(self, i: int):
+        if self.pool:
+            i %= self.pool
+            if i not in self._cache:
+                self._cache[i] = self.world.sample(i, "train")
+            return self._cache[i]
+        return self.world.sample(i, "train")
 
     def batch(self, indices: np.ndarray) -> dict[str, np.ndarray]:
-        samples = [self.world.sample(int(i), "train") for i in indices]
+        samples = [self._sample(int(i)) for i in indices]
         return {k: np.stack([getattr(s, k) for s in samples]) for k in IMAGE_KEYS}
 
 
@@ -164,6 +176,7 @@ class TrainConfig:
     grad_checkpointing: bool = False
     mixed_precision: str = "no"      # accelerate: "no" | "fp16" | "bf16"
     seed: int = 0
+    pool: int = 0                    # on-the-fly data only: distinct samples to render and reuse
     save_every: int = 250
     log_every: int = 25
     name: str = "OMFA demo"
@@ -312,7 +325,7 @@ def train(cfg: TrainConfig, log=print, stop_after: Optional[int] = None) -> Path
     rng = np.random.default_rng(cfg.seed + 1000003 * start)
     gen = torch.Generator().manual_seed(cfg.seed + start)
     data = load_shards(cfg.data) if cfg.data else None
-    fly = None if data is not None else OnTheFly(seed=cfg.seed)
+    fly = None if data is not None else OnTheFly(seed=cfg.seed, pool=cfg.pool)
     n_data = len(data["person"]) if data is not None else 10**9
     batcher = _Batcher(raw, cfg, rng)
     end = cfg.steps if stop_after is None else min(cfg.steps, start + stop_after)
@@ -366,7 +379,8 @@ def export(model, ema, trainable, folder: Path, cfg: TrainConfig, step: int, sta
     """Write the EMA weights as a model folder (fp16 for the demo: the shipped size limit)."""
     backup = [p.detach().clone() for p in trainable]
     ema.copy_to(trainable)
-    model.config.trained = step >= min(cfg.steps, 1000)  # a 20-step smoke run is not a trained model
+    # 'trained' tells users whether to expect more than noise: a short (smoke) run does not count.
+    model.config.trained = step >= MIN_TRAINED_STEPS
     model.config.training = {"steps": step, "target_steps": cfg.steps, "hours": round(stats["elapsed"] / 3600, 2),
                              "batch": cfg.batch, "lr": cfg.lr, "optimizer": "AdamW", "ema_decay": cfg.ema_decay,
                              "prediction_type": cfg.prediction_type, "p_drop": cfg.p_drop,

@@ -1,0 +1,95 @@
+"""The ``omfa`` command end to end (in-process), on tiny inputs."""
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine import cli
+from engine.export import read_png_metadata
+from engine.paths import SAMPLES
+
+
+def test_bench_flops_prints_sdxl_numbers(capsys):
+    assert cli.main(["bench", "flops", "--preset", "sdxl", "--size", "768x1024", "--panels", "person,garment"]) == 0
+    out = capsys.readouterr().out
+    assert "10.68 TFLOP per UNet forward" in out and "1068.0 TFLOP per image" in out
+
+
+def test_bench_flops_bad_panels_is_a_clear_error(capsys):
+    assert cli.main(["bench", "flops", "--panels", "person,shoes"]) == 2
+    assert "--panels" in capsys.readouterr().err
+
+
+def test_try_off_on_a_sample_writes_png_with_metadata(tmp_path, capsys):
+    out = tmp_path / "g.png"
+    code = cli.main(["try-off", "--person", str(SAMPLES / "demo_000_person.png"), "--head",
+                     str(SAMPLES / "demo_000_head.png"), "--steps", "2", "--out", str(out), "--quiet",
+                     "--model", str(_small_model(tmp_path))])
+    assert code == 0 and out.is_file()
+    meta = read_png_metadata(out)
+    assert meta["request"]["task"] == "try-off" and meta["request"]["steps"] == 2
+    assert meta["result"]["status"] == "finished"
+    assert np.asarray(Image.open(out)).shape == (128, 96, 3)
+    assert "untrained" in capsys.readouterr().err
+
+
+def test_try_on_from_a_preset_with_views(tmp_path):
+    out = tmp_path / "p.png"
+    code = cli.main(["try-on", "--garment", str(SAMPLES / "demo_000_garment.png"), "--pose", "walking",
+                     "--views", "2", "--steps", "1", "--out", str(out), "--quiet",
+                     "--model", str(_small_model(tmp_path))])
+    assert code == 0
+    files = sorted(p.name for p in tmp_path.glob("p_view*.png"))
+    assert files == ["p_view00.png", "p_view01.png"]
+    meta = read_png_metadata(tmp_path / "p_view01.png")
+    assert meta["request"]["task"] == "multi-view" and len(meta["request"]["cameras"]) == 2
+
+
+@pytest.mark.parametrize("argv,words", [
+    (["try-off", "--person", "/nonexistent.png"], "no such file"),
+    (["try-off", "--person", __file__], "not an image file"),
+    (["try-off", "--person", str(SAMPLES / "demo_000_person.png"), "--steps", "0"], "steps"),
+    (["try-off", "--person", str(SAMPLES / "demo_000_person.png"), "--model", "/nonexistent"], "does not exist"),
+    (["try-on", "--garment", str(SAMPLES / "demo_000_garment.png"), "--pose", "moonwalk"], "moonwalk"),
+    (["try-off", "--person", str(SAMPLES / "demo_000_person.png"), "--device", "cuda"], "CUDA"),
+])
+def test_bad_input_is_one_clear_line_not_a_traceback(argv, words, capsys, tmp_path):
+    if "--model" not in argv:
+        argv = argv + ["--model", str(_small_model(tmp_path))]
+    code = cli.main(argv + ["--quiet", "--out", str(tmp_path / "x.png")])
+    err = capsys.readouterr().err
+    if "cuda" in argv and code == 0:
+        pytest.skip("a CUDA GPU is present")
+    assert code != 0 and words in err and "Traceback" not in err
+
+
+def test_train_smoke_20_steps(tmp_path, capsys):
+    code = cli.main(["train", "--preset", "demo", "--steps", "20", "--batch", "2", "--pool", "2",
+                     "--save-every", "10", "--out", str(tmp_path / "run")])
+    assert code == 0
+    cfg = json.loads((tmp_path / "run/model/omfa_config.json").read_text())
+    assert cfg["training"]["steps"] == 20 and cfg["trained"] is False  # 20 steps is not a trained model
+    progress = json.loads((tmp_path / "run/checkpoint/progress.json").read_text())
+    assert progress["step"] == 20 and len(progress["losses"]) >= 1
+    # Resuming past the end does nothing more; asking for more steps continues from 20.
+    assert cli.main(["train", "--preset", "demo", "--steps", "22", "--batch", "2", "--pool", "2",
+                     "--out", str(tmp_path / "run")]) == 0
+    assert json.loads((tmp_path / "run/checkpoint/progress.json").read_text())["step"] == 22
+
+
+_CACHE = {}
+
+
+def _small_model(tmp_path_unused):
+    """A demo-geometry model with a tiny UNet, saved once per session (the panel sizes match the samples)."""
+    import tempfile
+    from pathlib import Path
+
+    from engine.model import build_model
+
+    if "path" not in _CACHE:
+        folder = Path(tempfile.mkdtemp(prefix="omfa_cli_")) / "model"
+        build_model("demo", block_out_channels=(32, 32, 32), cross_attention_dim=32, attention_head_dim=8).save(folder)
+        _CACHE["path"] = folder
+    return _CACHE["path"]
