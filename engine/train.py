@@ -363,7 +363,7 @@ def train(cfg: TrainConfig, log=print, stop_after: Optional[int] = None) -> Path
         bar.update(1)
         bar.set_postfix(loss=f"{running:.4f}", lr=f"{lr_at(step):.1e}")
         done = step + 1
-        if done % cfg.log_every == 0:
+        if done % cfg.log_every == 0 or done == end:
             stats["losses"].append([done, round(running, 5)])
             log(f"step {done}/{cfg.steps} loss {running:.4f} lr {lr_at(step):.2e} "
                 f"{stats['elapsed'] / max(1, done - 0):.2f} s/step total {stats['elapsed'] / 60:.1f} min")
