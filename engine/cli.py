@@ -204,6 +204,26 @@ def cmd_doctor(args) -> int:
     return 0 if ok else 1
 
 
+def cmd_convert(args) -> int:
+    from engine.layout import LayoutError, PanelLayout
+    from engine.model import ModelError, init_from_diffusers
+
+    w, h = args.size
+    panels = [p.strip() for p in args.panels.split(",") if p.strip()]
+    try:
+        vae_cfg = Path(args.base) / "vae" / "config.json"
+        factor = 2 ** (len(json.loads(vae_cfg.read_text())["block_out_channels"]) - 1) if vae_cfg.is_file() else 8
+        layout = PanelLayout({p: w for p in panels}, h, factor)
+        model = init_from_diffusers(args.base, text=args.text, layout=layout, name=args.name)
+        model.save(args.out, fp16=args.fp16)
+    except (ModelError, LayoutError, ValueError, KeyError) as e:
+        raise CliError(str(e)) from None
+    print(f"converted {args.base} -> {args.out} ({model.num_parameters() / 1e6:.0f} M parameters, "
+          f"9-channel conv_in, panels {', '.join(layout.panels)} of {w}x{h}). Not fine-tuned yet: "
+          "train it with 'omfa train --init' before use.")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from engine.demo import run_demo
 
@@ -271,6 +291,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--precision", default="auto")
     p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("convert", help="make an OMFA model folder from a diffusers SD/SDXL(-inpainting) folder")
+    p.add_argument("--base", required=True, help="local diffusers folder (unet/, vae/, optional text encoders)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--text", default="auto", choices=["auto", "zeros"],
+                   help="empty-prompt embeddings: encode with the folder's text encoders, or zeros")
+    p.add_argument("--size", type=_size, default=(768, 1024), help="panel WIDTHxHEIGHT (default 768x1024)")
+    p.add_argument("--panels", default="person,garment,head")
+    p.add_argument("--name", help="model name shown in the app")
+    p.add_argument("--fp16", action="store_true", help="store weights in fp16 (half the size)")
+    p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("demo", help="doctor + a try-off on a shipped sample with the shipped model")
     p.add_argument("--out", help="output folder (default: the user data folder)")

@@ -131,3 +131,16 @@ def test_flops_on_meta_device_match_sdxl_geometry():
     # Measured independently with diffusers 0.42.1: 4.94 TFLOP per 768x1024 panel, 10.68 for two.
     assert unet_flops("sdxl", 768, 1024, 1) / 1e12 == pytest.approx(4.94, abs=0.01)
     assert unet_flops("sdxl", 768, 1024, 2) / 1e12 == pytest.approx(10.68, abs=0.01)
+
+
+def test_omfa_convert_command(tmp_path, capsys):
+    from engine import cli
+
+    _tiny_sdxl_folder(tmp_path / "base" if (tmp_path / "base").mkdir() is None else None)
+    code = cli.main(["convert", "--base", str(tmp_path / "base"), "--out", str(tmp_path / "omfa"), "--text", "zeros",
+                     "--size", "16x16", "--panels", "person,garment", "--fp16"])
+    assert code == 0, capsys.readouterr().err
+    m = load_model(tmp_path / "omfa")
+    assert m.unet.config.in_channels == IN_CHANNELS and m.layout.panels == ("person", "garment")
+    assert cli.main(["convert", "--base", str(tmp_path / "nothing"), "--out", str(tmp_path / "x")]) == 1
+    assert "unet/config.json is missing" in capsys.readouterr().err
