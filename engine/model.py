@@ -260,8 +260,11 @@ def load_model(folder: str | Path, dtype: torch.dtype | None = None, device: str
     model.to(device)
     if dtype is not None:
         model.to(dtype)
-    if dtype is not None and dtype != torch.float32 and isinstance(codec, TinyCodec) and str(device) == "cpu":
-        model.codec.float()  # half-precision convs are slow or missing on CPU
+    if dtype is not None and dtype != torch.float32:
+        if isinstance(codec, TinyCodec) and str(device) == "cpu":
+            model.codec.float()  # half-precision convs are slow or missing on CPU
+        elif isinstance(codec, VaeCodec) and dtype == torch.float16 and getattr(codec.vae.config, "force_upcast", False):
+            model.codec.float()  # the SDXL VAE overflows to NaN in fp16 (its config says force_upcast)
     return model
 
 
