@@ -187,7 +187,7 @@ def to_tensor(images) -> torch.Tensor:
     """uint8 (H, W, 3) array or a list of them -> float (B, 3, H, W) in [-1, 1]."""
     import numpy as np
 
-    arr = np.stack(images) if isinstance(images, (list, tuple)) else np.asarray(images)[None]
+    arr = np.stack(images) if isinstance(images, (list, tuple)) else np.array(images)[None]  # a writable copy
     return torch.from_numpy(arr).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
 
 
