@@ -276,7 +276,7 @@ def cmd_train(args) -> int:
     from engine.train import TrainConfig, train
 
     cfg = TrainConfig(preset=args.preset, out=args.out, data=args.data or "", codec=args.codec or "",
-                      init=args.init or "", steps=args.steps, batch=args.batch, lr=args.lr,
+                      init=args.init or "", resume_model=args.resume_model or "", steps=args.steps, batch=args.batch, lr=args.lr,
                       grad_checkpointing=args.grad_checkpointing, mixed_precision=args.mixed_precision,
                       save_every=args.save_every, seed=args.seed, pool=args.pool)
     folder = train(cfg, stop_after=args.stop_after)
@@ -415,6 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="shard folder (default: render on the fly, slow)")
     p.add_argument("--codec", help="trained codec folder (demo)")
     p.add_argument("--init", help="diffusers SD/SDXL(-inpainting) folder to start from")
+    p.add_argument("--resume-model", help="continue training an exported OMFA model folder (e.g. the demo)")
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--batch", type=int, default=8)

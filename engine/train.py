@@ -161,6 +161,8 @@ class TrainConfig:
     data: str = ""                   # shard folder; "" renders on the fly
     codec: str = ""                  # a trained codec folder (demo); "" keeps the model's own
     init: str = ""                   # a diffusers SD/SDXL(-inpainting) folder for real runs
+    resume_model: str = ""           # continue from an exported OMFA model folder (e.g. the shipped demo):
+                                     # weights, codec and step count; optimizer moments start afresh
     steps: int = 1000
     batch: int = 8
     lr: float = 3e-4
@@ -225,7 +227,11 @@ def _build(cfg: TrainConfig):
     from engine.codec import TinyCodec
     from engine.model import build_model, init_from_diffusers
 
-    if cfg.init:
+    if cfg.resume_model:
+        from engine.model import load_model
+
+        model = load_model(cfg.resume_model, dtype=torch.float32, trainable=True)
+    elif cfg.init:
         model = init_from_diffusers(cfg.init, text="auto")
     else:
         model = build_model(cfg.preset, seed=cfg.seed)
@@ -312,6 +318,11 @@ def train(cfg: TrainConfig, log=print, stop_after: Optional[int] = None) -> Path
         start = int(progress["step"])
         stats = {"elapsed": progress.get("elapsed", 0.0), "losses": progress.get("losses", [])}
         log(f"resumed from {ckpt} at step {start}")
+    elif cfg.resume_model:
+        prev = model.config.training or {}
+        start = int(prev.get("steps", 0))
+        stats = {"elapsed": float(prev.get("hours", 0.0)) * 3600, "losses": list(prev.get("losses", []))}
+        log(f"continuing {cfg.resume_model} from step {start}")
     # Step-dependent lr (linear warmup, cosine to 10%), computed from the global step so resume is exact.
     def lr_at(step: int) -> float:
         if step < cfg.warmup:
@@ -384,7 +395,8 @@ def export(model, ema, trainable, folder: Path, cfg: TrainConfig, step: int, sta
     model.config.training = {"steps": step, "target_steps": cfg.steps, "hours": round(stats["elapsed"] / 3600, 2),
                              "batch": cfg.batch, "lr": cfg.lr, "optimizer": "AdamW", "ema_decay": cfg.ema_decay,
                              "prediction_type": cfg.prediction_type, "p_drop": cfg.p_drop,
-                             "data": cfg.data or "synthetic world rendered on the fly"}
+                             "data": cfg.data or "synthetic world rendered on the fly",
+                             "losses": stats.get("losses", [])[-400:]}
     model.save(folder, fp16=cfg.preset == "demo")
     with torch.no_grad():
         for p, b in zip(trainable, backup):
