@@ -290,7 +290,8 @@ class _Batcher:
 
 def train(cfg: TrainConfig, log=print, stop_after: Optional[int] = None) -> Path:
     """Train (or resume) the UNet. Writes ``cfg.out/checkpoint`` every ``save_every`` steps and the final
-    EMA model to ``cfg.out/model``. Returns the model folder.
+    EMA model to ``cfg.out/model``. Returns the model folder. Creating the file ``cfg.out/STOP`` ends the
+    run gracefully after the current step (checkpoint and model saved).
 
     ``stop_after``: leave after this many steps in this call (the checkpoint is saved), for time-boxed runs.
     """
@@ -378,10 +379,15 @@ def train(cfg: TrainConfig, log=print, stop_after: Optional[int] = None) -> Path
             stats["losses"].append([done, round(running, 5)])
             log(f"step {done}/{cfg.steps} loss {running:.4f} lr {lr_at(step):.2e} "
                 f"{stats['elapsed'] / max(1, done - 0):.2f} s/step total {stats['elapsed'] / 60:.1f} min")
-        if done % cfg.save_every == 0 or done == end:
+        stop = (out / "STOP").exists()  # a graceful stop: touch OUT/STOP, the run saves and leaves
+        if done % cfg.save_every == 0 or done == end or stop:
             if accelerator.is_main_process:
                 _save_checkpoint(ckpt, raw, ema, opt, done, cfg, stats)
                 export(raw, ema, trainable, out / "model", cfg, done, stats)
+        if stop:
+            (out / "STOP").unlink(missing_ok=True)
+            log(f"stopped at step {done} (STOP file); resume with the same command")
+            break
     bar.close()
     return out / "model"
 
