@@ -30,23 +30,18 @@ class CliError(Exception):
 
 # ============================================================================================ helpers
 def _load_pipeline(args):
-    from engine.device import DeviceError, select_device
-    from engine.model import ModelError, build_model
-    from engine.paths import DEMO_MODEL
+    from engine.device import DeviceError
+    from engine.model import ModelError
     from engine.pipeline import Pipeline
 
-    folder = Path(args.model) if args.model else DEMO_MODEL
     try:
-        if args.model or (folder / "omfa_config.json").is_file():
-            pipe = Pipeline.load(folder, args.device, args.precision)
-        else:
-            print(f"note: no model at {folder}; using an UNTRAINED demo-sized model (its output is noise). "
-                  "Train one with 'omfa train --preset demo' or pass --model.", file=sys.stderr)
-            policy = select_device(args.device, args.precision)
-            pipe = Pipeline(build_model("demo").to(policy.device, policy.dtype), policy)
+        pipe, fallback, folder = Pipeline.load_default(args.model, args.device, args.precision)
     except (ModelError, DeviceError) as e:
         raise CliError(str(e)) from None
-    if not pipe.trained and (args.model or (folder / "omfa_config.json").is_file()):
+    if fallback:
+        print(f"note: no model at {folder}; using an UNTRAINED demo-sized model (its output is noise). "
+              "Train one with 'omfa train --preset demo' or pass --model.", file=sys.stderr)
+    elif not pipe.trained:
         print(f"warning: the model '{pipe.model.config.name}' in {folder} is not trained (yet): "
               "expect noise, not a garment.", file=sys.stderr)
     return pipe

@@ -77,6 +77,25 @@ class Pipeline:
         model = load_model(folder, dtype=policy.dtype, device=policy.device)
         return cls(model, policy)
 
+    @classmethod
+    def load_default(cls, folder: str | Path | None = None, device: str = "auto", precision: str = "auto"
+                     ) -> tuple["Pipeline", bool, Path]:
+        """The model a user asked for, or the shipped demo model; when neither is given and the demo model is
+        not there, an untrained demo-sized stand-in (so the app and CLI still run end to end).
+
+        Returns
+        -------
+        (pipeline, fallback, folder): ``fallback`` is True for the untrained stand-in.
+        """
+        from engine.model import build_model
+        from engine.paths import DEMO_MODEL
+
+        path = Path(folder).expanduser() if folder else DEMO_MODEL
+        if folder or (path / "omfa_config.json").is_file():
+            return cls.load(path, device, precision), False, path
+        policy = select_device(device, precision)
+        return cls(build_model("demo").to(policy.device, policy.dtype), policy), True, path
+
     @property
     def layout(self):
         return self.model.layout

@@ -15,6 +15,7 @@ import numpy as np
 from engine.layout import GENERATED, PanelLayout, Task
 
 IMAGE_FIELDS = ("person", "garment", "head")
+MAX_STEPS = 999  # DDIM's "leading" spacing with steps_offset 1 runs past timestep 999 at 1000 steps
 
 
 class RequestError(ValueError):
@@ -87,8 +88,9 @@ class TryOnRequest:
             raise RequestError("task", str(e)) from None
         if isinstance(self.steps, bool) or not isinstance(self.steps, (int, np.integer)) or self.steps <= 0:
             raise RequestError("steps", f"must be a whole number of at least 1, not {self.steps!r}")
-        if self.steps > 1000:
-            raise RequestError("steps", f"at most 1000 steps (the training schedule's length), not {self.steps}")
+        if self.steps > MAX_STEPS:
+            raise RequestError("steps", f"at most {MAX_STEPS} steps (the training schedule has 1000 timesteps), "
+                                        f"not {self.steps}")
         if not isinstance(self.guidance, (int, float)) or not math.isfinite(self.guidance) or self.guidance < 0:
             raise RequestError("guidance", f"must be a finite number ≥ 0, not {self.guidance!r}")
         if schedulers is not None and self.scheduler not in schedulers:

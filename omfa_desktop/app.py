@@ -1,7 +1,8 @@
-"""Entry point of the desktop app (``omfa-desktop`` / ``python main.py``).
+"""Entry point of OMFA Desktop (``omfa-desktop`` / ``python main.py``).
 
-The Qt window is built in issue 5; until it lands, this entry point says so and runs the headless demo
-(doctor + a try-off on a shipped sample), so a fresh clone's one command still shows the engine working.
+Opens the main window with the demo model (or ``--model``) and the sample inputs. On a machine with no
+display at all it says so and runs the headless engine demo instead (doctor + a try-off on a sample), so
+``scripts/run.sh`` still shows something useful over SSH.
 """
 from __future__ import annotations
 
@@ -10,14 +11,41 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="omfa-desktop", description="OMFA Desktop")
-    ap.add_argument("--steps", type=int, default=50, help="denoising steps for the demo run")
-    ap.add_argument("--out", help="folder for the demo output (default: the user data folder)")
+    ap = argparse.ArgumentParser(prog="omfa-desktop", description="OMFA Desktop: virtual try-on and try-off")
+    ap.add_argument("--model", help="an OMFA model folder (default: the saved setting, else the demo model)")
+    ap.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (this session only)")
+    ap.add_argument("--precision", choices=["auto", "fp16", "bf16", "fp32"], help="this session only")
+    ap.add_argument("--no-samples", action="store_true", help="start with empty inputs")
+    ap.add_argument("--no-viewport", action="store_true", help="no 3D viewport (pose presets and guides only)")
+    ap.add_argument("--headless", action="store_true", help="run the headless engine demo instead of the window")
+    ap.add_argument("--steps", type=int, default=50, help="denoising steps of the headless demo")
+    ap.add_argument("--out", help="output folder of the headless demo (default: the user data folder)")
     args = ap.parse_args(argv)
-    print("OMFA Desktop: the desktop window is not built yet; running the headless engine demo instead.\n")
-    from engine.demo import run_demo
 
-    return run_demo(args.out, args.steps)
+    from omfa_desktop.glenv import configure_gl_environment, has_display
+
+    if args.headless or not has_display():
+        if not args.headless:
+            print("OMFA Desktop: no display (DISPLAY / WAYLAND_DISPLAY are not set), so the window cannot open. "
+                  "Running the headless engine demo instead; use a desktop session or `xvfb-run` for the window.\n",
+                  file=sys.stderr)
+        from engine.demo import run_demo
+
+        return run_demo(args.out, args.steps)
+
+    configure_gl_environment()
+    from PySide6.QtWidgets import QApplication
+
+    from omfa_desktop.window import MainWindow
+
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "omfa-desktop"])
+    app.setApplicationName("OMFA Desktop")
+    win = MainWindow(model_folder=args.model, device=args.device, precision=args.precision,
+                     load_samples=not args.no_samples, with_viewport=False if args.no_viewport else None)
+    win.show()
+    code = app.exec()
+    win.shutdown()
+    return code
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ def test_valid_requests_pass():
     (TryOnRequest(person=img(), steps=0), "steps", "at least 1"),
     (TryOnRequest(person=img(), steps=-5), "steps", "at least 1"),
     (TryOnRequest(person=img(), steps=2.5), "steps", "whole number"),
+    (TryOnRequest(person=img(), steps=1000), "steps", "at most 999"),
     (TryOnRequest(person=img(), guidance=float("nan")), "guidance", "finite"),
     (TryOnRequest(person=img(), scheduler="magic"), "scheduler", "ddim, euler"),
     (TryOnRequest(person=img(), seed=-1), "seed", "whole number"),

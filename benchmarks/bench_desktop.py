@@ -1,0 +1,160 @@
+"""Desktop app timings: launch to a usable window, and the viewport's frame time for a pose edit.
+
+    python benchmarks/bench_desktop.py            (starts itself under xvfb-run when there is no display)
+
+Launch is measured in a fresh process (cold imports): time to the first shown window, to a loaded model
+(Generate enabled) and to the 3D body in the viewport. The frame time is measured in-process on the
+viewport: a pose edit = mannequin forward (smplx LBS) + vertex normals + buffer upload + draw, and an
+orbit = draw only; each finished with glFinish. Median of --runs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+LAUNCH = r"""
+import json, os, sys, time
+t0 = float(os.environ["BENCH_T0"])
+marks = {"python started": time.time() - t0}
+from omfa_desktop.glenv import configure_gl_environment
+configure_gl_environment()
+from PySide6.QtCore import QEventLoop
+from PySide6.QtWidgets import QApplication
+from omfa_desktop.window import MainWindow
+app = QApplication([])
+w = MainWindow(model_folder=os.environ.get("BENCH_MODEL") or None)
+w.show()
+app.processEvents()
+marks["window shown"] = time.time() - t0
+def wait(cond, key, timeout=600):
+    t = time.time()
+    while not cond() and time.time() - t < timeout:
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+        time.sleep(0.005)
+    if cond():
+        marks[key] = time.time() - t0
+wait(lambda: w.model_info is not None and w.generate_button.isEnabled(), "model loaded: Generate enabled")
+if w.viewport is not None:
+    wait(lambda: w.viewport.ready, "3D body in the viewport")
+wait(lambda: w.pose.current_guides() is not None, "first guide render shown")
+marks["model"] = w.model_info["describe"] if w.model_info else "none"
+w.shutdown()
+print("BENCH" + json.dumps(marks))
+"""
+
+
+def launch_times(model: str | None) -> dict:
+    env = dict(os.environ, OMFA_DATA_DIR=tempfile.mkdtemp(prefix="omfa_bench_"), BENCH_MODEL=model or "")
+    env["BENCH_T0"] = repr(time.time())
+    out = subprocess.run([sys.executable, "-c", LAUNCH], capture_output=True, text=True, env=env, cwd=ROOT)
+    for line in out.stdout.splitlines():
+        if line.startswith("BENCH"):
+            return json.loads(line[5:])
+    raise RuntimeError(f"launch benchmark failed:\n{out.stderr[-2000:]}")
+
+
+def frame_times(runs: int, model: str | None) -> tuple[list[tuple[str, float]], str]:
+    os.environ["OMFA_DATA_DIR"] = tempfile.mkdtemp(prefix="omfa_bench_")
+    from omfa_desktop.glenv import configure_gl_environment
+
+    gl = configure_gl_environment()
+    if not gl["viewport_ok"]:
+        return [], f"no viewport: {gl['reason']}"
+    from OpenGL import GL
+    from PySide6.QtCore import QEventLoop
+    from PySide6.QtWidgets import QApplication
+
+    from engine.body.skeleton import JOINT_NAMES
+    from omfa_desktop.window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    w = MainWindow(model_folder=model)
+    w.show()
+    t = time.time()
+    while (w.viewport is None or not w.viewport.ready) and time.time() - t < 300:
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+        time.sleep(0.005)
+    vp = w.viewport
+    view = vp.view
+    view.grab()
+    vp.select(JOINT_NAMES.index("left_elbow"))
+
+    def draw() -> None:
+        view.makeCurrent()
+        view.paintGL()
+        GL.glFinish()
+        view.doneCurrent()
+
+    def edit() -> None:
+        vp.rotate_selected(3.0, 1.0)  # what one mouse-move event of a joint drag does
+        draw()
+
+    def orbit() -> None:
+        view.camera.orbit(3.0, 0.0)
+        draw()
+
+    def forward_only() -> None:
+        vp.rotate_selected(3.0, 1.0)
+
+    def median(fn) -> float:
+        fn()
+        ts = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t0)
+        return 1000 * statistics.median(ts)
+
+    vp.history.begin()  # one drag: no undo entries per frame
+    rows = [("pose edit: forward + normals + upload + draw", median(edit)),
+            ("  of which forward + guide scheduling (no draw)", median(forward_only)),
+            ("orbit: draw only", median(orbit))]
+    vp.history.commit()
+    size = f"{view.width()}x{view.height()}, {len(view.vertices)} verts, {len(view.faces)} tris"
+    w.shutdown()
+    return rows, size
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--model", help="model folder (default: the demo model or its untrained stand-in)")
+    ap.add_argument("--launches", type=int, default=1, help="cold launches to time")
+    args = ap.parse_args(argv)
+    if sys.platform.startswith("linux") and not os.environ.get("DISPLAY") and not os.environ.get("BENCH_CHILD"):
+        if not shutil.which("xvfb-run"):
+            print("no display and no xvfb-run: install xvfb", file=sys.stderr)
+            return 1
+        env = dict(os.environ, BENCH_CHILD="1")
+        return subprocess.call(["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", sys.executable, __file__,
+                                *(argv if argv is not None else sys.argv[1:])], env=env)
+
+    launches = [launch_times(args.model) for _ in range(args.launches)]
+    print(f"Launch to a usable window ({launches[0].get('model')}; cold process; "
+          f"{'median of ' + str(len(launches)) if len(launches) > 1 else 'one run'})")
+    print(f"{'milestone':<42} {'s':>8}")
+    for key in launches[0]:
+        if key == "model":
+            continue
+        vals = [lt[key] for lt in launches if key in lt]
+        print(f"{key:<42} {statistics.median(vals):8.2f}")
+    rows, size = frame_times(args.runs, args.model)
+    print(f"\nViewport frame time ({size}; median of {args.runs})")
+    print(f"{'what':<48} {'ms':>8}")
+    for what, ms in rows:
+        print(f"{what:<48} {ms:8.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,383 @@
+"""The gallery: every finished result with its inputs, settings and timings, kept on disk across restarts.
+
+On disk (``user_data_dir()/gallery/<id>/``)::
+
+    entry.json        id, created, mode, task, file names, and the metadata below
+    output_00.png     the generated image(s), one per view, each carrying the full request as PNG metadata
+    input_person.png  the inputs exactly as the model saw them (panel size), and guide_00.png ... the guides
+
+The metadata is the CLI's: ``{"request": TryOnRequest.settings(), "result": Result.metadata(), "app": {...}}``
+so a PNG saved here re-opens in the window (and a PNG from ``omfa try-off`` too).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
+from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
+                               QPushButton, QSplitter, QVBoxLayout, QWidget)
+
+from omfa_desktop.qtutil import ImageView, scaled_pixmap
+from omfa_desktop.worker import MODE_LABELS, format_seconds
+
+INPUT_NAMES = ("person", "garment", "head")
+
+
+def gallery_dir() -> Path:
+    from engine.paths import user_data_dir
+
+    return user_data_dir() / "gallery"
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    from engine.images import load_image
+
+    return load_image(path)
+
+
+def _save_plain_png(img: np.ndarray, path: Path) -> None:
+    from PIL import Image
+
+    Image.fromarray(np.asarray(img, np.uint8)).save(path, format="PNG")
+
+
+@dataclass
+class GalleryEntry:
+    """One result in the gallery (pixels are read from disk on demand)."""
+
+    id: str
+    folder: Path
+    mode: str
+    task: str
+    created: float
+    outputs: list[str] = field(default_factory=list)
+    inputs: dict[str, str] = field(default_factory=dict)     # name -> file (person, garment, head, guide_00..)
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def is_garment(self) -> bool:
+        """Try-off results are garments: usable as the garment input of a try-on."""
+        return self.task == "try-off"
+
+    @property
+    def settings(self) -> dict:
+        return self.metadata.get("request", {})
+
+    @property
+    def used_settings(self) -> dict:
+        """What actually ran: the request's settings plus model, device and resolved precision."""
+        return self.metadata.get("result", {}).get("settings") or self.settings
+
+    @property
+    def timings(self) -> dict:
+        return self.metadata.get("result", {}).get("timings", {})
+
+    def output_paths(self) -> list[Path]:
+        return [self.folder / f for f in self.outputs]
+
+    def output_images(self) -> list[np.ndarray]:
+        return [_read_rgb(p) for p in self.output_paths()]
+
+    def input_images(self) -> dict[str, np.ndarray]:
+        return {k: _read_rgb(self.folder / f) for k, f in self.inputs.items() if (self.folder / f).is_file()}
+
+    def title(self) -> str:
+        kind = "garment" if self.is_garment else MODE_LABELS.get(self.mode, self.task)
+        return f"{kind} · {time.strftime('%H:%M', time.localtime(self.created))}"
+
+    def save_png(self, path: str | Path) -> list[Path]:
+        """Write the output(s) as PNG with the full request metadata; N views get _viewNN suffixes."""
+        from engine.export import save_png
+
+        path = Path(path)
+        if path.suffix.lower() != ".png":
+            path = path.with_suffix(".png")
+        outs = self.output_images()
+        written = []
+        for i, img in enumerate(outs):
+            p = path if len(outs) == 1 else path.with_name(f"{path.stem}_view{i:02d}.png")
+            written.append(save_png(img, p, {**self.metadata, "view": i}))
+        return written
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "created": self.created, "mode": self.mode, "task": self.task,
+                "outputs": self.outputs, "inputs": self.inputs, "metadata": self.metadata, "format": 1}
+
+
+class GalleryStore:
+    """Reads and writes gallery entries under ``root`` (default ``user_data_dir()/gallery``)."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = Path(root) if root is not None else gallery_dir()
+        self.problems: list[str] = []
+
+    def add(self, job) -> GalleryEntry:
+        """Store a finished job (``worker.Job`` with a ``Result``)."""
+        from engine.export import save_png
+
+        result, req = job.result, job.request
+        self.root.mkdir(parents=True, exist_ok=True)
+        base = time.strftime("%Y%m%d-%H%M%S") + f"-{req.task}"
+        folder = self.root / base
+        n = 1
+        while folder.exists():
+            n += 1
+            folder = self.root / f"{base}-{n}"
+        folder.mkdir()
+        meta = {"request": req.settings(), "result": result.metadata(), "app": {"mode": job.mode, **job.app}}
+        outputs = []
+        for i, img in enumerate(result.outputs):
+            name = f"output_{i:02d}.png"
+            save_png(img, folder / name, {**meta, "view": i})
+            outputs.append(name)
+        inputs = {}
+        for name in INPUT_NAMES:
+            img = getattr(req, name, None)
+            if img is not None:
+                inputs[name] = f"input_{name}.png"
+                _save_plain_png(img, folder / inputs[name])
+        for i, g in enumerate(req.pose_guides):
+            inputs[f"guide_{i:02d}"] = f"guide_{i:02d}.png"
+            _save_plain_png(g, folder / inputs[f"guide_{i:02d}"])
+        entry = GalleryEntry(folder.name, folder, job.mode, req.task, time.time(), outputs, inputs, meta)
+        tmp = folder / "entry.json.part"
+        tmp.write_text(json.dumps(entry.to_json(), indent=1))
+        tmp.replace(folder / "entry.json")
+        return entry
+
+    def load_all(self) -> list[GalleryEntry]:
+        """Every readable entry, newest first; damaged ones are skipped and listed in ``problems``."""
+        self.problems = []
+        entries = []
+        if not self.root.is_dir():
+            return entries
+        for folder in sorted(self.root.iterdir()):
+            f = folder / "entry.json"
+            if not f.is_file():
+                continue
+            try:
+                d = json.loads(f.read_text())
+                e = GalleryEntry(d["id"], folder, d.get("mode", d["task"]), d["task"], float(d["created"]),
+                                 list(d["outputs"]), dict(d.get("inputs", {})), dict(d.get("metadata", {})))
+                if not e.outputs or not all(p.is_file() for p in e.output_paths()):
+                    raise ValueError("output image missing")
+            except (OSError, ValueError, KeyError, TypeError) as err:
+                self.problems.append(f"{folder.name}: {err}")
+                continue
+            entries.append(e)
+        entries.sort(key=lambda e: e.created, reverse=True)
+        return entries
+
+    def delete(self, entry: GalleryEntry) -> None:
+        if entry.folder.parent.resolve() == self.root.resolve():
+            shutil.rmtree(entry.folder, ignore_errors=True)
+
+
+def _icon(img: np.ndarray, garment: bool, size: QSize) -> QIcon:
+    pm = QPixmap(size)
+    pm.fill(QColor("#f3f3f3"))
+    thumb = scaled_pixmap(img, size.width(), size.height())
+    p = QPainter(pm)
+    p.drawPixmap((size.width() - thumb.width()) // 2, (size.height() - thumb.height()) // 2, thumb)
+    if garment:
+        f = QFont()
+        f.setPixelSize(10)
+        f.setBold(True)
+        p.setFont(f)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QColor("#1d4f91"))
+        p.drawRect(0, size.height() - 15, size.width(), 15)
+        p.setPen(QColor("white"))
+        p.drawText(0, size.height() - 15, size.width(), 15, Qt.AlignmentFlag.AlignCenter, "GARMENT")
+    p.end()
+    return QIcon(pm)
+
+
+class GalleryWidget(QWidget):
+    """The list of results and the selected result's details (outputs beside their inputs)."""
+
+    useAsGarment = Signal(object)       # GalleryEntry
+    restoreRequested = Signal(object)   # GalleryEntry
+    message = Signal(str, str, str)     # text, details, kind
+
+    ICON = QSize(72, 96)
+
+    def __init__(self, store: GalleryStore, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.entries: list[GalleryEntry] = []
+        self.list = QListWidget()
+        self.list.setViewMode(QListWidget.ViewMode.IconMode)
+        self.list.setIconSize(self.ICON)
+        self.list.setGridSize(QSize(self.ICON.width() + 18, self.ICON.height() + 34))
+        self.list.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.list.setMovement(QListWidget.Movement.Static)
+        self.list.setWordWrap(True)
+        self.list.setMinimumHeight(140)
+        self.list.currentRowChanged.connect(self._show_current)
+
+        self.title = QLabel("No results yet: run a job and it appears here.")
+        self.title.setWordWrap(True)
+        self.title.setStyleSheet("font-weight: 600;")
+        self.outputs_box = QGridLayout()
+        self.inputs_box = QHBoxLayout()
+        self.info = QLabel()
+        self.info.setWordWrap(True)
+        self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.info.setStyleSheet("font-family: monospace; font-size: 11px;")
+        self.use_button = QPushButton("Use as garment → try-on")
+        self.use_button.setToolTip("Put this generated garment into the garment input and switch to try-on")
+        self.restore_button = QPushButton("Restore settings")
+        self.save_button = QPushButton("Save PNG…")
+        self.delete_button = QPushButton("Delete")
+        self.use_button.clicked.connect(lambda: self.current() and self.useAsGarment.emit(self.current()))
+        self.restore_button.clicked.connect(lambda: self.current() and self.restoreRequested.emit(self.current()))
+        self.save_button.clicked.connect(self._save_dialog)
+        self.delete_button.clicked.connect(self.delete_current)
+        buttons = QGridLayout()
+        buttons.addWidget(self.use_button, 0, 0, 1, 2)
+        buttons.addWidget(self.restore_button, 1, 0)
+        buttons.addWidget(self.save_button, 1, 1)
+        buttons.addWidget(self.delete_button, 2, 1)
+
+        detail = QWidget()
+        dl = QVBoxLayout(detail)
+        dl.setContentsMargins(0, 0, 0, 0)
+        dl.addWidget(self.title)
+        out_label = QLabel("Result")
+        out_label.setStyleSheet("color: palette(mid);")
+        dl.addWidget(out_label)
+        dl.addLayout(self.outputs_box, 3)
+        in_label = QLabel("Inputs the model saw")
+        in_label.setStyleSheet("color: palette(mid);")
+        dl.addWidget(in_label)
+        dl.addLayout(self.inputs_box, 1)
+        dl.addWidget(self.info)
+        dl.addLayout(buttons)
+
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.list)
+        split.addWidget(detail)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 3)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(split)
+        self._show_current(-1)
+
+    # ------------------------------------------------------------------ data
+    def reload(self) -> None:
+        self.entries = self.store.load_all()
+        self.list.clear()
+        for e in self.entries:
+            self.list.addItem(self._item(e))
+        if self.store.problems:
+            self.message.emit(f"{len(self.store.problems)} gallery entr{'y' if len(self.store.problems) == 1 else 'ies'} "
+                              "could not be read and are not shown.", "\n".join(self.store.problems), "warning")
+        self.list.setCurrentRow(0 if self.entries else -1)
+
+    def add_job(self, job) -> GalleryEntry:
+        entry = self.store.add(job)
+        self.entries.insert(0, entry)
+        self.list.insertItem(0, self._item(entry))
+        self.list.setCurrentRow(0)
+        return entry
+
+    def current(self) -> GalleryEntry | None:
+        row = self.list.currentRow()
+        return self.entries[row] if 0 <= row < len(self.entries) else None
+
+    def delete_current(self) -> None:
+        e = self.current()
+        if e is None:
+            return
+        row = self.list.currentRow()
+        self.store.delete(e)
+        self.entries.pop(row)
+        self.list.takeItem(row)
+
+    def _item(self, e: GalleryEntry) -> QListWidgetItem:
+        try:
+            img = e.output_images()[0]
+        except Exception:  # noqa: BLE001 - a missing file shows as an empty icon
+            img = np.full((128, 96, 3), 220, np.uint8)
+        item = QListWidgetItem(_icon(img, e.is_garment, self.ICON), e.title())
+        item.setToolTip(f"{e.id}\n{e.folder}")
+        return item
+
+    # ------------------------------------------------------------------ detail
+    def _clear(self, layout) -> None:
+        while layout.count():
+            w = layout.takeAt(0).widget()
+            if w is not None:
+                w.deleteLater()
+
+    def _show_current(self, row: int) -> None:
+        self._clear(self.outputs_box)
+        self._clear(self.inputs_box)
+        e = self.current()
+        for b in (self.use_button, self.restore_button, self.save_button, self.delete_button):
+            b.setEnabled(e is not None)
+        if e is None:
+            self.title.setText("No results yet: run a job and it appears here.")
+            self.info.setText("")
+            self.use_button.setEnabled(False)
+            return
+        self.use_button.setEnabled(e.is_garment)
+        s, t = e.used_settings, e.timings
+        badge = "  [GARMENT]" if e.is_garment else ""
+        self.title.setText(f"{MODE_LABELS.get(e.mode, e.task)}{badge} — "
+                           f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(e.created))}")
+        try:
+            outs = e.output_images()
+            ins = e.input_images()
+        except Exception as err:  # noqa: BLE001
+            self.message.emit(f"Could not read gallery entry {e.id}: {err}", "", "error")
+            return
+        cols = 4 if len(outs) > 4 else max(1, len(outs))
+        for i, img in enumerate(outs):
+            v = ImageView(min_size=(72, 96))
+            v.set_image(img)
+            v.setToolTip(f"view {i}" if len(outs) > 1 else "result")
+            self.outputs_box.addWidget(v, i // cols, i % cols)
+        for name, img in ins.items():
+            box = QVBoxLayout()
+            v = ImageView(min_size=(48, 64))
+            v.set_image(img)
+            cap = QLabel(name.replace("_00", "").replace("_", " "))
+            cap.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            cap.setStyleSheet("font-size: 10px; color: palette(mid);")
+            w = QWidget()
+            box.setContentsMargins(0, 0, 0, 0)
+            box.addWidget(v, 1)
+            box.addWidget(cap)
+            w.setLayout(box)
+            self.inputs_box.addWidget(w)
+        model = s.get("model", "?") + ("" if s.get("model_trained", True) else " (UNTRAINED)")
+        lines = [f"task {s.get('task')} · {s.get('scheduler')} · {s.get('steps')} steps · guidance {s.get('guidance')}",
+                 f"seed {s.get('seed')} · views {s.get('num_views')} · {s.get('device')} {s.get('precision')}",
+                 f"model {model}"]
+        if t:
+            lines.append(f"time {format_seconds(t.get('total'))} total · {t.get('per_step', 0) * 1000:.0f} ms/step"
+                         f" · encode {format_seconds(t.get('encode'))} · decode {format_seconds(t.get('decode'))}")
+        self.info.setText("\n".join(lines))
+
+    def _save_dialog(self) -> None:
+        e = self.current()
+        if e is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Save result as PNG", f"{e.id}.png", "PNG images (*.png)")
+        if not path:
+            return
+        try:
+            written = e.save_png(path)
+        except Exception as err:  # noqa: BLE001
+            self.message.emit(f"Could not save {path}: {err}", "", "error")
+            return
+        self.message.emit(f"Saved {', '.join(str(p) for p in written)} (with its settings inside).", "", "info")

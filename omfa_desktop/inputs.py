@@ -1,0 +1,174 @@
+"""Input slots: an image the user gives (open dialog or drag and drop), shown as a thumbnail."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QFileDialog, QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from omfa_desktop.qtutil import ImageView
+
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff);;All files (*)"
+
+
+class ImageSlot(QFrame):
+    """One image input.
+
+    Signals
+    -------
+    changed()               the image was set or cleared
+    error(message, details) a file could not be used (the slot keeps its previous image)
+    """
+
+    changed = Signal()
+    error = Signal(str, str)
+
+    def __init__(self, key: str, title: str, hint: str = "", optional: bool = False,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.key = key
+        self.title = title
+        self.optional = optional
+        self.image: np.ndarray | None = None
+        self.path: Path | None = None
+        self.label = ""
+        self.last_dir = ""
+        self.setObjectName("imageSlot")
+        self.setAcceptDrops(True)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self._set_style(False)
+
+        self.caption = QLabel(f"<b>{title}</b><br><span style='font-size:10px; color:gray'>"
+                              f"{'optional' if optional else 'required'}</span>")
+        self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.view = ImageView("drop an\nimage here", min_size=(72, 96))
+        self.view.setToolTip(hint)
+        self.name_label = QLabel("—")
+        self.name_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.name_label.setStyleSheet("font-size: 10px; color: palette(mid);")
+        self.open_button = QPushButton("Open…")
+        self.open_button.setToolTip(f"Choose the {title.lower()} image (or drag one onto this box)")
+        self.clear_button = QPushButton("✕")
+        self.clear_button.setFixedWidth(28)
+        self.clear_button.setToolTip("Clear")
+        self.open_button.clicked.connect(self.open_dialog)
+        self.clear_button.clicked.connect(self.clear)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.open_button, 1)
+        row.addWidget(self.clear_button)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        lay.setSpacing(4)
+        lay.addWidget(self.caption)
+        lay.addWidget(self.view, 1)
+        lay.addWidget(self.name_label)
+        lay.addLayout(row)
+        self.setMinimumWidth(112)
+        self.setMaximumWidth(150)
+
+    def _set_style(self, highlight: bool, bad: bool = False) -> None:
+        color = "#b42318" if bad else ("#1d6fd1" if highlight else "palette(mid)")
+        width = 2 if (highlight or bad) else 1
+        self.setStyleSheet(f"#imageSlot {{ border: {width}px {'dashed' if highlight else 'solid'} {color}; "
+                           "border-radius: 6px; }")
+
+    def mark_invalid(self, bad: bool = True) -> None:
+        """Outline the slot in red (e.g. a request error names this input)."""
+        self._set_style(False, bad)
+
+    # ------------------------------------------------------------------ setting the image
+    def set_path(self, path: str | Path) -> bool:
+        """Load an image file; on failure emit ``error`` with a readable message and keep the old image."""
+        from engine.images import ImageError, load_image
+
+        path = Path(path)
+        try:
+            img = load_image(path)
+        except ImageError as e:
+            self.error.emit(f"{self.title}: {e}", "")
+            return False
+        except Exception as e:  # noqa: BLE001 - e.g. a truncated file Pillow only notices while decoding
+            import traceback
+
+            self.error.emit(f"{self.title}: {path.name} could not be read ({e.__class__.__name__}: {e})",
+                            traceback.format_exc())
+            return False
+        self.path = path
+        self.last_dir = str(path.parent)
+        self.set_image(img, path.name)
+        return True
+
+    def set_image(self, img: np.ndarray | None, label: str = "") -> None:
+        self.image = None if img is None else np.asarray(img, np.uint8)
+        if img is None:
+            self.path = None
+        self.label = label if img is not None else ""
+        self.view.set_image(self.image)
+        if img is None:
+            self.name_label.setText("—")
+        else:
+            h, w = self.image.shape[:2]
+            self._name = (label, f"{w}×{h}")
+            self._update_name()
+            self.name_label.setToolTip(f"{self.path or label} ({w}×{h})")
+        self._set_style(False)
+        self.changed.emit()
+
+    def _update_name(self) -> None:
+        """File name elided in the middle to the slot's width, then the size: 'demo…son.png 96×128'."""
+        if self.image is None:
+            return
+        label, size = getattr(self, "_name", ("", ""))
+        fm = self.name_label.fontMetrics()
+        room = max(10, self.name_label.width() - fm.horizontalAdvance(" " + size) - 6)
+        name = fm.elidedText(label, Qt.TextElideMode.ElideMiddle, room) if label else ""
+        self.name_label.setText(f"{name} {size}".strip())
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._update_name()
+
+    def clear(self) -> None:
+        self.set_image(None)
+
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, f"Open {self.title.lower()}", self.last_dir, IMAGE_FILTER)
+        if path:
+            self.set_path(path)
+
+    # ------------------------------------------------------------------ drag and drop
+    @staticmethod
+    def _local_file(mime) -> str | None:
+        if mime.hasUrls():
+            for url in mime.urls():
+                if url.isLocalFile():
+                    return url.toLocalFile()
+        return None
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if self._local_file(event.mimeData()) or event.mimeData().hasImage():
+            self._set_style(True)
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragLeaveEvent(self, event) -> None:  # noqa: N802
+        self._set_style(False)
+        super().dragLeaveEvent(event)
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        self._set_style(False)
+        mime = event.mimeData()
+        path = self._local_file(mime)
+        if path:
+            self.set_path(path)
+            event.acceptProposedAction()
+        elif mime.hasImage():
+            from omfa_desktop.qtutil import from_qimage
+
+            self.set_image(from_qimage(mime.imageData()), "dropped image")
+            event.acceptProposedAction()
+        else:
+            event.ignore()

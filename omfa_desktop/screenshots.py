@@ -1,0 +1,105 @@
+"""Screenshots of the window for docs/screenshots (run under Xvfb):
+
+    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python -m omfa_desktop.screenshots --out docs/screenshots
+
+Takes: the window before a try-off, during it (progress + live preview), after it (result in the gallery),
+and the viewport posing a non-preset pose (a preset with hand-edited joints) from the side. Uses a
+temporary data folder so the user's gallery is untouched.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default="docs/screenshots")
+    ap.add_argument("--model", help="model folder (default: the demo model, or its untrained stand-in)")
+    ap.add_argument("--steps", type=int, default=12, help="denoising steps of the try-off shown")
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    os.environ["OMFA_DATA_DIR"] = tempfile.mkdtemp(prefix="omfa_shots_")
+
+    from omfa_desktop.glenv import configure_gl_environment
+
+    gl = configure_gl_environment()
+    from PySide6.QtCore import QEventLoop
+    from PySide6.QtWidgets import QApplication
+
+    from omfa_desktop.window import MainWindow
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    w = MainWindow(model_folder=args.model)
+    w.show()
+
+    def pump(seconds: float = 0.3) -> None:
+        t = time.time()
+        while time.time() - t < seconds:
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 30)
+            time.sleep(0.01)
+
+    def wait(cond, timeout: float = 600.0) -> bool:
+        t = time.time()
+        while not cond() and time.time() - t < timeout:
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+            time.sleep(0.01)
+        return bool(cond())
+
+    def shot(widget, name: str) -> None:
+        pump(0.4)
+        path = out / name
+        widget.grab().save(str(path))
+        print(f"wrote {path}")
+
+    if not wait(lambda: w.model_info is not None or w.queue.model_error is not None):
+        print("the model did not load", file=sys.stderr)
+        return 1
+    if w.viewport is not None:
+        wait(lambda: w.viewport.ready, 120)
+    wait(lambda: w.pose.current_guides() is not None, 60)
+    w.steps.setValue(args.steps)
+    shot(w, "window_before_try_off.png")
+
+    job = w.generate()
+    wait(lambda: job.step >= max(2, args.steps // 2) or job.done)
+    shot(w, "window_during_try_off.png")
+    wait(lambda: job.done)
+    shot(w, "window_after_try_off.png")
+
+    # the viewport: a preset with hand-edited joints, seen from the side
+    if w.viewport is None:
+        print(f"no viewport ({gl.get('reason')}): skipping the posing shot", file=sys.stderr)
+    else:
+        from engine.body.skeleton import JOINT_NAMES
+
+        vp = w.viewport
+        w.notice.hide()
+        w.set_task("new-pose")
+        w.pose.set_preset("walking")
+        edits = {"left_shoulder": (0.0, 0.0, 35.0), "left_elbow": (0.0, -70.0, 0.0), "right_shoulder": (0.0, 0.0, 20.0),
+                 "spine2": (12.0, 0.0, 0.0), "head": (-15.0, 20.0, 0.0), "right_knee": (45.0, 0.0, 0.0)}
+        for name, euler in edits.items():
+            vp.select(JOINT_NAMES.index(name))
+            for spin, v in zip(vp.spins, euler):
+                spin.setValue(v)
+        vp.select(JOINT_NAMES.index("left_elbow"))
+        vp.view.set_view("side")
+        vp.view.frame_all()
+        wait(lambda: w.pose.current_guides() is not None, 60)
+        shot(w, "window_posing_side_view.png")
+        shot(vp, "viewport_posing_side_view.png")
+        vp.guide_check.setChecked(True)
+        shot(vp, "viewport_guide_toggle.png")
+        vp.guide_check.setChecked(False)
+    w.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,499 @@
+"""Background work, so the window never blocks.
+
+- :class:`EngineWorker` lives on its own QThread and owns the :class:`engine.pipeline.Pipeline`: it loads
+  the model and runs one job at a time, reporting progress (step, total, ETA, a preview QImage of the x0
+  estimate), and finishes, fails or is cancelled. Torch is imported on that thread, never on the GUI's.
+- :class:`GuideWorker` lives on a second thread and makes the pose-guide renders (pyrender keeps its GL
+  context current on the thread that uses it, so every guide render goes through this one thread). It is
+  separate from the engine so the pose preview stays live during a generation.
+- :class:`JobQueue` is the GUI-thread side: a list of :class:`Job` with explicit states (queued, running,
+  finished, cancelled, failed), dispatching the next queued job when the worker is free.
+"""
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, Optional
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtGui import QImage
+
+from omfa_desktop.qtutil import to_qimage
+
+FIELD_LABELS = {"person": "Person photo", "photo_guide": "Photo's pose guide", "garment": "Garment", "head": "Head", "pose_guides": "Pose guide",
+                "steps": "Steps", "guidance": "Guidance", "scheduler": "Sampler", "seed": "Seed",
+                "num_views": "Views", "precision": "Precision", "device": "Device", "task": "Task"}
+
+
+class JobState(str, Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    FINISHED = "finished"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+MODE_LABELS = {"try-off": "try-off", "try-on": "try-on", "new-pose": "try-on in a new pose",
+               "multi-view": "multi-view"}
+
+
+@dataclass(eq=False)
+class Job:
+    """One generation: its request, where it is in its life, and what came of it.
+
+    Attributes
+    ----------
+    request : engine.request.TryOnRequest   images already at the model's panel sizes
+    mode : str            the window's task ("try-off", "try-on", "new-pose", "multi-view")
+    app : dict            extra UI settings to give back on restore (pose preset name, elevation, ...)
+    inputs : dict         name -> (H, W, 3) uint8: the inputs as the user gave them (gallery thumbnails)
+    """
+
+    id: int
+    request: Any
+    mode: str = ""
+    app: dict = field(default_factory=dict)
+    inputs: dict = field(default_factory=dict)
+    state: JobState = JobState.QUEUED
+    cancel_event: threading.Event = field(default_factory=threading.Event)
+    step: int = 0
+    total: int = 0
+    eta: float = 0.0
+    result: Any = None
+    message: str = ""
+    details: str = ""
+    error_field: str = ""
+    created: float = field(default_factory=time.time)
+    started: float = 0.0
+    ended: float = 0.0
+
+    @property
+    def done(self) -> bool:
+        return self.state in (JobState.FINISHED, JobState.CANCELLED, JobState.FAILED)
+
+    def title(self) -> str:
+        r = self.request
+        views = f" · {r.num_views} views" if r.num_views > 1 else ""
+        return f"#{self.id} {MODE_LABELS.get(self.mode, r.task)} · {r.steps} steps · seed {r.seed}{views}"
+
+    def status_text(self) -> str:
+        if self.state == JobState.RUNNING:
+            if self.cancel_event.is_set():
+                return "cancelling…"
+            if self.total:
+                return f"running {self.step}/{self.total} · {format_seconds(self.eta)} left"
+            return "running: preparing"
+        if self.state == JobState.FINISHED:
+            total = (self.result.timings or {}).get("total") if self.result is not None else None
+            return f"finished in {format_seconds(total)}" if total is not None else "finished"
+        if self.state == JobState.CANCELLED:
+            return f"cancelled after {self.step} step(s)" if self.step else "cancelled"
+        if self.state == JobState.FAILED:
+            return f"failed: {self.message}"
+        return "queued"
+
+
+def format_seconds(s: float | None) -> str:
+    if s is None:
+        return "?"
+    if s < 60:
+        return f"{s:.1f} s" if s < 10 else f"{s:.0f} s"
+    m, sec = divmod(int(round(s)), 60)
+    return f"{m} min {sec:02d} s"
+
+
+def readable_error(e: BaseException) -> str:
+    """One line a person can act on (the traceback goes to the details)."""
+    from engine.request import RequestError
+
+    if isinstance(e, RequestError):
+        return f"Invalid request — {FIELD_LABELS.get(e.field.split('[')[0], e.field)}: {e.message}"
+    text = str(e).strip() or e.__class__.__name__
+    if "out of memory" in text.lower():
+        return ("Out of memory: try fewer views or steps, fp16 precision on a GPU, or a smaller model. "
+                f"({text.splitlines()[0][:200]})")
+    name = e.__class__.__name__
+    known = ("ModelError", "DeviceError", "ImageError", "RenderError", "BodyStateError", "PresetError",
+             "BodyModelError", "ModelNotLoaded")
+    return text if name in known else f"{name}: {text.splitlines()[0][:300]}"
+
+
+class ModelNotLoaded(RuntimeError):
+    pass
+
+
+def load_pipeline(folder: str | None, device: str = "auto", precision: str = "auto"):
+    """(Pipeline, fallback: bool, folder: Path) — see ``engine.pipeline.Pipeline.load_default``."""
+    from engine.pipeline import Pipeline
+
+    return Pipeline.load_default(folder, device, precision)
+
+
+def model_info(pipe, fallback: bool, folder: Path) -> dict:
+    """What the GUI needs to know about a loaded pipeline (plain data, no torch objects)."""
+    from engine.diffusion import SCHEDULERS
+
+    cfg = pipe.model.config
+    lay = pipe.layout
+    pol = pipe.policy
+    return {"name": cfg.name, "describe": pipe.describe(), "trained": pipe.trained, "device": pol.device,
+            "precision": pol.precision, "policy": pol.describe(), "reason": pol.reason,
+            "layout": lay.to_dict(), "panels": list(lay.panels),
+            "panel_sizes": {p: tuple(lay.panel_size(p)) for p in lay.panels},
+            "render_style": cfg.render_style, "default_scheduler": cfg.default_scheduler,
+            "schedulers": list(SCHEDULERS), "fallback": fallback, "folder": str(folder),
+            "parameters": pipe.model.num_parameters(), "preset": cfg.preset}
+
+
+class EngineWorker(QObject):
+    """Owns the Pipeline; every slot runs on the engine thread."""
+
+    loading = Signal(str)
+    loaded = Signal(object)                           # model info dict
+    loadFailed = Signal(str, str)                     # message, details
+    started = Signal(int)                             # job id
+    progress = Signal(int, int, int, float, QImage)   # job id, step, total, eta (s), preview of the output
+    finished = Signal(int, object)                    # job id, engine.request.Result
+    failed = Signal(int, str, str)                    # job id, message, details
+    cancelled = Signal(int, object)                   # job id, Result (status "cancelled") or None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pipe = None
+        self.spec: tuple[str, str, str] = ("", "auto", "auto")
+        self.load_error = "the model has not been loaded yet"
+
+    @Slot(str, str, str)
+    def load(self, folder: str, device: str, precision: str) -> None:
+        self.spec = (folder, device, precision)
+        self.loading.emit(folder or "the demo model")
+        self.pipe = None
+        try:
+            import os
+
+            import torch
+
+            if os.environ.get("OMFA_THREADS"):
+                torch.set_num_threads(max(1, int(os.environ["OMFA_THREADS"])))
+            pipe, fallback, path = load_pipeline(folder, device, precision)
+            info = model_info(pipe, fallback, path)
+        except Exception as e:  # noqa: BLE001 - any load failure becomes a message
+            self.load_error = readable_error(e)
+            self.loadFailed.emit(self.load_error, traceback.format_exc())
+            return
+        self.pipe = pipe
+        self.loaded.emit(info)
+
+    @Slot(object)
+    def run(self, job: Job) -> None:
+        if job.cancel_event.is_set():
+            self.cancelled.emit(job.id, None)
+            return
+        self.started.emit(job.id)
+        try:
+            req = job.request
+            if self.pipe is not None and req.precision not in ("auto", self.pipe.policy.precision):
+                from engine.device import DeviceError, select_device
+                from engine.request import RequestError
+
+                folder, device, _ = self.spec
+                try:  # refuse an impossible precision before dropping the loaded model
+                    select_device(device, req.precision)
+                except DeviceError as e:
+                    raise RequestError("precision", str(e)) from None
+                self.load(folder, device, req.precision)
+            if self.pipe is None:
+                raise ModelNotLoaded(f"no model is loaded ({self.load_error})")
+            crop = _preview_crop(self.pipe.layout, req.task)
+
+            def on_progress(p) -> None:
+                img = QImage()
+                if p.preview is not None:
+                    img = to_qimage(p.preview[:, crop] if crop is not None else p.preview)
+                self.progress.emit(job.id, p.step, p.total, float(p.eta), img)
+
+            result = self.pipe.run(req, progress=on_progress, cancel=job.cancel_event)
+        except Exception as e:  # noqa: BLE001 - never let a job take the thread (or the app) down
+            from engine.request import RequestError
+
+            if isinstance(e, RequestError):
+                job.error_field = e.field
+            self.failed.emit(job.id, readable_error(e), traceback.format_exc())
+            return
+        if result.status == "cancelled":
+            self.cancelled.emit(job.id, result)
+        else:
+            self.finished.emit(job.id, result)
+
+
+def _preview_crop(layout, task: str) -> Optional[slice]:
+    """The latent-width slice of the generated panel (the preview covers the whole canvas)."""
+    from engine.layout import GENERATED, Task
+
+    try:
+        generated = sorted(GENERATED[Task.parse(task)])
+        return layout.slices(latent=True)[generated[0]]
+    except (ValueError, KeyError, IndexError):
+        return None
+
+
+class GuideWorker(QObject):
+    """Renders pose guides (engine.body.guide.pose_guides) on the guide thread; stale requests are skipped."""
+
+    rendered = Signal(int, object, object)   # token, list of (H, W, 3) uint8, list of camera dicts
+    failed = Signal(int, str, str)           # token, message, details
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.latest = 0          # written by the GUI thread: the newest token asked for
+        self.body_model = None
+
+    @Slot(int, object)
+    def render(self, token: int, spec: dict) -> None:
+        if token < self.latest and not spec.get("keep"):
+            return  # a newer request is queued; skip this one
+        try:
+            from engine.body.guide import pose_guides
+            from engine.body.model import BodyModel
+
+            if self.body_model is None:
+                self.body_model = BodyModel.load_mannequin()
+            images, cams = pose_guides(spec["state"], spec["width"], spec["height"], views=spec.get("views", 1),
+                                       elevation_deg=spec.get("elevation", 0.0),
+                                       start_azimuth_deg=spec.get("azimuth", 0.0),
+                                       style=spec.get("style", "parts_shaded"), body_model=self.body_model)
+        except Exception as e:  # noqa: BLE001
+            self.failed.emit(token, readable_error(e), traceback.format_exc())
+            return
+        self.rendered.emit(token, images, [c.to_dict() for c in cams])
+
+
+_GUIDE_THREAD: dict = {}
+_GUIDE_TOKENS = itertools.count(1)
+
+
+def _guide_thread() -> tuple[QThread, GuideWorker]:
+    """The one guide thread of the process.
+
+    The engine caches one pyrender offscreen renderer (and its EGL context) per size for the life of the
+    process, and a GL context can only be current on one thread: so every guide render, for every window,
+    runs on this single thread. It is stopped at exit.
+    """
+    if not _GUIDE_THREAD:
+        import atexit
+
+        thread = QThread()
+        thread.setObjectName("omfa-guides")
+        worker = GuideWorker()
+        worker.moveToThread(thread)
+        thread.start()
+        _GUIDE_THREAD.update(thread=thread, worker=worker)
+        atexit.register(stop_guide_thread)
+    return _GUIDE_THREAD["thread"], _GUIDE_THREAD["worker"]
+
+
+def stop_guide_thread(timeout_ms: int = 5000) -> None:
+    if _GUIDE_THREAD:
+        thread = _GUIDE_THREAD.pop("thread")
+        _GUIDE_THREAD.pop("worker")
+        thread.quit()
+        thread.wait(timeout_ms)
+
+
+class GuideService(QObject):
+    """A window's handle on the guide thread: ``request(spec) -> token``; answers come as signals
+    (for every token; callers keep the tokens they asked for)."""
+
+    rendered = Signal(int, object, object)
+    failed = Signal(int, str, str)
+    _render = Signal(int, object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.thread, self.worker = _guide_thread()
+        self._render.connect(self.worker.render)
+        self.worker.rendered.connect(self.rendered)
+        self.worker.failed.connect(self.failed)
+
+    def request(self, spec: dict) -> int:
+        """Ask for guides; ``spec`` has state (BodyState), width, height, views, elevation, azimuth, style.
+        With ``keep=True`` the request is never skipped as stale (a job is waiting for it)."""
+        token = next(_GUIDE_TOKENS)
+        if not spec.get("keep"):
+            self.worker.latest = token
+        self._render.emit(token, spec)
+        return token
+
+    def shutdown(self, timeout_ms: int = 5000) -> None:
+        """Stop listening (the shared thread lives on until exit)."""
+        for sig, slot in ((self._render, self.worker.render), (self.worker.rendered, self.rendered),
+                          (self.worker.failed, self.failed)):
+            try:
+                sig.disconnect(slot)
+            except (RuntimeError, TypeError):
+                pass
+
+
+class JobQueue(QObject):
+    """The GUI-thread job list and its engine thread. One job runs at a time, in submission order."""
+
+    jobAdded = Signal(object)
+    jobChanged = Signal(object)
+    jobProgress = Signal(object, QImage)
+    jobDone = Signal(object)                # finished, cancelled or failed
+    modelLoading = Signal(str)
+    modelLoaded = Signal(object)
+    modelFailed = Signal(str, str)
+    _load = Signal(str, str, str)
+    _run = Signal(object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.jobs: list[Job] = []
+        self.running: Job | None = None
+        self.model_info: dict | None = None
+        self.model_error: tuple[str, str] | None = None
+        self.loading = False
+        self._ids = itertools.count(1)
+        self.thread = QThread()
+        self.thread.setObjectName("omfa-engine")
+        self.worker = EngineWorker()
+        self.worker.moveToThread(self.thread)
+        self._load.connect(self.worker.load)
+        self._run.connect(self.worker.run)
+        w = self.worker
+        w.loading.connect(self._on_loading)
+        w.loaded.connect(self._on_loaded)
+        w.loadFailed.connect(self._on_load_failed)
+        w.started.connect(self._on_started)
+        w.progress.connect(self._on_progress)
+        w.finished.connect(self._on_finished)
+        w.failed.connect(self._on_failed)
+        w.cancelled.connect(self._on_cancelled)
+        self.thread.finished.connect(self.worker.deleteLater)
+        self.thread.start()
+
+    # ------------------------------------------------------------------ commands
+    def load_model(self, folder: str = "", device: str = "auto", precision: str = "auto") -> None:
+        """(Re)load the model; runs after any job already running."""
+        self.loading = True
+        self._load.emit(folder or "", device, precision)
+
+    def submit(self, request, mode: str = "", app: dict | None = None, inputs: dict | None = None) -> Job:
+        job = Job(next(self._ids), request, mode, dict(app or {}), dict(inputs or {}))
+        self.jobs.append(job)
+        self.jobAdded.emit(job)
+        self._dispatch()
+        return job
+
+    def cancel(self, job: Job | int | None = None) -> None:
+        """Cancel a job (default: the running one). A running job stops before its next step."""
+        if job is None:
+            job = self.running
+        if isinstance(job, int):
+            job = self.get(job)
+        if job is None or job.done:
+            return
+        job.cancel_event.set()
+        if job.state == JobState.QUEUED and job is not self.running:
+            job.state = JobState.CANCELLED
+            job.ended = time.time()
+            self.jobChanged.emit(job)
+            self.jobDone.emit(job)
+        else:
+            self.jobChanged.emit(job)
+
+    def cancel_all(self) -> None:
+        for job in list(self.jobs):
+            self.cancel(job)
+
+    def get(self, job_id: int) -> Job | None:
+        return next((j for j in self.jobs if j.id == job_id), None)
+
+    @property
+    def busy(self) -> bool:
+        return self.running is not None or any(j.state == JobState.QUEUED for j in self.jobs)
+
+    @property
+    def ready(self) -> bool:
+        """A model is loaded and nothing is running or waiting."""
+        return self.model_info is not None and not self.loading and not self.busy
+
+    def shutdown(self, timeout_ms: int = 15000) -> bool:
+        """Cancel everything and stop the engine thread (waits for the current step to end)."""
+        self.cancel_all()
+        self.thread.quit()
+        return self.thread.wait(timeout_ms)
+
+    # ------------------------------------------------------------------ internals
+    def _dispatch(self) -> None:
+        if self.running is not None:
+            return
+        job = next((j for j in self.jobs if j.state == JobState.QUEUED), None)
+        if job is None:
+            return
+        self.running = job
+        self._run.emit(job)
+
+    def _on_loading(self, what: str) -> None:
+        self.loading = True
+        self.modelLoading.emit(what)
+
+    def _on_loaded(self, info: dict) -> None:
+        self.loading = False
+        self.model_info = info
+        self.model_error = None
+        self.modelLoaded.emit(info)
+
+    def _on_load_failed(self, message: str, details: str) -> None:
+        self.loading = False
+        self.model_info = None
+        self.model_error = (message, details)
+        self.modelFailed.emit(message, details)
+
+    def _on_started(self, job_id: int) -> None:
+        job = self.get(job_id)
+        if job is None:
+            return
+        job.state = JobState.RUNNING
+        job.started = time.time()
+        self.jobChanged.emit(job)
+
+    def _on_progress(self, job_id: int, step: int, total: int, eta: float, preview: QImage) -> None:
+        job = self.get(job_id)
+        if job is None:
+            return
+        job.step, job.total, job.eta = step, total, eta
+        self.jobChanged.emit(job)
+        self.jobProgress.emit(job, preview)
+
+    def _end(self, job_id: int, state: JobState, **attrs) -> None:
+        job = self.get(job_id)
+        if job is None:
+            return
+        job.state = state
+        job.ended = time.time()
+        for k, v in attrs.items():
+            setattr(job, k, v)
+        if self.running is job:
+            self.running = None
+        self.jobChanged.emit(job)
+        self.jobDone.emit(job)
+        self._dispatch()
+
+    def _on_finished(self, job_id: int, result) -> None:
+        self._end(job_id, JobState.FINISHED, result=result, step=result.steps_done)
+
+    def _on_failed(self, job_id: int, message: str, details: str) -> None:
+        self._end(job_id, JobState.FAILED, message=message, details=details)
+
+    def _on_cancelled(self, job_id: int, result) -> None:
+        attrs = {"result": result}
+        if result is not None:
+            attrs["step"] = result.steps_done
+        self._end(job_id, JobState.CANCELLED, **attrs)

@@ -1,0 +1,77 @@
+"""Persisted settings: validated on change with a clear message, restored on the next start."""
+import json
+
+import pytest
+
+
+def test_sampler_list_matches_the_engine():
+    from engine.diffusion import SCHEDULERS
+
+    from omfa_desktop.settings import SAMPLERS
+
+    assert list(SAMPLERS) == list(SCHEDULERS)
+
+
+def test_validate_names_the_bad_field(tmp_path, tiny_model_dir):
+    from omfa_desktop.settings import AppSettings, SettingsError, validate
+
+    validate(AppSettings())
+    validate(AppSettings(model_folder=str(tiny_model_dir), device="cpu", precision="fp32"))
+    cases = [(AppSettings(model_folder=str(tmp_path)), "model_folder", "no omfa_config.json"),
+             (AppSettings(model_folder=str(tmp_path / "nope")), "model_folder", "is not a folder"),
+             (AppSettings(device="tpu"), "device", "cuda:N"),
+             (AppSettings(precision="fp8"), "precision", "must be one of"),
+             (AppSettings(default_sampler="plms"), "default_sampler", "ddim"),
+             (AppSettings(device="cpu", precision="fp16"), "precision", "GPU")]
+    for s, field, words in cases:
+        with pytest.raises(SettingsError) as e:
+            validate(s)
+        assert e.value.field == field and words in e.value.message, (s, e.value)
+
+
+def test_settings_round_trip_and_a_damaged_file_falls_back(data_dir):
+    from omfa_desktop.settings import AppSettings, load_settings, save_settings, settings_path
+
+    s = AppSettings(device="cpu", precision="fp32", default_sampler="euler", notice_dismissed=True)
+    path = save_settings(s)
+    assert path == settings_path() and path.parent == data_dir
+    assert load_settings() == (s, [])
+    path.write_text(json.dumps({"device": "tpu", "default_sampler": "unipc", "precision": 3, "junk": 1}))
+    loaded, notes = load_settings()
+    assert loaded == AppSettings(default_sampler="unipc")
+    assert len(notes) == 2 and any("device" in n for n in notes) and any("precision" in n for n in notes)
+    path.write_text("{not json")
+    loaded, notes = load_settings()
+    assert loaded == AppSettings() and "could not be read" in notes[0]
+
+
+def test_settings_dialog_refuses_an_invalid_value_with_a_message(qtbot, data_dir, tmp_path):
+    from omfa_desktop.settings import AppSettings, SettingsDialog
+
+    dlg = SettingsDialog(AppSettings())
+    qtbot.addWidget(dlg)
+    dlg.model_edit.setText(str(tmp_path))
+    assert dlg.try_accept() is False and dlg.result_settings is None
+    assert dlg.error_label.text().startswith("Model folder:") and "omfa_config.json" in dlg.error_label.text()
+    dlg.model_edit.setText("")
+    dlg.device_combo.setCurrentText("cpu")
+    dlg.precision_combo.setCurrentText("fp16")
+    assert dlg.try_accept() is False and dlg.error_label.text().startswith("Precision:")
+    dlg.precision_combo.setCurrentText("fp32")
+    dlg.sampler_combo.setCurrentIndex(dlg.sampler_combo.findData("dpm++2m"))
+    assert dlg.try_accept() is True
+    assert dlg.result_settings == AppSettings(device="cpu", precision="fp32", default_sampler="dpm++2m")
+
+
+def test_changed_settings_persist_and_reload_the_model(qtbot, make_window, tiny_model_dir):
+    from omfa_desktop.settings import AppSettings, load_settings
+
+    w = make_window()  # the tiny model as a session override
+    new = AppSettings(model_folder=str(tiny_model_dir), device="cpu", precision="fp32", default_sampler="unipc")
+    w.set_app_settings(new)
+    assert w.model_info is None or w.queue.loading
+    qtbot.waitUntil(lambda: w.model_info is not None and not w.queue.loading, timeout=60_000)
+    assert w.model_info["folder"] == str(tiny_model_dir) and w.sampler.currentData() == "unipc"
+    assert load_settings()[0] == new
+    w2 = make_window(model_folder=None)
+    assert w2.model_info["folder"] == str(tiny_model_dir) and w2.sampler.currentData() == "unipc"
