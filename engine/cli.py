@@ -35,7 +35,8 @@ def _load_pipeline(args):
     from engine.pipeline import Pipeline
 
     try:
-        pipe, fallback, folder = Pipeline.load_default(args.model, args.device, args.precision)
+        pipe, fallback, folder = Pipeline.load_default(args.model, args.device, args.precision,
+                                                       vae=getattr(args, "vae", None))
     except (ModelError, DeviceError) as e:
         raise CliError(str(e)) from None
     if fallback:
@@ -90,6 +91,7 @@ def _sampler_args(p: argparse.ArgumentParser) -> None:
     from engine.diffusion import SCHEDULERS
 
     p.add_argument("--model", help="model folder (default: the shipped demo model)")
+    p.add_argument("--vae", help="a diffusers AutoencoderKL folder replacing the model's codec")
     p.add_argument("--steps", type=int, default=50, help="denoising steps (default 50)")
     p.add_argument("--guidance", type=float, default=2.0, help="classifier-free guidance (default 2.0)")
     p.add_argument("--scheduler", default="ddim", choices=list(SCHEDULERS), help="sampler (default ddim)")

@@ -4,6 +4,7 @@ diffusion with CFG) -> decode the generated panels -> Result.
 """
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import dataclass
@@ -13,11 +14,11 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from engine.codec import to_tensor, to_uint8
+from engine.codec import Codec, VaeCodec, to_tensor, to_uint8
 from engine.device import DevicePolicy, select_device
 from engine.diffusion import SCHEDULERS, make_scheduler, sample
 from engine.layout import GENERATED, Task
-from engine.model import OmfaModel, load_model
+from engine.model import ModelError, OmfaModel, load_model
 from engine.request import RequestError, Result, TryOnRequest
 
 
@@ -65,23 +66,34 @@ class LinearPreview:
 
 
 class Pipeline:
-    """Owns one model on one device. Thread-compatible: call ``run`` from one thread at a time."""
+    """Owns one model on one device. Thread-compatible: call ``run`` from one thread at a time.
+
+    ``vae_folder`` is the diffusers AutoencoderKL folder that replaced the model's own codec (None: the
+    model's codec), see :meth:`use_vae`.
+    """
 
     def __init__(self, model: OmfaModel, policy: DevicePolicy) -> None:
         self.model = model.eval().requires_grad_(False)
         self.policy = policy
+        self.vae_folder: Optional[Path] = None
 
     @classmethod
-    def load(cls, folder: str | Path, device: str = "auto", precision: str = "auto") -> "Pipeline":
+    def load(cls, folder: str | Path, device: str = "auto", precision: str = "auto",
+             vae: str | Path | None = None) -> "Pipeline":
+        """Load a model folder; ``vae`` (optional) replaces its codec, see :meth:`use_vae`."""
         policy = select_device(device, precision)
         model = load_model(folder, dtype=policy.dtype, device=policy.device)
-        return cls(model, policy)
+        pipe = cls(model, policy)
+        if vae:
+            pipe.use_vae(vae)
+        return pipe
 
     @classmethod
-    def load_default(cls, folder: str | Path | None = None, device: str = "auto", precision: str = "auto"
-                     ) -> tuple["Pipeline", bool, Path]:
+    def load_default(cls, folder: str | Path | None = None, device: str = "auto", precision: str = "auto",
+                     vae: str | Path | None = None) -> tuple["Pipeline", bool, Path]:
         """The model a user asked for, or the shipped demo model; when neither is given and the demo model is
         not there, an untrained demo-sized stand-in (so the app and CLI still run end to end).
+        ``vae`` (optional) replaces the model's codec, see :meth:`use_vae`.
 
         Returns
         -------
@@ -92,9 +104,23 @@ class Pipeline:
 
         path = Path(folder).expanduser() if folder else DEMO_MODEL
         if folder or (path / "omfa_config.json").is_file():
-            return cls.load(path, device, precision), False, path
+            return cls.load(path, device, precision, vae=vae), False, path
         policy = select_device(device, precision)
-        return cls(build_model("demo").to(policy.device, policy.dtype), policy), True, path
+        pipe = cls(build_model("demo").to(policy.device, policy.dtype), policy)
+        if vae:
+            pipe.use_vae(vae)
+        return pipe, True, path
+
+    def use_vae(self, folder: str | Path) -> None:
+        """Replace the model's codec by the diffusers AutoencoderKL in ``folder`` (e.g. an fp16-fixed SDXL VAE).
+
+        Raises ModelError (and leaves the pipeline unchanged) when the folder is not a VAE or when the VAE's
+        down-sampling factor or latent channels differ from the model's codec: the UNet and the panel layout
+        only understand latents of that geometry.
+        """
+        codec = load_vae(folder, self.model.codec, self.policy.dtype, self.policy.device)
+        self.model.codec = codec
+        self.vae_folder = Path(codec.source)
 
     @property
     def layout(self):
@@ -107,7 +133,8 @@ class Pipeline:
     def describe(self) -> str:
         cfg = self.model.config
         state = "" if cfg.trained else " — UNTRAINED: outputs are noise"
-        return f"{cfg.name} ({cfg.preset}, {self.model.num_parameters() / 1e6:.1f} M parameters){state}"
+        vae = f", VAE {self.vae_folder}" if self.vae_folder is not None else ""
+        return f"{cfg.name} ({cfg.preset}, {self.model.num_parameters() / 1e6:.1f} M parameters{vae}){state}"
 
     @torch.no_grad()
     def run(self, request: TryOnRequest, progress: Optional[ProgressCallback] = None,
@@ -166,6 +193,8 @@ class Pipeline:
         t_sample = time.perf_counter() - t1
         settings = {**request.settings(), "model": self.model.config.name, "model_trained": self.trained,
                     "device": self.policy.device, "precision": self.policy.precision}
+        if self.vae_folder is not None:
+            settings["vae"] = str(self.vae_folder)
         if out.cancelled:
             return Result("cancelled", generated=tuple(sorted(generated)), settings=settings,
                           timings={"encode": t_encode, "sample": t_sample, "total": time.perf_counter() - t0},
@@ -192,3 +221,69 @@ class Pipeline:
         p = next(codec.parameters())
         return codec.encode(images.to(p.device, p.dtype)).to(self.policy.dtype)
 
+
+
+def load_vae(folder: str | Path, like: Codec, dtype: torch.dtype, device: str | torch.device = "cpu") -> VaeCodec:
+    """A diffusers AutoencoderKL folder as a codec that can stand in for ``like`` (a model's codec).
+
+    ``folder`` may also be a diffusers pipeline folder with a ``vae/`` subfolder. The geometry is checked
+    from config.json before any weights are read. Dtype rules are :func:`engine.model.load_model`'s: the
+    VAE runs in ``dtype``, except that a VAE whose config says ``force_upcast`` (diffusers' default; the
+    original SDXL VAE overflows in fp16) stays fp32 when ``dtype`` is fp16.
+
+    Raises
+    ------
+    ModelError
+        Naming the folder and what is wrong (missing, not an AutoencoderKL, unreadable weights, or a factor
+        / latent channel count that does not match ``like``).
+    """
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise ModelError(f"VAE folder {folder} does not exist")
+    if not (folder / "config.json").is_file() and (folder / "vae" / "config.json").is_file():
+        folder = folder / "vae"
+    cfg_path = folder / "config.json"
+    if not cfg_path.is_file():
+        raise ModelError(f"{folder} is not a VAE folder: config.json is missing (expected a diffusers "
+                         "AutoencoderKL folder, as AutoencoderKL.save_pretrained writes)")
+    try:
+        cfg = json.loads(cfg_path.read_text())
+        if not isinstance(cfg, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as e:
+        raise ModelError(f"{cfg_path} could not be read: {e}") from None
+    cls_name = cfg.get("_class_name", "AutoencoderKL")
+    if cls_name != "AutoencoderKL":
+        raise ModelError(f"{folder} holds a {cls_name}, not a diffusers AutoencoderKL")
+    if isinstance(cfg.get("block_out_channels"), list) and "latent_channels" in cfg:
+        _check_vae_geometry(folder, 2 ** (len(cfg["block_out_channels"]) - 1), int(cfg["latent_channels"]), like)
+    if not any(folder.glob("*.safetensors")):
+        raise ModelError(f"{folder} has no .safetensors weights (diffusion_pytorch_model.safetensors); OMFA does "
+                         "not unpickle .bin weights — convert them with AutoencoderKL.save_pretrained")
+    from diffusers import AutoencoderKL
+    from safetensors import SafetensorError
+
+    upcast = dtype == torch.float16 and bool(cfg.get("force_upcast", True))
+    try:
+        vae = AutoencoderKL.from_pretrained(str(folder), local_files_only=True, use_safetensors=True,
+                                            torch_dtype=torch.float32 if upcast else dtype)
+    except (OSError, ValueError, RuntimeError, SafetensorError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+        raise ModelError(f"could not read the VAE in {folder}: {first}") from None
+    codec = VaeCodec(vae.eval())
+    _check_vae_geometry(folder, codec.factor, codec.latent_channels, like)
+    if dtype == torch.float16 and getattr(vae.config, "force_upcast", False):
+        codec.float()  # as engine.model.load_model: the SDXL VAE overflows to NaN in fp16
+    codec.source = str(folder)
+    return codec.to(device).eval().requires_grad_(False)
+
+
+def _check_vae_geometry(folder: Path, factor: int, channels: int, like: Codec) -> None:
+    if factor != like.factor:
+        raise ModelError(f"the VAE in {folder} has factor {factor} (images are {factor}x larger than its latents) "
+                         f"but this model works in factor-{like.factor} latents: its panel layout and UNet only "
+                         f"fit a VAE of factor {like.factor}" + (" (an SD/SDXL VAE fits an SD/SDXL-based model, "
+                                                                 "not the demo model)" if factor == 8 else ""))
+    if channels != like.latent_channels:
+        raise ModelError(f"the VAE in {folder} has {channels} latent channels but this model's UNet takes "
+                         f"{like.latent_channels}")

@@ -20,6 +20,13 @@ def preset_label(name: str) -> str:
     return name.replace("_", " ").capitalize()
 
 
+def body_label(name: str) -> str:
+    """"mannequin" -> "OMFA mannequin", "smplx-male" -> "SMPL-X (male)"."""
+    if name.startswith("smplx-"):
+        return f"SMPL-X ({name[6:]})"
+    return "OMFA mannequin" if name == "mannequin" else name
+
+
 class PosePanel(QWidget):
     """Preset + mirror + reset, an optional viewport, and the guide renders for the current parameters.
 
@@ -27,11 +34,14 @@ class PosePanel(QWidget):
     -------
     stateChanged()            the body state changed (preset, mirror, reset, viewport edit)
     guidesReady()             the guides for the current parameters are available
+    bodyModelChanged(name, note)  the body model the guides were rendered with changed ("mannequin" or
+                              "smplx-<gender>"; ``note`` says why a chosen SMPL-X was not used, else "")
     """
 
     stateChanged = Signal()
     guidesReady = Signal()
     error = Signal(str, str)
+    bodyModelChanged = Signal(str, str)
 
     def __init__(self, guides: GuideService, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -51,6 +61,9 @@ class PosePanel(QWidget):
         self._pending: dict[int, str] = {}  # token -> key
         self._waiters: list = []            # callbacks waiting for the current key's guides
         self.viewport = None
+        self.body = ("", "neutral")          # (SMPL-X folder, gender); "" = the shipped mannequin
+        self.body_name = ""                  # the body model of the guides shown ("" until the first render)
+        self.body_note = ""                  # why the chosen SMPL-X was not used ("" = it was, or none chosen)
 
         self.preset_combo = QComboBox()
         self.preset_combo.addItem("Rest pose (T)", "")
@@ -137,6 +150,17 @@ class PosePanel(QWidget):
         name = preset_label(self.preset) if self.preset else "rest pose"
         return f"{name}{' (mirrored)' if self.mirrored else ''}{' (edited)' if self.edited else ''}"
 
+    def set_body_model(self, folder: str = "", gender: str = "neutral") -> None:
+        """Pose and render a user's SMPL-X from ``folder`` ("" = the shipped mannequin); the viewport follows.
+        A folder that cannot be loaded falls back to the mannequin, reported by ``bodyModelChanged``."""
+        body = (folder or "", gender or "neutral")
+        if body == self.body:
+            return
+        self.body = body
+        if self.viewport is not None:
+            self.viewport.set_body_model(*body)
+        self.schedule()
+
     # ------------------------------------------------------------------ guides
     def set_params(self, **params) -> None:
         """width, height, style (from the model), views, elevation (from the generation settings)."""
@@ -150,7 +174,8 @@ class PosePanel(QWidget):
         p = self.params
         h = hashlib.sha1(np.concatenate([self.state.full_pose().ravel(), self.state.betas, self.state.transl])
                          .astype(np.float32).tobytes()).hexdigest()
-        return f"{h}|{p['width']}x{p['height']}|{p['style']}|{p['views']}|{float(p['elevation']):.3f}"
+        return (f"{h}|{p['width']}x{p['height']}|{p['style']}|{p['views']}|{float(p['elevation']):.3f}"
+                f"|{self.body[0]}|{self.body[1] if self.body[0] else ''}")
 
     def current_guides(self) -> tuple[list[np.ndarray], list[dict]] | None:
         """The guides for the current state and parameters, if rendered."""
@@ -178,21 +203,30 @@ class PosePanel(QWidget):
         key = self.key()
         if not keep and key in self._pending.values():
             return
-        spec = {**self.params, "state": self.state.copy(), "keep": keep}
+        spec = {**self.params, "state": self.state.copy(), "keep": keep, "body_folder": self.body[0],
+                "body_gender": self.body[1]}
         token = self.service.request(spec)
         self._pending[token] = key
 
-    def _on_rendered(self, token: int, images, cameras) -> None:
+    def _on_rendered(self, token: int, images, cameras, body: dict | None = None) -> None:
         key = self._pending.pop(token, None)
         if key is None:
             return
         if key == self.key():
             self.guides, self.cameras, self._guides_key = images, cameras, key
             self._show(images)
+            body = body or {}
+            name, note = body.get("body_model", ""), body.get("body_error", "")
+            changed = (name, note) != (self.body_name, self.body_note)
+            self.body_name, self.body_note = name, note
             p = self.params
             self.status.setText(f"What the model gets: {len(images)} guide{'s' if len(images) > 1 else ''}, "
                                 f"{p['width']}×{p['height']} px, style {p['style']}"
-                                + (f", elevation {p['elevation']:g}°" if p["elevation"] else ""))
+                                + (f", elevation {p['elevation']:g}°" if p["elevation"] else "")
+                                + (f"; body: {body_label(name)}" if name else "")
+                                + (" (the chosen SMPL-X could not be loaded)" if note else ""))
+            if changed:
+                self.bodyModelChanged.emit(name, note)
             self.guidesReady.emit()
         waiting = [(k, cb) for k, cb in self._waiters if k == key]
         self._waiters = [(k, cb) for k, cb in self._waiters if k != key]

@@ -32,6 +32,13 @@ class AppSettings:
     Attributes
     ----------
     model_folder : str      an OMFA model folder (omfa_config.json inside); "" = the shipped demo model
+    vae_folder : str        a diffusers AutoencoderKL folder replacing the model's codec (e.g. an fp16-fixed
+                            SDXL VAE for an SDXL-based model); "" = the model's own codec
+    smplx_gender : str      which SMPL-X body of ``smplx_folder``: "neutral", "male" or "female"
+    smplx_folder : str      the user's SMPL-X folder (SMPLX_NEUTRAL/MALE/FEMALE.npz); "" = the shipped
+                            OMFA mannequin. Posed in the viewport and rendered as the pose guides.
+    hmr2_folder : str       an hmr2 (4D-Humans) folder: a checkpoint (*.ckpt, *.safetensors or *.pth) and
+                            model_config.yaml; stored for reading poses from photos (not used yet)
     device : str            "auto", "cpu", "cuda", "cuda:N" or "mps"
     precision : str         "auto", "fp16", "bf16" or "fp32"
     default_sampler : str   a key of engine.diffusion.SCHEDULERS
@@ -39,7 +46,13 @@ class AppSettings:
     last_dir : str          the folder the last open dialog was in
     """
 
+    # load_settings checks the fields in this order, each with the ones before it: the VAE after the model
+    # it must fit, the SMPL-X gender before the folder whose file it names.
     model_folder: str = ""
+    vae_folder: str = ""
+    smplx_gender: str = "neutral"
+    smplx_folder: str = ""
+    hmr2_folder: str = ""
     device: str = "auto"
     precision: str = "auto"
     default_sampler: str = "ddim"
@@ -62,11 +75,18 @@ def settings_path() -> Path:
     return user_data_dir() / "settings.json"
 
 
-def validate(s: AppSettings, check_device: bool = True) -> None:
+SMPLX_GENDERS: tuple[str, ...] = ("neutral", "male", "female")  # engine.body.model.GENDERS, without torch
+HMR2_CHECKPOINTS: tuple[str, ...] = (".ckpt", ".safetensors", ".pth")
+
+
+def validate(s: AppSettings, check_device: bool = True, deep: bool = True, model_folder: str | None = None) -> None:
     """Raise :class:`SettingsError` for the first invalid field.
 
     ``check_device`` asks the engine's device policy whether this device/precision pair can run here
-    (imports torch; the worker has usually imported it already).
+    (imports torch; the worker has usually imported it already). ``deep`` loads the SMPL-X file with
+    ``engine.body.model.BodyModel.load_smplx`` (imports torch and smplx, about a second); without it only the
+    file's presence is checked (startup). ``model_folder`` is the model the VAE must fit when it is not
+    ``s.model_folder`` (a model given for this session only); "" = the demo model.
     """
     if s.model_folder:
         folder = Path(s.model_folder).expanduser()
@@ -75,6 +95,14 @@ def validate(s: AppSettings, check_device: bool = True) -> None:
         if not (folder / "omfa_config.json").is_file():
             raise SettingsError("model_folder", f"{folder} has no omfa_config.json: it is not an OMFA model "
                                                 "folder (make one with 'omfa train' or engine.model.save)")
+    if s.vae_folder:
+        _validate_vae(Path(s.vae_folder).expanduser(), s.model_folder if model_folder is None else model_folder)
+    if s.smplx_gender not in SMPLX_GENDERS:
+        raise SettingsError("smplx_gender", f"must be one of {', '.join(SMPLX_GENDERS)}, not {s.smplx_gender!r}")
+    if s.smplx_folder:
+        _validate_smplx(s.smplx_folder, s.smplx_gender, deep)
+    if s.hmr2_folder:
+        _validate_hmr2(Path(s.hmr2_folder).expanduser())
     if not re.fullmatch(r"(auto|cpu|mps|cuda(:\d+)?)", s.device or ""):
         raise SettingsError("device", f"must be one of {', '.join(DEVICES)} or cuda:N, not {s.device!r}")
     if s.precision not in PRECISIONS:
@@ -89,6 +117,94 @@ def validate(s: AppSettings, check_device: bool = True) -> None:
         except DeviceError as e:
             field = "precision" if "precision" in str(e) or "fp16" in str(e) or "bf16" in str(e) else "device"
             raise SettingsError(field, str(e)) from None
+
+
+def _validate_vae(folder: Path, model_folder: str) -> None:
+    """A diffusers AutoencoderKL folder whose factor and latent channels fit the model (read from the JSON
+    configs, no weights): the engine refuses the same on load (engine.pipeline.load_vae)."""
+    if not folder.is_dir():
+        raise SettingsError("vae_folder", f"{folder} is not a folder")
+    if not (folder / "config.json").is_file() and (folder / "vae" / "config.json").is_file():
+        folder = folder / "vae"
+    cfg = _read_json(folder / "config.json")
+    if cfg is None:
+        raise SettingsError("vae_folder", f"{folder} has no readable config.json: it is not a diffusers VAE "
+                                          "(AutoencoderKL) folder")
+    if cfg.get("_class_name", "AutoencoderKL") != "AutoencoderKL":
+        raise SettingsError("vae_folder", f"{folder} holds a {cfg.get('_class_name')}, not an AutoencoderKL")
+    if not any(folder.glob("*.safetensors")):
+        raise SettingsError("vae_folder", f"{folder} has no .safetensors weights (OMFA does not load pickled "
+                                          ".bin weights)")
+    blocks, channels = cfg.get("block_out_channels"), cfg.get("latent_channels")
+    want = _model_latents(model_folder)
+    if want is None or not isinstance(blocks, list) or not isinstance(channels, int):
+        return  # the engine checks again when it loads
+    factor = 2 ** (len(blocks) - 1)
+    if factor != want[0]:
+        raise SettingsError("vae_folder", f"this VAE has factor {factor} but the model works in factor-{want[0]} "
+                                          f"latents, so it cannot replace the model's codec"
+                                          + (" (an SD/SDXL VAE fits an SD/SDXL-based model, not the demo model)"
+                                             if factor == 8 else ""))
+    if want[1] is not None and channels != want[1]:
+        raise SettingsError("vae_folder", f"this VAE has {channels} latent channels but the model takes {want[1]}")
+
+
+def _model_latents(model_folder: str) -> tuple[int, int | None] | None:
+    """(factor, latent channels) of a model folder ("" = the demo model) from its JSON, or None if unknown."""
+    from engine.paths import DEMO_MODEL
+
+    folder = Path(model_folder).expanduser() if model_folder else DEMO_MODEL
+    cfg = _read_json(folder / "omfa_config.json")
+    if cfg is None:
+        return (4, 4) if not model_folder else None  # the untrained demo-sized stand-in: a tiny codec, f=4, C=4
+    try:
+        factor = int(cfg["layout"].get("factor", 8))
+    except (KeyError, AttributeError, TypeError, ValueError):
+        return None
+    codec = _read_json(folder / "codec" / "config.json") or {}
+    channels = codec.get("latent_channels")
+    return factor, channels if isinstance(channels, int) else None
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _validate_smplx(folder_text: str, gender: str, deep: bool) -> None:
+    folder = Path(folder_text).expanduser()
+    if not folder.is_dir():
+        raise SettingsError("smplx_folder", f"{folder} is not a folder")
+    if deep:
+        from engine.body.model import BodyModel, BodyModelError
+
+        try:
+            BodyModel.load_smplx(folder, gender)
+        except BodyModelError as e:
+            raise SettingsError("smplx_folder", str(e)) from None
+        except Exception as e:  # noqa: BLE001 - whatever a damaged file raises becomes a message
+            raise SettingsError("smplx_folder", f"could not load SMPL-X from {folder}: "
+                                                f"{e.__class__.__name__}: {e}") from None
+        return
+    stem = f"SMPLX_{gender.upper()}.npz"
+    if not any((d / stem).is_file() for d in (folder, folder / "smplx")):
+        raise SettingsError("smplx_folder", f"missing SMPL-X file {folder / stem}")
+
+
+def _validate_hmr2(folder: Path) -> None:
+    if not folder.is_dir():
+        raise SettingsError("hmr2_folder", f"{folder} is not a folder")
+    if not (folder / "model_config.yaml").is_file():
+        raise SettingsError("hmr2_folder", f"{folder} has no model_config.yaml: it is not an hmr2 model folder "
+                                           "(4D-Humans' logs/train/multiple_datasets)")
+    found = [p for d in (folder, folder / "checkpoints") if d.is_dir() for p in d.iterdir()
+             if p.is_file() and p.suffix in HMR2_CHECKPOINTS]
+    if not found:
+        raise SettingsError("hmr2_folder", f"{folder} has no checkpoint ({', '.join('*' + e for e in HMR2_CHECKPOINTS)}"
+                                           ", in the folder or its checkpoints/ subfolder)")
 
 
 def load_settings(path: Path | None = None) -> tuple[AppSettings, list[str]]:
@@ -113,7 +229,7 @@ def load_settings(path: Path | None = None) -> tuple[AppSettings, list[str]]:
             continue
         candidate = AppSettings(**{**asdict(s), f.name: value})
         try:
-            validate(candidate, check_device=False)
+            validate(candidate, check_device=False, deep=False)
         except SettingsError as e:
             notes.append(f"setting {e.field} reset to its default: {e.message}")
             continue
@@ -130,23 +246,91 @@ def save_settings(s: AppSettings, path: Path | None = None) -> Path:
     return path
 
 
-class SettingsDialog(QDialog):
-    """Edit model folder, device, precision and default sampler; refuses to close on an invalid value."""
+class FolderField(QWidget):
+    """A folder path: a line edit, "Browse…" (a folder dialog) and "Clear"."""
 
-    def __init__(self, settings: AppSettings, parent: QWidget | None = None) -> None:
+    def __init__(self, text: str, placeholder: str, dialog_title: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.dialog_title = dialog_title
+        self.edit = QLineEdit(text)
+        self.edit.setPlaceholderText(placeholder)
+        self.browse_button = QPushButton("Browse…")
+        self.browse_button.clicked.connect(self.browse)
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.setToolTip("Unset: " + placeholder)
+        self.clear_button.clicked.connect(self.edit.clear)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.edit, 1)
+        lay.addWidget(self.browse_button)
+        lay.addWidget(self.clear_button)
+        self.setFocusProxy(self.edit)
+
+    def text(self) -> str:
+        return self.edit.text().strip()
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt naming, like QLineEdit
+        self.edit.setText(text)
+
+    def browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, self.dialog_title, self.edit.text())
+        if folder:
+            self.edit.setText(folder)
+
+
+class SettingsDialog(QDialog):
+    """Edit the model, VAE, SMPL-X and hmr2 folders, device, precision and default sampler; refuses to close
+    on an invalid value, naming the field.
+
+    ``session_model`` is the model this window runs when it is not the saved one (given on the command line
+    or in OMFA_MODEL): a VAE is checked against it while the model folder field is left unchanged.
+    """
+
+    def __init__(self, settings: AppSettings, parent: QWidget | None = None, session_model: str = "") -> None:
+        super().__init__(parent)
+        from engine.body.model import SMPLX_LICENCE_NOTE, SMPLX_URL  # no torch at import
+
         self.setWindowTitle("Settings — OMFA Desktop")
-        self.setMinimumWidth(560)
+        self.setMinimumWidth(640)
         self._base = settings
+        self._session_model = session_model
         self.result_settings: AppSettings | None = None
 
-        self.model_edit = QLineEdit(settings.model_folder)
-        self.model_edit.setPlaceholderText("empty = the shipped demo model (resources/models/demo)")
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        model_row = QHBoxLayout()
-        model_row.addWidget(self.model_edit, 1)
-        model_row.addWidget(browse)
+        self.model_field = FolderField(settings.model_folder, "empty = the shipped demo model (resources/models/demo)",
+                                       "OMFA model folder")
+        self.model_edit = self.model_field.edit
+        self.vae_field = FolderField(settings.vae_folder, "empty = the model's own codec",
+                                     "VAE folder (a diffusers AutoencoderKL)")
+        self.vae_field.setToolTip("A diffusers AutoencoderKL folder that replaces the model's codec, e.g. an "
+                                  "fp16-fixed SDXL VAE for an SDXL-based model. It must have the model's factor "
+                                  "and latent channels (the demo model's codec has factor 4: an SD/SDXL VAE, "
+                                  "factor 8, does not fit it).")
+        self.vae_edit = self.vae_field.edit
+        self.smplx_field = FolderField(settings.smplx_folder, "empty = the shipped OMFA mannequin",
+                                       "SMPL-X folder (SMPLX_NEUTRAL.npz, SMPLX_MALE.npz, SMPLX_FEMALE.npz)")
+        self.smplx_edit = self.smplx_field.edit
+        self.gender_combo = QComboBox()
+        for g in SMPLX_GENDERS:
+            self.gender_combo.addItem(g, g)
+        self.gender_combo.setCurrentIndex(max(0, self.gender_combo.findData(settings.smplx_gender)))
+        self.gender_combo.setToolTip("Which SMPL-X body to pose and render (its SMPLX_<GENDER>.npz)")
+        smplx_row = QHBoxLayout()
+        smplx_row.addWidget(self.smplx_field, 1)
+        smplx_row.addWidget(QLabel("Body"))
+        smplx_row.addWidget(self.gender_combo)
+        self.licence_label = QLabel(SMPLX_LICENCE_NOTE.replace(
+            SMPLX_URL, f"<a href='{SMPLX_URL}'>{SMPLX_URL}</a>") + " When empty or not loadable, the viewport "
+            "and the pose guides use the shipped OMFA mannequin (made by this project, in SMPL-X format).")
+        self.licence_label.setTextFormat(Qt.TextFormat.RichText)
+        self.licence_label.setOpenExternalLinks(True)
+        self.licence_label.setWordWrap(True)
+        self.licence_label.setStyleSheet("font-size: 11px; color: palette(mid);")
+        self.hmr2_field = FolderField(settings.hmr2_folder, "empty = not set (optional)",
+                                      "hmr2 folder (model_config.yaml and a checkpoint)")
+        self.hmr2_field.setToolTip("An hmr2 (4D-Humans) model folder: model_config.yaml and a checkpoint "
+                                   "(*.ckpt, *.safetensors or *.pth, here or in checkpoints/). Kept for reading "
+                                   "a pose from a photo; not used by this version yet.")
+        self.hmr2_edit = self.hmr2_field.edit
 
         self.device_combo = QComboBox()
         self.device_combo.setEditable(True)  # cuda:1 etc.
@@ -161,11 +345,21 @@ class SettingsDialog(QDialog):
         self.sampler_combo.setCurrentIndex(max(0, self.sampler_combo.findData(settings.default_sampler)))
 
         form = QFormLayout()
-        form.addRow("Model folder", model_row)
-        form.addRow("Device", self.device_combo)
-        form.addRow("Precision", self.precision_combo)
-        form.addRow("Default sampler", self.sampler_combo)
-        hint = QLabel("The CPU runs in fp32; CUDA in fp16 (or bf16 where supported). A changed model, device "
+        form.addRow("Model folder", self.model_field)
+        form.addRow("VAE folder", self.vae_field)
+        form.addRow("SMPL-X folder", smplx_row)
+        form2 = QFormLayout()  # the licence note between two forms: a wrapped label inside one gets padded
+        form2.addRow("hmr2 folder", self.hmr2_field)
+        form2.addRow("Device", self.device_combo)
+        form2.addRow("Precision", self.precision_combo)
+        form2.addRow("Default sampler", self.sampler_combo)
+        labels = [form.itemAt(i, QFormLayout.ItemRole.LabelRole).widget() for i in range(form.rowCount())]
+        labels += [form2.itemAt(i, QFormLayout.ItemRole.LabelRole).widget() for i in range(form2.rowCount())]
+        width = max(lab.sizeHint().width() for lab in labels)
+        for lab in labels:
+            lab.setMinimumWidth(width)  # the two forms' fields line up
+        self.licence_label.setContentsMargins(width + form.horizontalSpacing() + 6, 0, 0, 4)
+        hint = QLabel("The CPU runs in fp32; CUDA in fp16 (or bf16 where supported). A changed model, VAE, device "
                       "or precision is loaded after the running job.")
         hint.setWordWrap(True)
         hint.setStyleSheet("color: palette(mid);")
@@ -178,12 +372,16 @@ class SettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)
         lay.addLayout(form)
+        lay.addWidget(self.licence_label)
+        lay.addLayout(form2)
         lay.addWidget(hint)
         lay.addWidget(self.error_label)
         lay.addWidget(buttons)
 
     def current(self) -> AppSettings:
-        return AppSettings(**{**asdict(self._base), "model_folder": self.model_edit.text().strip(),
+        return AppSettings(**{**asdict(self._base), "model_folder": self.model_field.text(),
+                              "vae_folder": self.vae_field.text(), "smplx_folder": self.smplx_field.text(),
+                              "smplx_gender": self.gender_combo.currentData(), "hmr2_folder": self.hmr2_field.text(),
                               "device": self.device_combo.currentText().strip(),
                               "precision": self.precision_combo.currentText(),
                               "default_sampler": self.sampler_combo.currentData()})
@@ -191,12 +389,17 @@ class SettingsDialog(QDialog):
     def try_accept(self) -> bool:
         """Validate; on success keep the settings in ``result_settings`` and close."""
         s = self.current()
+        model = None
+        if self._session_model and s.model_folder == self._base.model_folder:
+            model = self._session_model
         try:
-            validate(s)
+            validate(s, model_folder=model)
         except SettingsError as e:
             self.error_label.setText(f"{_FIELD_LABELS.get(e.field, e.field)}: {e.message}")
             self.error_label.show()
-            widget = {"model_folder": self.model_edit, "device": self.device_combo,
+            widget = {"model_folder": self.model_field, "vae_folder": self.vae_field,
+                      "smplx_folder": self.smplx_field, "smplx_gender": self.gender_combo,
+                      "hmr2_folder": self.hmr2_field, "device": self.device_combo,
                       "precision": self.precision_combo, "default_sampler": self.sampler_combo}.get(e.field)
             if widget is not None:
                 widget.setFocus(Qt.FocusReason.OtherFocusReason)
@@ -205,11 +408,8 @@ class SettingsDialog(QDialog):
         self.accept()
         return True
 
-    def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "OMFA model folder", self.model_edit.text())
-        if folder:
-            self.model_edit.setText(folder)
 
-
-_FIELD_LABELS = {"model_folder": "Model folder", "device": "Device", "precision": "Precision",
-                 "default_sampler": "Default sampler"}
+_FIELD_LABELS = {"model_folder": "Model folder", "vae_folder": "VAE folder", "smplx_folder": "SMPL-X folder",
+                 "smplx_gender": "SMPL-X body", "hmr2_folder": "hmr2 folder", "device": "Device",
+                 "precision": "Precision", "default_sampler": "Default sampler"}
+FIELD_LABELS = _FIELD_LABELS

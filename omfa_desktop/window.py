@@ -262,6 +262,7 @@ class MainWindow(QMainWindow):
 
         # ---- target pose
         self.pose = PosePanel(self.guides)
+        self.pose.set_body_model(self.settings.smplx_folder, self.settings.smplx_gender)  # before the viewport
         self.pose_box = QGroupBox("Target pose")
         pl = QVBoxLayout(self.pose_box)
         pl.addWidget(self.pose)
@@ -329,6 +330,10 @@ class MainWindow(QMainWindow):
 
         self.model_label = QLabel("loading the model…")
         self.model_label.setTextFormat(Qt.TextFormat.RichText)
+        self.body_label = QLabel("")
+        self.body_label.setToolTip("The body posed in the viewport and rendered as the pose guides "
+                                   "(Edit → Settings → SMPL-X folder)")
+        self.statusBar().addPermanentWidget(self.body_label)
         self.statusBar().addPermanentWidget(self.model_label)
         self.statusBar().setStyleSheet("QStatusBar { border-top: 1px solid palette(mid); }")
         self.resize(1480, 940)
@@ -397,6 +402,7 @@ class MainWindow(QMainWindow):
         self.views.valueChanged.connect(self._pose_params_changed)
         self.elevation.valueChanged.connect(self._pose_params_changed)
         self.pose.error.connect(self._pose_error)
+        self.pose.bodyModelChanged.connect(self._body_model_changed)
         q = self.queue
         q.modelLoading.connect(self._on_model_loading)
         q.modelLoaded.connect(self._on_model_loaded)
@@ -423,7 +429,7 @@ class MainWindow(QMainWindow):
                 self.session_precision or self.settings.precision)
 
     def reload_model(self) -> None:
-        self.queue.load_model(*self.model_spec())
+        self.queue.load_model(*self.model_spec(), vae=self.settings.vae_folder)
 
     def _on_model_loading(self, what: str) -> None:
         self.model_info = None
@@ -434,9 +440,13 @@ class MainWindow(QMainWindow):
         self.model_info = info
         untrained = not info["trained"]
         warn = " · <b style='color:#b42318'>UNTRAINED — outputs are noise</b>" if untrained else ""
+        vae = f" · VAE {Path(info['vae']).name}" if info.get("vae") else ""
         self.model_label.setText(f"{info['device']} · {info['precision']} · {info['name']} "
-                                 f"({info['parameters'] / 1e6:.1f} M){warn}")
+                                 f"({info['parameters'] / 1e6:.1f} M){vae}{warn}")
         self.model_label.setToolTip(f"{info['describe']}\n{info['policy']}: {info['reason']}\n{info['folder']}")
+        if info.get("vae_error"):
+            self.show_message(f"VAE folder: {info['vae_error']}. The model's own codec is used instead; choose "
+                              "another VAE or clear it under Edit → Settings.", "", "warning")
         self.notice.set_untrained(untrained)
         if untrained:
             self.notice.show()  # the noise warning matters more than a dismissal from an earlier session
@@ -600,20 +610,32 @@ class MainWindow(QMainWindow):
         return self.apply_settings(meta, source=Path(path).name)
 
     def open_settings(self) -> None:
-        dlg = SettingsDialog(self.settings, self)
+        dlg = SettingsDialog(self.settings, self, session_model=self.session_model)
         if dlg.exec() and dlg.result_settings is not None:
             self.set_app_settings(dlg.result_settings)
 
     def set_app_settings(self, new: AppSettings) -> None:
-        """Save validated settings; reload the model if its folder, device or precision changed."""
+        """Save validated settings; reload the model if its folder, VAE, device or precision changed; switch
+        the posed body if the SMPL-X folder or body changed."""
         old = self.settings
         self.settings = new
         save_settings(new)
         if (old.model_folder, old.device, old.precision) != (new.model_folder, new.device, new.precision):
             self.session_model = self.session_device = self.session_precision = ""
             self.reload_model()
+        elif old.vae_folder != new.vae_folder:
+            self.reload_model()  # the session's model (if any) again, with the new VAE
+        if (old.smplx_folder, old.smplx_gender) != (new.smplx_folder, new.smplx_gender):
+            self.pose.set_body_model(new.smplx_folder, new.smplx_gender)
         if old.default_sampler != new.default_sampler:
             self.sampler.setCurrentIndex(max(0, self.sampler.findData(new.default_sampler)))
+
+    def _body_model_changed(self, name: str, note: str) -> None:
+        from omfa_desktop.pose import body_label
+
+        self.body_label.setText(f"body: {body_label(name)}" if name else "")
+        if note:
+            self.show_message(f"SMPL-X folder: {note} The shipped OMFA mannequin is used instead.", "", "warning")
 
     def _notice_dismissed(self) -> None:
         self.settings.notice_dismissed = True
@@ -708,7 +730,8 @@ class MainWindow(QMainWindow):
                 kw["body"] = self.pose.state.to_dict()
                 kw["cameras"] = list(cameras)
                 app = {"preset": self.pose.preset, "mirrored": self.pose.mirrored, "edited": self.pose.edited,
-                       "elevation": float(self.elevation.value()), "pose": self.pose.describe()}
+                       "elevation": float(self.elevation.value()), "pose": self.pose.describe(),
+                       "body_model": self.pose.body_name}
         kw["head"] = panel("head", "head")
         s = self.current_settings()
         req = TryOnRequest(task=task, steps=s["steps"], guidance=s["guidance"], scheduler=s["scheduler"],

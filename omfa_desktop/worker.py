@@ -127,14 +127,26 @@ class ModelNotLoaded(RuntimeError):
     pass
 
 
-def load_pipeline(folder: str | None, device: str = "auto", precision: str = "auto"):
-    """(Pipeline, fallback: bool, folder: Path) — see ``engine.pipeline.Pipeline.load_default``."""
+def load_pipeline(folder: str | None, device: str = "auto", precision: str = "auto", vae: str = ""):
+    """(Pipeline, fallback: bool, folder: Path, vae_error: str) — see ``engine.pipeline.Pipeline.load_default``.
+
+    A VAE that cannot be used does not cost the model: the model keeps its own codec and ``vae_error`` says
+    why (the window shows it, naming the VAE folder setting).
+    """
+    from engine.model import ModelError
     from engine.pipeline import Pipeline
 
-    return Pipeline.load_default(folder, device, precision)
+    pipe, fallback, path = Pipeline.load_default(folder, device, precision)
+    vae_error = ""
+    if vae:
+        try:
+            pipe.use_vae(vae)
+        except ModelError as e:
+            vae_error = str(e)
+    return pipe, fallback, path, vae_error
 
 
-def model_info(pipe, fallback: bool, folder: Path) -> dict:
+def model_info(pipe, fallback: bool, folder: Path, vae_error: str = "") -> dict:
     """What the GUI needs to know about a loaded pipeline (plain data, no torch objects)."""
     from engine.diffusion import SCHEDULERS
 
@@ -147,7 +159,8 @@ def model_info(pipe, fallback: bool, folder: Path) -> dict:
             "panel_sizes": {p: tuple(lay.panel_size(p)) for p in lay.panels},
             "render_style": cfg.render_style, "default_scheduler": cfg.default_scheduler,
             "schedulers": list(SCHEDULERS), "fallback": fallback, "folder": str(folder),
-            "parameters": pipe.model.num_parameters(), "preset": cfg.preset}
+            "parameters": pipe.model.num_parameters(), "preset": cfg.preset,
+            "vae": str(pipe.vae_folder) if pipe.vae_folder is not None else "", "vae_error": vae_error}
 
 
 class EngineWorker(QObject):
@@ -165,12 +178,12 @@ class EngineWorker(QObject):
     def __init__(self) -> None:
         super().__init__()
         self.pipe = None
-        self.spec: tuple[str, str, str] = ("", "auto", "auto")
+        self.spec: tuple[str, str, str, str] = ("", "auto", "auto", "")
         self.load_error = "the model has not been loaded yet"
 
-    @Slot(str, str, str)
-    def load(self, folder: str, device: str, precision: str) -> None:
-        self.spec = (folder, device, precision)
+    @Slot(str, str, str, str)
+    def load(self, folder: str, device: str, precision: str, vae: str = "") -> None:
+        self.spec = (folder, device, precision, vae)
         self.loading.emit(folder or "the demo model")
         self.pipe = None
         try:
@@ -180,8 +193,8 @@ class EngineWorker(QObject):
 
             if os.environ.get("OMFA_THREADS"):
                 torch.set_num_threads(max(1, int(os.environ["OMFA_THREADS"])))
-            pipe, fallback, path = load_pipeline(folder, device, precision)
-            info = model_info(pipe, fallback, path)
+            pipe, fallback, path, vae_error = load_pipeline(folder, device, precision, vae)
+            info = model_info(pipe, fallback, path, vae_error)
         except Exception as e:  # noqa: BLE001 - any load failure becomes a message
             self.load_error = readable_error(e)
             self.loadFailed.emit(self.load_error, traceback.format_exc())
@@ -201,12 +214,12 @@ class EngineWorker(QObject):
                 from engine.device import DeviceError, select_device
                 from engine.request import RequestError
 
-                folder, device, _ = self.spec
+                folder, device, _, vae = self.spec
                 try:  # refuse an impossible precision before dropping the loaded model
                     select_device(device, req.precision)
                 except DeviceError as e:
                     raise RequestError("precision", str(e)) from None
-                self.load(folder, device, req.precision)
+                self.load(folder, device, req.precision, vae)
             if self.pipe is None:
                 raise ModelNotLoaded(f"no model is loaded ({self.load_error})")
             crop = _preview_crop(self.pipe.layout, req.task)
@@ -242,16 +255,61 @@ def _preview_crop(layout, task: str) -> Optional[slice]:
         return None
 
 
-class GuideWorker(QObject):
-    """Renders pose guides (engine.body.guide.pose_guides) on the guide thread; stale requests are skipped."""
+def resolve_body_model(folder: str = "", gender: str = "neutral"):
+    """(BodyModel, note): the user's SMPL-X from ``folder`` when it is set and loads, otherwise the shipped
+    mannequin — with ``note`` saying why SMPL-X was not used ("" when nothing went wrong). Never raises for
+    a bad SMPL-X folder; raises only if the mannequin itself cannot be loaded."""
+    from engine.body.model import BodyModel, BodyModelError
 
-    rendered = Signal(int, object, object)   # token, list of (H, W, 3) uint8, list of camera dicts
-    failed = Signal(int, str, str)           # token, message, details
+    note = ""
+    if folder:
+        try:
+            return BodyModel.load_smplx(folder, gender or "neutral"), ""
+        except BodyModelError as e:
+            note = str(e)
+        except Exception as e:  # noqa: BLE001 - a damaged file must not cost the guides
+            note = f"{e.__class__.__name__}: {e}"
+    return BodyModel.load_mannequin(), note
+
+
+def body_key(folder: str, gender: str) -> tuple:
+    """Identifies a body-model choice, including the SMPL-X file's modification time (a replaced file reloads)."""
+    if not folder:
+        return ("", "")
+    root = Path(folder).expanduser()
+    stamp = None
+    for cand in (root / f"SMPLX_{gender.upper()}.npz", root / "smplx" / f"SMPLX_{gender.upper()}.npz"):
+        try:
+            st = cand.stat()
+        except OSError:
+            continue
+        stamp = (str(cand), st.st_mtime_ns, st.st_size)
+        break
+    return (str(root), gender, stamp)
+
+
+class GuideWorker(QObject):
+    """Renders pose guides (engine.body.guide.pose_guides) on the guide thread; stale requests are skipped.
+
+    The body model is the request's choice (``body_folder``/``body_gender`` in the spec: a user's SMPL-X,
+    or "" for the shipped mannequin), loaded once and kept; the answer says which body was used.
+    """
+
+    rendered = Signal(int, object, object, object)  # token, list of (H, W, 3) uint8, camera dicts, body info
+    failed = Signal(int, str, str)                   # token, message, details
 
     def __init__(self) -> None:
         super().__init__()
         self.latest = 0          # written by the GUI thread: the newest token asked for
-        self.body_model = None
+        self.body_models: dict[tuple, tuple] = {}   # body_key -> (BodyModel, note)
+
+    def body_model(self, folder: str = "", gender: str = "neutral"):
+        key = body_key(folder, gender)
+        if key not in self.body_models:
+            if len(self.body_models) > 4:
+                self.body_models.clear()
+            self.body_models[key] = resolve_body_model(folder, gender)
+        return self.body_models[key]
 
     @Slot(int, object)
     def render(self, token: int, spec: dict) -> None:
@@ -259,18 +317,17 @@ class GuideWorker(QObject):
             return  # a newer request is queued; skip this one
         try:
             from engine.body.guide import pose_guides
-            from engine.body.model import BodyModel
 
-            if self.body_model is None:
-                self.body_model = BodyModel.load_mannequin()
+            body, note = self.body_model(spec.get("body_folder", ""), spec.get("body_gender", "neutral"))
             images, cams = pose_guides(spec["state"], spec["width"], spec["height"], views=spec.get("views", 1),
                                        elevation_deg=spec.get("elevation", 0.0),
                                        start_azimuth_deg=spec.get("azimuth", 0.0),
-                                       style=spec.get("style", "parts_shaded"), body_model=self.body_model)
+                                       style=spec.get("style", "parts_shaded"), body_model=body)
         except Exception as e:  # noqa: BLE001
             self.failed.emit(token, readable_error(e), traceback.format_exc())
             return
-        self.rendered.emit(token, images, [c.to_dict() for c in cams])
+        self.rendered.emit(token, images, [c.to_dict() for c in cams],
+                           {"body_model": body.name, "body_error": note, "vertices": body.num_vertices})
 
 
 _GUIDE_THREAD: dict = {}
@@ -309,7 +366,7 @@ class GuideService(QObject):
     """A window's handle on the guide thread: ``request(spec) -> token``; answers come as signals
     (for every token; callers keep the tokens they asked for)."""
 
-    rendered = Signal(int, object, object)
+    rendered = Signal(int, object, object, object)
     failed = Signal(int, str, str)
     _render = Signal(int, object)
 
@@ -321,7 +378,8 @@ class GuideService(QObject):
         self.worker.failed.connect(self.failed)
 
     def request(self, spec: dict) -> int:
-        """Ask for guides; ``spec`` has state (BodyState), width, height, views, elevation, azimuth, style.
+        """Ask for guides; ``spec`` has state (BodyState), width, height, views, elevation, azimuth, style,
+        and optionally body_folder / body_gender (a user's SMPL-X; default the mannequin).
         With ``keep=True`` the request is never skipped as stale (a job is waiting for it)."""
         token = next(_GUIDE_TOKENS)
         if not spec.get("keep"):
@@ -349,7 +407,7 @@ class JobQueue(QObject):
     modelLoading = Signal(str)
     modelLoaded = Signal(object)
     modelFailed = Signal(str, str)
-    _load = Signal(str, str, str)
+    _load = Signal(str, str, str, str)
     _run = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -379,10 +437,10 @@ class JobQueue(QObject):
         self.thread.start()
 
     # ------------------------------------------------------------------ commands
-    def load_model(self, folder: str = "", device: str = "auto", precision: str = "auto") -> None:
-        """(Re)load the model; runs after any job already running."""
+    def load_model(self, folder: str = "", device: str = "auto", precision: str = "auto", vae: str = "") -> None:
+        """(Re)load the model (with ``vae`` replacing its codec, if given); runs after any job already running."""
         self.loading = True
-        self._load.emit(folder or "", device, precision)
+        self._load.emit(folder or "", device, precision, vae or "")
 
     def submit(self, request, mode: str = "", app: dict | None = None, inputs: dict | None = None) -> Job:
         job = Job(next(self._ids), request, mode, dict(app or {}), dict(inputs or {}))

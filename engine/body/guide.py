@@ -12,6 +12,9 @@ def pose_guides(state: BodyState, width: int, height: int, views: int = 1, eleva
                 ) -> tuple[list[np.ndarray], list[Camera]]:
     """Render ``views`` guide images of ``state`` orbiting the body.
 
+    ``body_model`` : engine.body.model.BodyModel, optional — default the shipped mannequin; a user's SMPL-X
+    (``BodyModel.load_smplx``) is rendered with its own part labels.
+
     Returns
     -------
     images : list of (height, width, 3) uint8
@@ -23,6 +26,8 @@ def pose_guides(state: BodyState, width: int, height: int, views: int = 1, eleva
     model = body_model or BodyModel.load_mannequin()
     vertices, _ = model.forward(state)
     cams = orbit_cameras(vertices, views, elevation_deg, width, height, start_azimuth_deg=start_azimuth_deg)
-    with GuideRenderer(width, height, style) as r:
+    # a real SMPL-X (10475 vertices) needs its own part labels; the mannequin's are the renderer's default
+    labels = model.labels() if model.name != "mannequin" and style != "depth" else None
+    with GuideRenderer(width, height, style, labels) as r:
         images = r.render(vertices, model.faces, cams)
     return images, cams

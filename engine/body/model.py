@@ -110,13 +110,16 @@ class BodyModel:
 
         if self.name == "mannequin":
             return mannequin_labels()
+        if getattr(self, "_labels", None) is not None:  # computed once per model (about a second)
+            return self._labels
         from engine.body.mannequin import PART_NAMES, parts_from_weights
         import trimesh
 
         v, _ = self.forward(BodyState())
         pid = parts_from_weights(self._model.lbs_weights.numpy(), v, self.rest_joints)
         normals = trimesh.Trimesh(v, self.faces, process=False).vertex_normals
-        return VertexLabels(pid, PART_NAMES, normals[:, 2].astype(np.float32))
+        self._labels = VertexLabels(pid, PART_NAMES, normals[:, 2].astype(np.float32))
+        return self._labels
 
     @property
     def num_vertices(self) -> int:

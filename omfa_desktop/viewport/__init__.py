@@ -43,23 +43,28 @@ def create_viewport(pose_panel) -> "PoseViewport | None":
 
 
 class _Loader(QObject):
-    """Loads the mannequin (torch + smplx) off the GUI thread; the answer arrives as a queued signal."""
+    """Loads the body model (torch + smplx) off the GUI thread; the answer arrives as a queued signal.
 
-    done = Signal(object, str)
+    The body is the user's SMPL-X when a folder is given and loads, else the shipped mannequin
+    (``omfa_desktop.worker.resolve_body_model``). ``done(model, error, note, token)``: ``error`` when no body
+    could be loaded at all, ``note`` when the chosen SMPL-X fell back to the mannequin.
+    """
 
-    def start(self) -> None:
-        threading.Thread(target=self._run, name="omfa-body-load", daemon=True).start()
+    done = Signal(object, str, str, int)
 
-    def _run(self) -> None:
+    def start(self, folder: str = "", gender: str = "neutral", token: int = 0) -> None:
+        threading.Thread(target=self._run, args=(folder, gender, token), name="omfa-body-load", daemon=True).start()
+
+    def _run(self, folder: str, gender: str, token: int) -> None:
         try:
-            from engine.body.model import BodyModel
+            from omfa_desktop.worker import resolve_body_model
 
-            model = BodyModel.load_mannequin()
+            model, note = resolve_body_model(folder, gender)
             model.forward(model_state_zero())  # warm up (first call allocates)
         except Exception as e:  # noqa: BLE001
-            self.done.emit(None, f"{e.__class__.__name__}: {e}")
+            self.done.emit(None, f"{e.__class__.__name__}: {e}", "", token)
             return
-        self.done.emit(model, "")
+        self.done.emit(model, "", note, token)
 
 
 def model_state_zero():
@@ -79,6 +84,8 @@ class PoseViewport(QWidget):
 
         self.pose = pose_panel
         self.body_model = None
+        self.body = tuple(getattr(pose_panel, "body", ("", "neutral")))  # (SMPL-X folder, gender)
+        self._load_token = 0
         self.history = PoseHistory(PoseSnapshot(pose_panel.state, pose_panel.preset, pose_panel.mirrored))
         self.selected: int | None = None
         self.last_edit_ms = 0.0
@@ -172,7 +179,7 @@ class PoseViewport(QWidget):
         self._update_buttons()
         self._loader = _Loader()
         self._loader.done.connect(self._body_loaded)
-        self._loader.start()
+        self._loader.start(*self.body, token=self._load_token)
 
     # ------------------------------------------------------------------ body
     @property
@@ -183,19 +190,39 @@ class PoseViewport(QWidget):
     def edited(self) -> bool:
         return self.history.current.edited
 
-    def _body_loaded(self, model, error: str) -> None:
-        if model is None:
-            self.loading.setText(f"The 3D body could not be loaded: {error}")
+    def set_body_model(self, folder: str = "", gender: str = "neutral") -> None:
+        """Show and pose a user's SMPL-X ("" = the shipped mannequin); loads off the GUI thread."""
+        body = (folder or "", gender or "neutral")
+        if body == self.body:
             return
+        self.body = body
+        self._load_token += 1
+        self._loader.start(*body, token=self._load_token)
+
+    def _body_loaded(self, model, error: str, note: str = "", token: int = 0) -> None:
+        if token != self._load_token:
+            return  # a newer body choice is loading
+        if model is None:
+            if self.body_model is None:
+                self.loading.setText(f"The 3D body could not be loaded: {error}")
+            return
+        first = self.body_model is None
         self.body_model = model
         import torch
 
         # The forward runs on this (GUI) thread: one thread is fastest for a 14k-vertex LBS and leaves the
         # cores to the engine thread (torch's thread count is per calling thread).
         torch.set_num_threads(1)
+        from omfa_desktop.pose import body_label
+
+        self.view.faces = None       # another body: new faces and floor
+        self.view.floor_y = None
         self._refresh_mesh(faces=True)
-        self.view.camera.yaw, self.view.camera.pitch = 335.0, 8.0  # a three-quarter view: depth reads
-        self.view.frame_all()
+        self.view.setToolTip(self.view.toolTip().split("\n\nBody:")[0] + f"\n\nBody: {body_label(model.name)}"
+                             + (f" (SMPL-X not used: {note})" if note else ""))
+        if first:
+            self.view.camera.yaw, self.view.camera.pitch = 335.0, 8.0  # a three-quarter view: depth reads
+            self.view.frame_all()
         if self.stack.currentIndex() == 0:
             self.stack.setCurrentIndex(2 if self.guide_check.isChecked() else 1)
 

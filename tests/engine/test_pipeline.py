@@ -94,3 +94,76 @@ def test_png_metadata_round_trip(tmp_path, pipe, rng):
     (tmp_path / "plain.png").write_bytes(path.read_bytes()[:40])
     with pytest.raises(ValueError, match="not a readable PNG|no OMFA"):
         read_png_metadata(tmp_path / "plain.png")
+
+
+# ------------------------------------------------------------------ a VAE replacing the model's codec
+def _save_vae(folder, blocks=3, latent_channels=4, **config):
+    import torch
+    from diffusers import AutoencoderKL
+
+    torch.manual_seed(0)
+    AutoencoderKL(block_out_channels=(32,) * blocks, latent_channels=latent_channels, norm_num_groups=32,
+                  layers_per_block=1, down_block_types=("DownEncoderBlock2D",) * blocks,
+                  up_block_types=("UpDecoderBlock2D",) * blocks, **config).save_pretrained(str(folder))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def vae_dirs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("vaes")
+    return {"f4": _save_vae(root / "f4"), "f2": _save_vae(root / "f2", blocks=2),
+            "c8": _save_vae(root / "c8", latent_channels=8), "model": root / "model"}
+
+
+def test_a_vae_folder_replaces_the_codec_of_a_loaded_model(vae_dirs, rng):
+    from engine.codec import TinyCodec, VaeCodec
+
+    tiny_model().save(vae_dirs["model"])
+    plain = Pipeline.load(vae_dirs["model"], "cpu")
+    assert isinstance(plain.model.codec, TinyCodec) and plain.vae_folder is None
+    pipe = Pipeline.load(vae_dirs["model"], "cpu", vae=vae_dirs["f4"])
+    assert isinstance(pipe.model.codec, VaeCodec) and pipe.model.codec.factor == 4
+    assert pipe.vae_folder == vae_dirs["f4"] and "VAE" in pipe.describe()
+    person = rand_image(rng, 32, 32)
+    r = pipe.run(TryOnRequest(person=person, steps=2))
+    assert r.ok and r.outputs[0].shape == (32, 32, 3) and r.settings["vae"] == str(vae_dirs["f4"])
+    assert not np.array_equal(r.outputs[0], plain.run(TryOnRequest(person=person, steps=2)).outputs[0])
+    # load_default takes it too (a diffusers pipeline folder with vae/ inside is accepted)
+    (vae_dirs["f4"].parent / "pipe").mkdir(exist_ok=True)
+    _save_vae(vae_dirs["f4"].parent / "pipe" / "vae")
+    pipe2, fallback, _ = Pipeline.load_default(vae_dirs["model"], "cpu", vae=vae_dirs["f4"].parent / "pipe")
+    assert not fallback and isinstance(pipe2.model.codec, VaeCodec)
+
+
+def test_a_vae_of_another_geometry_is_refused_with_a_clear_message(vae_dirs, tmp_path):
+    from engine.codec import TinyCodec
+    from engine.model import ModelError
+
+    pipe = Pipeline(tiny_model(), select_device("cpu"))
+    with pytest.raises(ModelError, match=r"factor 2 .*factor-4 latents"):
+        pipe.use_vae(vae_dirs["f2"])
+    with pytest.raises(ModelError, match="8 latent channels"):
+        pipe.use_vae(vae_dirs["c8"])
+    with pytest.raises(ModelError, match="does not exist"):
+        pipe.use_vae(tmp_path / "nope")
+    with pytest.raises(ModelError, match="config.json is missing"):
+        pipe.use_vae(tmp_path)
+    assert isinstance(pipe.model.codec, TinyCodec) and pipe.vae_folder is None  # unchanged after a refusal
+    tiny_model().save(tmp_path / "m")
+    with pytest.raises(ModelError, match="factor 2"):
+        Pipeline.load(tmp_path / "m", "cpu", vae=vae_dirs["f2"])
+
+
+def test_a_vae_follows_load_models_dtype_rules(vae_dirs, tmp_path):
+    import torch
+
+    from engine.pipeline import load_vae
+
+    like = tiny_model().codec
+    assert next(load_vae(vae_dirs["f4"], like, torch.float32).parameters()).dtype == torch.float32
+    # force_upcast (diffusers' default, the original SDXL VAE) stays fp32 next to an fp16 UNet ...
+    assert next(load_vae(vae_dirs["f4"], like, torch.float16).parameters()).dtype == torch.float32
+    # ... an fp16-fixed VAE (force_upcast false) runs in fp16; bf16 is never upcast
+    fixed = _save_vae(tmp_path / "fixed", force_upcast=False)
+    assert next(load_vae(fixed, like, torch.float16).parameters()).dtype == torch.float16
+    assert next(load_vae(vae_dirs["f4"], like, torch.bfloat16).parameters()).dtype == torch.bfloat16
