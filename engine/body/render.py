@@ -371,7 +371,7 @@ class GuideRenderer:
         return np.ascontiguousarray(color[..., :3]).astype(np.uint8), depth
 
 
-_OFFSCREEN: dict[tuple[int, int], object] = {}
+_OFFSCREEN: dict[tuple[int, int, int], object] = {}
 
 
 def _offscreen(width: int, height: int, platform: str):
@@ -379,9 +379,12 @@ def _offscreen(width: int, height: int, platform: str):
 
     With EGL every renderer shares one EGLDisplay, and deleting a renderer calls eglTerminate on it,
     which kills every other live renderer (EGL_BAD_DISPLAY). So renderers are kept for the life of the
-    process and shared; a GuideRenderer only borrows one.
+    process and shared; a GuideRenderer only borrows one. One per thread too: a GL context can be current
+    in only one thread (EGL_BAD_ACCESS otherwise), and the app renders guides on a worker thread.
     """
-    key = (width, height)
+    import threading
+
+    key = (width, height, threading.get_ident())
     if key not in _OFFSCREEN:
         pr = _pyrender()
         try:
