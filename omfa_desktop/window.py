@@ -5,6 +5,8 @@ guide thread (worker.GuideService). The window opens at once and fills in the mo
 """
 from __future__ import annotations
 
+import html
+
 import os
 import random
 from pathlib import Path
@@ -67,8 +69,10 @@ class NoticeBanner(QFrame):
         lay.addWidget(self.text, 1)
         lay.addWidget(self.close_button, 0, Qt.AlignmentFlag.AlignTop)
 
-    def set_untrained(self, untrained: bool) -> None:
-        self.text.setText(DEMO_NOTICE + (UNTRAINED_NOTICE if untrained else ""))
+    def set_untrained(self, untrained: bool, description: str = "") -> None:
+        # The model's own description (omfa_config.json) says how far it is trained, e.g. the demo's status.
+        extra = f"<br><i>This model: {html.escape(description)}</i>" if description and not untrained else ""
+        self.text.setText(DEMO_NOTICE + (UNTRAINED_NOTICE if untrained else extra))
 
     def dismiss(self) -> None:
         self.hide()
@@ -447,7 +451,7 @@ class MainWindow(QMainWindow):
         if info.get("vae_error"):
             self.show_message(f"VAE folder: {info['vae_error']}. The model's own codec is used instead; choose "
                               "another VAE or clear it under Edit → Settings.", "", "warning")
-        self.notice.set_untrained(untrained)
+        self.notice.set_untrained(untrained, info.get("description", ""))
         if untrained:
             self.notice.show()  # the noise warning matters more than a dismissal from an earlier session
         if list(info["schedulers"]) != list(SAMPLERS):

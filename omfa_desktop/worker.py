@@ -153,7 +153,7 @@ def model_info(pipe, fallback: bool, folder: Path, vae_error: str = "") -> dict:
     cfg = pipe.model.config
     lay = pipe.layout
     pol = pipe.policy
-    return {"name": cfg.name, "describe": pipe.describe(), "trained": pipe.trained, "device": pol.device,
+    return {"name": cfg.name, "describe": pipe.describe(), "trained": pipe.trained, "description": cfg.description, "device": pol.device,
             "precision": pol.precision, "policy": pol.describe(), "reason": pol.reason,
             "layout": lay.to_dict(), "panels": list(lay.panels),
             "panel_sizes": {p: tuple(lay.panel_size(p)) for p in lay.panels},
