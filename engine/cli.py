@@ -49,14 +49,17 @@ def _load_pipeline(args):
 
 
 def _image(path: str | None, size: tuple[int, int], what: str):
-    from engine.images import ImageError, fit, load_image
+    from engine.images import ImageError, fit, read_image
 
     if path is None:
         return None
     try:
-        return fit(load_image(path), *size)
+        read = read_image(path)
     except ImageError as e:
         raise CliError(f"--{what}: {e}") from None
+    for note in read.notes:  # what was changed to use the file (rotation, bit depth, frames...): said, not fatal
+        print(f"note: --{what}: {read.path.name}: {note}", file=sys.stderr)
+    return fit(read.pixels, *size)
 
 
 def _run(pipe, request, out: Path, quiet: bool) -> int:

@@ -1,41 +1,233 @@
-"""Reading and fitting images for requests: clear errors, never a traceback for a bad file."""
+"""Reading and fitting images for requests: one guarded loader for every image the app takes.
+
+``read_image`` turns any file into RGB uint8 (H, W, 3) or raises an ``ImageError`` that names the file and
+says what is wrong in plain words; what it had to change on the way (rotation, bit depth, colours,
+transparency, frames) comes back as ``notes`` for the user. Nothing about a bad file ever escapes as a
+traceback: Pillow decodes lazily and raises many kinds of exceptions, so the full decode happens here.
+"""
 from __future__ import annotations
 
+import codecs
+import os
+import stat
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-MAX_PIXELS = 80_000_000  # larger images are refused before decoding (decompression bombs)
+MAX_PIXELS = 80_000_000  # larger images are refused from the header, before decoding (decompression bombs)
+MIN_SIDE = 16            # smaller is an icon or a tracking pixel, not a photo
+MAX_ASPECT = 8           # longer than 8:1 is a banner or a strip, and fitting it into a panel leaves nothing
 
 
 class ImageError(ValueError):
-    pass
+    """A file that cannot be used as an image; ``str()`` is '<path>: <reason>'."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = Path(path)
+        self.reason = reason
+
+    def __reduce__(self):  # two arguments: pickling (e.g. to another process) must pass both back
+        return type(self), (self.path, self.reason)
 
 
-def load_image(path: str | Path) -> np.ndarray:
-    """Read an image file as RGB uint8 (H, W, 3); transparency is composited on white."""
+@dataclass
+class ImageRead:
+    pixels: np.ndarray              # RGB uint8 (H, W, 3), upright
+    path: Path
+    format: str                     # Pillow's name for it: "PNG", "JPEG", "GIF", ...
+    size: tuple[int, int]           # (width, height) as stored in the file, before any EXIF rotation
+    notes: list[str] = field(default_factory=list)  # what was changed to make it usable, for the user
+
+
+# Pillow cannot open these; a recognisable header lets the message say what the file really is.
+_NOT_IMAGES = [
+    (b"%PDF", "is a PDF document, not an image file; export the page as PNG or JPEG"),
+    (b"PK\x03\x04", "is a ZIP archive (or an Office document), not an image file"),
+    (b"\x1f\x8b", "is a gzip-compressed file, not an image file; decompress it first"),
+    (b"Rar!", "is a RAR archive, not an image file"),
+    (b"7z\xbc\xaf", "is a 7-Zip archive, not an image file"),
+    (b"\x7fELF", "is a program, not an image file"),
+    (b"MZ\x90\x00", "is a Windows program, not an image file"),
+]
+_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1")
+# Headers of formats Pillow does read: if it still cannot identify the file, the file is damaged.
+_IMAGE_MAGIC = [(b"\x89PNG", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF8", "GIF"), (b"II*\x00", "TIFF"),
+                (b"MM\x00*", "TIFF")]
+
+
+def _what_is_it(head: bytes) -> str:
+    """The reason for a file Pillow cannot identify, from its first bytes."""
+    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
+        return "is a HEIC/HEIF photo; HEIC is not supported, export it as PNG or JPEG"
+    for magic, reason in _NOT_IMAGES:
+        if head.startswith(magic):
+            return reason
+    name = next((n for magic, n in _IMAGE_MAGIC if head.startswith(magic)), None)
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        name = "WebP"
+    if name:
+        return f"looks like a {name} file but is damaged: its header cannot be read"
+    try:  # incremental: a multi-byte character cut off at the end of ``head`` is still text
+        text = codecs.getincrementaldecoder("utf-8")().decode(head).lstrip("\ufeff \t\r\n").lower()
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and "\x00" not in text:
+        if "<svg" in text or (text.startswith("<?xml") and "svg" in text):
+            return "is an SVG drawing; SVG is not supported, export it as PNG or JPEG"
+        if text.startswith(("<!doctype html", "<html")) or "<head" in text or "<body" in text:
+            return "is a web page (HTML), not an image file; save the image itself instead"
+        return "is a text file, not an image file"
+    if head.startswith(b"BM"):  # after the text test: plenty of text starts with "BM"
+        return "looks like a BMP file but is damaged: its header cannot be read"
+    return "is not an image file Pillow can read (PNG, JPEG, WebP, BMP, TIFF, GIF)"
+
+
+def _decode_problem(e: BaseException) -> str:
+    from PIL import Image
+
+    text = str(e)
+    if isinstance(e, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
+        return f"is too large to open safely (more than {MAX_PIXELS:,} pixels)"
+    if isinstance(e, MemoryError):
+        return "is too large to decode in the memory available"
+    if isinstance(e, EOFError) or "truncated" in text.lower():
+        return "is truncated (the file ends early: an interrupted download or copy?)"
+    return f"is damaged: its image data cannot be decoded ({e.__class__.__name__}: {text})"
+
+
+def read_image(path: str | Path) -> ImageRead:
+    """Read an image file as RGB uint8, upright, transparency on white; ``ImageError`` if it is unusable."""
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
-    if not path.is_file():
-        raise ImageError(f"{path}: no such file")
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    # Checked before opening: open() on a folder or a FIFO fails obscurely or blocks forever.
     try:
-        with Image.open(path) as im:
-            if im.width * im.height > MAX_PIXELS:
-                raise ImageError(f"{path}: {im.width}x{im.height} is too large (at most {MAX_PIXELS:,} pixels)")
-            return to_rgb(im)
-    except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image file Pillow can read (PNG, JPEG, WebP, ...)") from None
-    except Image.DecompressionBombError:
-        raise ImageError(f"{path}: too large to open safely (at most {MAX_PIXELS:,} pixels)") from None
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise ImageError(path, "does not exist (no such file)") from None
     except OSError as e:
-        raise ImageError(f"{path}: could not be read ({e})") from None
+        raise ImageError(path, f"cannot be read ({e.strerror or e})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ImageError(path, "is a folder, not an image file")
+    if not stat.S_ISREG(st.st_mode):
+        raise ImageError(path, "is not a regular file (a device or a pipe?), not an image file")
+    if st.st_size == 0:
+        raise ImageError(path, "is empty (0 bytes), not an image file")
+    try:
+        f = open(path, "rb")  # one open for the sniffing and for Pillow: no race between checks and use
+    except PermissionError:
+        raise ImageError(path, "cannot be read: permission denied") from None
+    except OSError as e:
+        raise ImageError(path, f"cannot be read ({e.strerror or e})") from None
+    with f, warnings.catch_warnings(record=True) as caught:
+        # Pillow only *warns* between its limit and twice it: make that an error. Its other warnings (e.g.
+        # "Corrupt EXIF data") are kept off the console: recorded, and what matters becomes a note.
+        warnings.simplefilter("always")
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        head = f.read(512)
+        f.seek(0)
+        try:
+            im = Image.open(f)
+        except UnidentifiedImageError:
+            raise ImageError(path, _what_is_it(head)) from None
+        except Exception as e:  # noqa: BLE001 - any plugin can fail on a crafted header
+            raise ImageError(path, _decode_problem(e)) from None
+        with im:
+            w, h, fmt = *im.size, im.format or ""
+            if w * h > MAX_PIXELS:
+                raise ImageError(path, f"is {w}×{h} pixels, too large to open safely (at most {MAX_PIXELS:,})")
+            if min(w, h) < MIN_SIDE:
+                raise ImageError(path, f"is {w}×{h} pixels, too small (at least {MIN_SIDE} pixels on each side)")
+            if max(w, h) > MAX_ASPECT * min(w, h):
+                ratio = f"{round(w / h)}:1" if w > h else f"1:{round(h / w)}"
+                raise ImageError(path, f"is {w}×{h} pixels, too long and thin ({ratio}; at most {MAX_ASPECT}:1)")
+            notes: list[str] = []
+            try:
+                frames = getattr(im, "n_frames", 1)  # (counting GIF frames reads the whole file)
+                if frames > 1:
+                    notes.append(f"animated {im.format}: only the first of its {frames} frames is used")
+                im.seek(0)
+                im.load()  # the full decode, here, so truncation and corrupt data are caught here
+                im = _upright(im, notes)
+                if any("EXIF" in str(w.message) for w in caught) and _EXIF_NOTE not in notes:
+                    notes.append(_EXIF_NOTE)
+                pixels = _rgb(im, notes)
+            except ImageError as e:
+                raise ImageError(path, e.reason) from None
+            except Exception as e:  # noqa: BLE001 - Pillow raises OSError, SyntaxError, ValueError, zlib errors...
+                raise ImageError(path, _decode_problem(e)) from None
+            return ImageRead(pixels, path, fmt, (w, h), notes)
+
+
+def load_image(path: str | Path) -> np.ndarray:
+    """Read an image file as RGB uint8 (H, W, 3); see ``read_image`` (this drops its notes)."""
+    return read_image(path).pixels
+
+
+_EXIF_NOTE = "its EXIF data is damaged and was ignored (the photo may be sideways)"
+
+
+def _upright(im, notes: list[str]):
+    """Apply the EXIF orientation (phones store photos sideways); a broken EXIF block is ignored, said so."""
+    from PIL import ImageOps
+
+    try:
+        orientation = im.getexif().get(0x0112, 1)
+        if orientation in (2, 3, 4, 5, 6, 7, 8):
+            im = ImageOps.exif_transpose(im)
+            notes.append("rotated upright as its EXIF orientation says")
+    except Exception:  # noqa: BLE001 - EXIF is metadata: bad metadata must not cost the picture
+        notes.append(_EXIF_NOTE)
+    return im
+
+
+def _rgb(im, notes: list[str]) -> np.ndarray:
+    """Any Pillow mode -> RGB uint8 (H, W, 3); alpha is composited on white."""
+    from PIL import Image
+
+    mode = im.mode
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        # Pillow's own convert clips these to 0..255 (a 16-bit photo turns white): scale them instead.
+        a = np.nan_to_num(np.asarray(im, dtype=np.float64))
+        lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
+        if mode == "F" and lo >= 0 and hi <= 1:
+            a, what = a * 255, "32-bit floating-point image scaled to 8 bits"
+        elif mode == "I" and lo >= 0 and hi <= 255:
+            what = ""  # 8-bit values stored as integers: nothing to scale
+        elif mode != "F" and lo >= 0 and hi <= 65535:
+            a, what = a / 257, "16-bit image reduced to 8 bits per channel"
+        else:  # no known range: stretch what is there
+            a, what = (a - lo) * (255 / max(hi - lo, 1e-12)), f"{mode} values {lo:g}..{hi:g} stretched to 8 bits"
+        if what:
+            notes.append(what)
+        return np.repeat(np.clip(a.round(), 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+    if mode == "CMYK":
+        notes.append("CMYK colours converted to RGB (approximately: print colours differ)")
+    elif mode == "LAB":
+        # Pillow's convert() treats LAB as if it were RGB; a colour transform gives the real colours.
+        from PIL import ImageCms
+
+        lab_to_srgb = ImageCms.buildTransform(ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"),
+                                              "LAB", "RGB")
+        im = ImageCms.applyTransform(im, lab_to_srgb)
+        notes.append("LAB colours converted to RGB")
+    if mode.upper().endswith("A") or "transparency" in im.info:  # RGBA, LA, PA, RGBa, La; or a tRNS colour
+        im = im.convert("RGBA")
+        if im.getextrema()[3][0] < 255:  # an opaque alpha channel is common; flattening it is no news
+            notes.append("transparency flattened on white")
+        im = Image.alpha_composite(Image.new("RGBA", im.size, (255, 255, 255, 255)), im)
+    try:
+        return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+    except ValueError:
+        raise ImageError("image", f"has a pixel format Pillow cannot convert to RGB (mode {mode})") from None
 
 
 def to_rgb(im) -> np.ndarray:
     """A PIL image or array in any common mode -> RGB uint8 (H, W, 3), alpha over white."""
-    from PIL import Image, ImageOps
+    from PIL import Image
 
     if isinstance(im, np.ndarray):
         arr = im
@@ -44,12 +236,7 @@ def to_rgb(im) -> np.ndarray:
                 arr = (arr * 255).round()
             arr = np.clip(arr, 0, 255).astype(np.uint8)
         im = Image.fromarray(arr)
-    im = ImageOps.exif_transpose(im)
-    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-        im = im.convert("RGBA")
-        bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
-        im = Image.alpha_composite(bg, im)
-    return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+    return _rgb(_upright(im, []), [])
 
 
 def fit(image, width: int, height: int, background=(255, 255, 255)) -> np.ndarray:

@@ -19,10 +19,12 @@ class ImageSlot(QFrame):
     -------
     changed()               the image was set or cleared
     error(message, details) a file could not be used (the slot keeps its previous image)
+    notice(message)         a file was used but had to be changed (rotated, reduced to 8 bits, first frame...)
     """
 
     changed = Signal()
     error = Signal(str, str)
+    notice = Signal(str)
 
     def __init__(self, key: str, title: str, hint: str = "", optional: bool = False,
                  parent: QWidget | None = None) -> None:
@@ -80,16 +82,16 @@ class ImageSlot(QFrame):
 
     # ------------------------------------------------------------------ setting the image
     def set_path(self, path: str | Path) -> bool:
-        """Load an image file; on failure emit ``error`` with a readable message and keep the old image."""
-        from engine.images import ImageError, load_image
+        """Load an image file; on failure emit ``error`` and change nothing (image, path, label stay)."""
+        from engine.images import ImageError, read_image
 
         path = Path(path)
         try:
-            img = load_image(path)
-        except ImageError as e:
-            self.error.emit(f"{self.title}: {e}", "")
+            read = read_image(path)
+        except ImageError as e:  # the message names the file and the problem; the full path goes in details
+            self.error.emit(f"{self.title}: {path.name} {e.reason}", str(path))
             return False
-        except Exception as e:  # noqa: BLE001 - e.g. a truncated file Pillow only notices while decoding
+        except Exception as e:  # noqa: BLE001 - read_image should catch everything; a bug must not kill the GUI
             import traceback
 
             self.error.emit(f"{self.title}: {path.name} could not be read ({e.__class__.__name__}: {e})",
@@ -97,7 +99,9 @@ class ImageSlot(QFrame):
             return False
         self.path = path
         self.last_dir = str(path.parent)
-        self.set_image(img, path.name)
+        self.set_image(read.pixels, path.name)
+        if read.notes:  # e.g. rotated upright, first frame of an animation: usable, but the user should know
+            self.notice.emit(f"{self.title}: {path.name}: {'; '.join(read.notes)}.")
         return True
 
     def set_image(self, img: np.ndarray | None, label: str = "") -> None:

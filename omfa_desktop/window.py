@@ -402,6 +402,7 @@ class MainWindow(QMainWindow):
         self.messages.closed.connect(lambda: [s.mark_invalid(False) for s in self.slots.values()])
         for slot in self.slots.values():
             slot.error.connect(lambda msg, det: self.show_message(msg, det, "error"))
+            slot.notice.connect(lambda msg: self.show_message(msg, "", "info"))
             slot.changed.connect(self._inputs_changed)
         self.views.valueChanged.connect(self._pose_params_changed)
         self.elevation.valueChanged.connect(self._pose_params_changed)
