@@ -7,6 +7,7 @@
     omfa pose render --preset walking --views 8 --out DIR
     omfa data render | train-codec | train      the demo world and training
     omfa eval --model DIR --split test [--n 64] [--data runs/data] [--out report.md] [--grid grid.png]
+    omfa manifest DIR | verify DIR    write / check a model folder's sha256 manifest
 """
 from __future__ import annotations
 
@@ -226,6 +227,30 @@ def cmd_convert(args) -> int:
     return 0
 
 
+def cmd_manifest(args) -> int:
+    from engine.integrity import ModelError, write_manifest
+
+    try:
+        path = write_manifest(args.folder)
+    except (ModelError, OSError) as e:
+        raise CliError(str(e)) from None
+    n = len(json.loads(path.read_text())["files"])
+    print(f"wrote {path}: sha256 of {n} files (load_model now refuses any of them missing, truncated or changed)")
+    return 0
+
+
+def cmd_verify(args) -> int:
+    from engine.integrity import ModelError, verify_manifest
+
+    try:
+        result = verify_manifest(args.folder)
+    except (ModelError, OSError) as e:
+        print(f"FAILED: {e}")
+        return 1
+    print(f"OK: {result.summary()}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from engine.demo import run_demo
 
@@ -353,6 +378,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="model name shown in the app")
     p.add_argument("--fp16", action="store_true", help="store weights in fp16 (half the size)")
     p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("manifest", help="write FOLDER/manifest.json (sha256 of every file) for a model you trust")
+    p.add_argument("folder", metavar="FOLDER")
+    p.set_defaults(func=cmd_manifest)
+
+    p = sub.add_parser("verify", help="check a model folder against its manifest.json (exit 0 OK, 1 failed)")
+    p.add_argument("folder", metavar="FOLDER")
+    p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("demo", help="doctor + a try-off on a shipped sample with the shipped model")
     p.add_argument("--out", help="output folder (default: the user data folder)")

@@ -18,6 +18,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from engine.integrity import (ModelError, check_diffusers_weights, check_folder, compare_shapes, diffusers_weights,
+                              read_json_object, refuse_pickle_file, refuse_pickle_only, safetensors_shapes)
+
 
 class Codec(nn.Module):
     """Interface. Subclasses set ``factor`` and ``latent_channels`` and implement encode/decode."""
@@ -66,9 +69,17 @@ class VaeCodec(Codec):
 
     @classmethod
     def load(cls, folder: str | Path, dtype=None) -> "VaeCodec":
+        """Load a diffusers AutoencoderKL folder: safetensors only, config checked against the weights."""
         from diffusers import AutoencoderKL
 
-        vae = AutoencoderKL.from_pretrained(str(folder), local_files_only=True, torch_dtype=dtype)
+        folder = Path(folder)
+        refuse_pickle_only(folder, "vae")
+        if not diffusers_weights(folder):
+            raise ModelError(f"{folder} has no diffusion_pytorch_model.safetensors; OMFA reads only safetensors")
+        check_diffusers_weights(AutoencoderKL, folder)
+        # use_safetensors=True: never fall back to a pickled .bin lying next to the safetensors.
+        vae = AutoencoderKL.from_pretrained(str(folder), local_files_only=True, torch_dtype=dtype,
+                                            use_safetensors=True)
         return cls(vae.eval())
 
 
@@ -156,29 +167,67 @@ class TinyCodec(Codec):
 
     @classmethod
     def load(cls, folder: str | Path, dtype=None) -> "TinyCodec":
+        """Load a folder written by :meth:`save`; ModelError naming the file when config and weights disagree."""
         from safetensors.torch import load_file
 
         folder = Path(folder)
-        cfg = json.loads((folder / "config.json").read_text())
-        cfg.pop("kind", None)
-        cfg["channels"] = tuple(cfg["channels"])
-        codec = cls(TinyCodecConfig(**cfg))
-        codec.load_state_dict(load_file(str(folder / "codec.safetensors")))
+        cfg_path, weights = folder / "config.json", folder / "codec.safetensors"
+        refuse_pickle_only(folder, "pipeline")
+        raw = read_json_object(cfg_path)
+        codec = cls(_tiny_config(raw, cfg_path))
+        if not weights.is_file():
+            raise ModelError(f"{folder} is incomplete: codec.safetensors is missing")
+        # Shapes from the header first: load_state_dict's own error is a page long.
+        expected = {k: tuple(v.shape) for k, v in codec.state_dict().items()}
+        compare_shapes(expected, safetensors_shapes(weights), cfg_path, weights, raw)
+        codec.load_state_dict(load_file(str(weights)))
         if dtype is not None:
             codec.to(dtype)
         return codec.eval()
 
 
-def load_codec(folder: str | Path, dtype=None) -> Codec:
-    """Load whichever codec a folder holds (TinyCodec: config.json with kind 'tiny'; else a diffusers VAE)."""
-    folder = Path(folder)
+def _tiny_config(raw: dict, cfg_path: Path) -> TinyCodecConfig:
+    """A TinyCodec config.json -> TinyCodecConfig, each field's type checked (ModelError naming it)."""
+    cfg = {k: v for k, v in raw.items() if k != "kind"}
+    unknown = sorted(set(cfg) - set(TinyCodecConfig.__dataclass_fields__))
+    if unknown:
+        raise ModelError(f"{cfg_path} is invalid: unknown field(s) {', '.join(unknown)}")
+    ch = cfg.get("channels", list(TinyCodecConfig.channels))
+    if not isinstance(ch, list) or not ch or not all(type(c) is int and c > 0 for c in ch):
+        raise ModelError(f"{cfg_path} is invalid: 'channels' must be a list of positive integers, not {ch!r:.60}")
+    for name in ("latent_channels", "blocks"):
+        if name in cfg and (type(cfg[name]) is not int or cfg[name] < 1):
+            raise ModelError(f"{cfg_path} is invalid: {name!r} must be a positive integer, not {cfg[name]!r:.60}")
+    if "scaling" in cfg and (isinstance(cfg["scaling"], bool) or not isinstance(cfg["scaling"], (int, float))
+                             or not cfg["scaling"] > 0):
+        raise ModelError(f"{cfg_path} is invalid: 'scaling' must be a positive number, not {cfg['scaling']!r:.60}")
+    return TinyCodecConfig(**{**cfg, "channels": tuple(ch)})
+
+
+def codec_factor_from_config(cfg: dict, cfg_path: Path) -> int:
+    """The down-sampling factor a codec config.json describes, without building the codec."""
+    if cfg.get("kind") == TinyCodec.kind:
+        return _tiny_config(cfg, cfg_path).factor
+    boc = cfg.get("block_out_channels")
+    if not isinstance(boc, list) or not boc:
+        raise ModelError(f"{cfg_path} is invalid: neither a tiny codec (kind 'tiny') nor a VAE (block_out_channels)")
+    return 2 ** (len(boc) - 1)
+
+
+def load_codec(folder: str | Path, dtype=None, verify: bool = True) -> Codec:
+    """Load whichever codec a folder holds (TinyCodec: config.json with kind 'tiny'; else a diffusers VAE).
+
+    ``verify``: check the folder's own manifest.json (warn when it has none); False when the folder is part
+    of a model folder whose manifest already covers it.
+    """
+    folder = Path(folder).expanduser()
+    refuse_pickle_file(folder, "vae")
     cfg_path = folder / "config.json"
     if not cfg_path.is_file():
-        raise FileNotFoundError(f"no codec in {folder}: config.json is missing")
-    try:
-        cfg = json.loads(cfg_path.read_text())
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{cfg_path} is not valid JSON: {e}") from None
+        raise ModelError(f"no codec in {folder}: config.json is missing")
+    if verify:
+        check_folder(folder, "codec folder")
+    cfg = read_json_object(cfg_path)
     if cfg.get("kind") == TinyCodec.kind:
         return TinyCodec.load(folder, dtype)
     return VaeCodec.load(folder, dtype)

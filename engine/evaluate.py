@@ -446,7 +446,7 @@ def load_samples(n: int, split: str = "test", data: str | Path | None = None,
     keys = SyntheticSample.IMAGE_FIELDS + SyntheticSample.MASK_FIELDS
     out: list[SyntheticSample] = []
     for p in paths:
-        with np.load(p) as z:
+        with np.load(p, allow_pickle=False) as z:
             missing = [k for k in keys + ("meta",) if k not in z.files]
             if missing:
                 raise EvalError(f"{p} lacks {', '.join(missing)}: re-render it with 'omfa data render'")

@@ -652,7 +652,7 @@ def _embedding_metric(model_dir: Path) -> Callable:  # pragma: no cover - needs 
         from transformers import AutoImageProcessor, AutoModel
 
         proc = AutoImageProcessor.from_pretrained(model_dir, local_files_only=True)
-        model = AutoModel.from_pretrained(model_dir, local_files_only=True).eval()
+        model = AutoModel.from_pretrained(model_dir, local_files_only=True, use_safetensors=True).eval()
 
         def emb(L: Sequence[np.ndarray]) -> torch.Tensor:
             x = proc(images=list(L), return_tensors="pt")

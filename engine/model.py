@@ -6,20 +6,27 @@ A model folder (what ``save`` writes and ``load`` reads; safetensors + JSON only
     unet/                      diffusers UNet2DConditionModel.save_pretrained (config.json + safetensors)
     codec/                     TinyCodec (config.json kind "tiny") or a diffusers AutoencoderKL folder
     text_embeddings.safetensors  "encoder_hidden_states" (1, T, D) [+ "text_embeds" (1, P) for SDXL]
+    manifest.json              sha256 + size of every other file, written last (engine.integrity)
+
+Loading verifies the manifest before any weights are read, refuses pickle checkpoints, and compares the
+configs with the safetensors headers (see engine.integrity).
 
 UNet input channels: noisy joint latent (4) | pose latent (4) | component mask (1).
 """
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from engine.codec import Codec, TinyCodec, TinyCodecConfig, VaeCodec, load_codec
+from engine.codec import Codec, TinyCodec, TinyCodecConfig, VaeCodec, codec_factor_from_config, load_codec
+from engine.integrity import (ModelError, check_diffusers_weights, check_folder, diffusers_weights,
+                              read_json_object, refuse_pickle_file, refuse_pickle_only, safetensors_shapes,
+                              write_manifest)
 from engine.layout import PanelLayout
 
 FORMAT = "omfa-desktop/1"
@@ -66,10 +73,6 @@ DEFAULT_NOISE_SCHEDULE: dict[str, Any] = dict(
     num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
     prediction_type="epsilon", timestep_spacing="leading", steps_offset=1, clip_sample=False,
     set_alpha_to_one=False)
-
-
-class ModelError(RuntimeError):
-    """A model folder is missing, incomplete or inconsistent. The message names the file."""
 
 
 @dataclass
@@ -183,6 +186,8 @@ class OmfaModel(nn.Module):
         save_file(tensors, str(folder / "text_embeddings.safetensors"),
                   metadata={"learned": str(isinstance(self.null_text, nn.Parameter))})
         (folder / "omfa_config.json").write_text(json.dumps(asdict(self.config), indent=2))
+        # Last, so an interrupted save leaves a stale manifest that load refuses (not a silently partial model).
+        write_manifest(folder)
 
 
 def build_model(preset: str = "demo", layout: PanelLayout | None = None, name: str | None = None,
@@ -217,41 +222,104 @@ def build_model(preset: str = "demo", layout: PanelLayout | None = None, name: s
     return OmfaModel(unet, codec, config, null, pooled, learn_null_text=learned)
 
 
+_JSON_TYPES = {"str": (str, "a string"), "dict": (dict, "a JSON object"), "bool": (bool, "true or false")}
+
+
+def _same_json_type(value: Any, default: Any) -> bool:
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False  # JSON true is not a number
+    if isinstance(default, int):
+        return isinstance(value, int)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    return isinstance(value, type(default))
+
+
+def parse_config(raw: Any, cfg_path: Path) -> ModelConfig:
+    """omfa_config.json contents -> ModelConfig, with every field's JSON type checked (ModelError naming it)."""
+    if not isinstance(raw, dict):
+        raise ModelError(f"{cfg_path} is invalid: expected a JSON object, found {type(raw).__name__}")
+    for f in fields(ModelConfig):
+        if f.name in raw:
+            want, words = _JSON_TYPES[f.type]
+            if not isinstance(raw[f.name], want):
+                raise ModelError(f"{cfg_path} is invalid: {f.name!r} must be {words}, not "
+                                 f"{type(raw[f.name]).__name__} {raw[f.name]!r:.60}")
+    for k, v in raw.get("noise_schedule", {}).items():
+        if k in DEFAULT_NOISE_SCHEDULE and not _same_json_type(v, DEFAULT_NOISE_SCHEDULE[k]):
+            raise ModelError(f"{cfg_path} is invalid: noise_schedule.{k} must be a "
+                             f"{type(DEFAULT_NOISE_SCHEDULE[k]).__name__}, not {type(v).__name__} {v!r:.60}")
+    config = ModelConfig(**{k: v for k, v in raw.items() if k in ModelConfig.__dataclass_fields__})
+    try:
+        config.panel_layout
+    except (TypeError, KeyError, ValueError) as e:
+        why = f"missing key {e}" if isinstance(e, KeyError) else str(e)
+        raise ModelError(f"{cfg_path} is invalid: layout: {why}") from None
+    return config
+
+
 def load_model(folder: str | Path, dtype: torch.dtype | None = None, device: str | torch.device = "cpu",
                trainable: bool = False) -> OmfaModel:
-    """Load a model folder written by :meth:`OmfaModel.save`. Raises ModelError naming what is wrong."""
+    """Load a model folder written by :meth:`OmfaModel.save`. Raises ModelError naming what is wrong.
+
+    Order matters: pickle refusal and the manifest come before anything is parsed, and config/weights
+    consistency (from configs and safetensors headers) before any weights are read.
+    """
     from diffusers import UNet2DConditionModel
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    folder = Path(folder)
+    folder = Path(folder).expanduser()
+    refuse_pickle_file(folder, "file")
+    if folder.is_file():
+        raise ModelError(f"{folder} is a file; OMFA loads model folders (omfa_config.json, unet/, codec/). "
+                         "Make one from a diffusers SD/SDXL folder with 'omfa convert'")
     if not folder.is_dir():
         raise ModelError(f"model folder {folder} does not exist")
     cfg_path = folder / "omfa_config.json"
     if not cfg_path.is_file():
+        refuse_pickle_only(folder, "file")
         raise ModelError(f"{folder} is not an OMFA model folder: omfa_config.json is missing")
+    check_folder(folder, "model folder")
     try:
         raw = json.loads(cfg_path.read_text())
-        config = ModelConfig(**{k: v for k, v in raw.items() if k in ModelConfig.__dataclass_fields__})
-        layout = config.panel_layout
-    except (json.JSONDecodeError, TypeError, KeyError, ValueError) as e:
+    except (OSError, ValueError) as e:
         raise ModelError(f"{cfg_path} is invalid: {e}") from None
+    config = parse_config(raw, cfg_path)
+    layout = config.panel_layout
     if config.format != FORMAT:
         raise ModelError(f"{cfg_path} has format {config.format!r}; this version reads {FORMAT!r}")
-    for rel in ("unet/config.json", "unet/diffusion_pytorch_model.safetensors", "codec/config.json",
-                "text_embeddings.safetensors"):
+    refuse_pickle_only(folder / "unet", "unet")
+    refuse_pickle_only(folder / "codec", "vae")
+    for rel in ("unet/config.json", "codec/config.json", "text_embeddings.safetensors"):
         if not (folder / rel).is_file():
             raise ModelError(f"model folder {folder} is incomplete: {rel} is missing")
+    if not diffusers_weights(folder / "unet"):
+        raise ModelError(f"model folder {folder} is incomplete: unet/diffusion_pytorch_model.safetensors is missing")
+    # Consistency from the configs and safetensors headers, before reading gigabytes of weights.
+    check_diffusers_weights(UNet2DConditionModel, folder / "unet")
+    unet_cfg = read_json_object(folder / "unet" / "config.json")
+    if unet_cfg.get("in_channels") != IN_CHANNELS:
+        raise ModelError(f"{folder / 'unet'} has {unet_cfg.get('in_channels')} input channels; an OMFA UNet has "
+                         f"{IN_CHANNELS} (use 'omfa convert' to widen a base model)")
+    codec_cfg_path = folder / "codec" / "config.json"
+    factor = codec_factor_from_config(read_json_object(codec_cfg_path), codec_cfg_path)
+    if factor != layout.factor:
+        raise ModelError(f"{cfg_path} has layout factor {layout.factor} but the codec ({codec_cfg_path}) has "
+                         f"factor {factor}: the panel layout and the codec must agree")
+    _check_text_embeddings(folder / "text_embeddings.safetensors", unet_cfg, folder / "unet" / "config.json")
     try:
         unet = UNet2DConditionModel.from_pretrained(str(folder / "unet"), local_files_only=True,
                                                     torch_dtype=dtype, use_safetensors=True)
-        codec = load_codec(folder / "codec", dtype)
+        codec = load_codec(folder / "codec", dtype, verify=False)  # covered by this folder's manifest
         text = load_file(str(folder / "text_embeddings.safetensors"))
+    except ModelError:
+        raise
     except (OSError, ValueError, SafetensorError, RuntimeError) as e:
-        raise ModelError(f"could not read the weights in {folder}: {e}") from None
-    if unet.config.in_channels != IN_CHANNELS:
-        raise ModelError(f"{folder / 'unet'} has {unet.config.in_channels} input channels; an OMFA UNet has "
-                         f"{IN_CHANNELS} (use 'omfa convert' to widen a base model)")
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+        raise ModelError(f"could not read the weights in {folder}: {first}") from None
     if codec.factor != layout.factor:
         raise ModelError(f"codec factor {codec.factor} does not match the layout factor {layout.factor}")
     learned = trainable and config.preset == "demo"
@@ -266,6 +334,27 @@ def load_model(folder: str | Path, dtype: torch.dtype | None = None, device: str
         elif isinstance(codec, VaeCodec) and dtype == torch.float16 and getattr(codec.vae.config, "force_upcast", False):
             model.codec.float()  # the SDXL VAE overflows to NaN in fp16 (its config says force_upcast)
     return model
+
+
+def _check_text_embeddings(path: Path, unet_cfg: dict, unet_cfg_path: Path) -> None:
+    """The stored null-text embeddings must fit the UNet's cross-attention (and SDXL's pooled) width."""
+    shapes = safetensors_shapes(path)
+    ehs = shapes.get("encoder_hidden_states")
+    if ehs is None:
+        raise ModelError(f"{path} lacks the tensor 'encoder_hidden_states'")
+    dim = unet_cfg.get("cross_attention_dim")
+    if len(ehs) != 3 or ehs[0] != 1 or (isinstance(dim, int) and ehs[-1] != dim):
+        raise ModelError(f"{unet_cfg_path} does not match {path}: tensor encoder_hidden_states has shape "
+                         f"{list(ehs)} but the config implies [1, tokens, {dim}] (cross_attention_dim={dim})")
+    if unet_cfg.get("addition_embed_type") == "text_time":
+        pooled = shapes.get("text_embeds")
+        try:
+            want = unet_cfg["projection_class_embeddings_input_dim"] - 6 * unet_cfg["addition_time_embed_dim"]
+        except (KeyError, TypeError):
+            return  # check_diffusers_weights has vetted the config; nothing more to compare
+        if pooled is None or tuple(pooled) != (1, want):
+            raise ModelError(f"{unet_cfg_path} does not match {path}: tensor text_embeds has shape "
+                             f"{None if pooled is None else list(pooled)} but the config implies [1, {want}]")
 
 
 # ----------------------------------------------------------------------------- conversion from a base
@@ -299,16 +388,30 @@ def init_from_diffusers(folder: str | Path, text: str = "auto", layout: PanelLay
     """
     from diffusers import AutoencoderKL, UNet2DConditionModel
 
-    folder = Path(folder)
+    folder = Path(folder).expanduser()
+    refuse_pickle_file(folder, "file")
+    if folder.is_file():
+        raise ModelError(f"{folder} is a single-file checkpoint; 'omfa convert' starts from a diffusers folder "
+                         "(unet/, vae/): make one with diffusers' StableDiffusionXLPipeline.from_single_file(...)"
+                         ".save_pretrained(OUT, safe_serialization=True)")
     for sub in ("unet", "vae"):
         if not (folder / sub / "config.json").is_file():
             raise ModelError(f"{folder} is not a diffusers model folder: {sub}/config.json is missing")
+    check_folder(folder, warn_missing=False)  # a base folder with an OMFA manifest is verified; others are not
+    for sub, cls in (("unet", UNet2DConditionModel), ("vae", AutoencoderKL)):
+        refuse_pickle_only(folder / sub, sub)
+        if not any((folder / sub).glob("*.safetensors")):
+            raise ModelError(f"{folder / sub} has no .safetensors weights; OMFA reads only safetensors")
+        check_diffusers_weights(cls, folder / sub)
     try:
+        # use_safetensors=True: diffusers must never fall back to a pickled .bin next to the safetensors.
         unet = UNet2DConditionModel.from_pretrained(str(folder), subfolder="unet", local_files_only=True,
-                                                    torch_dtype=dtype)
-        vae = AutoencoderKL.from_pretrained(str(folder), subfolder="vae", local_files_only=True, torch_dtype=dtype)
-    except (OSError, ValueError) as e:
-        raise ModelError(f"could not load the base model from {folder}: {e}") from None
+                                                    torch_dtype=dtype, use_safetensors=True)
+        vae = AutoencoderKL.from_pretrained(str(folder), subfolder="vae", local_files_only=True, torch_dtype=dtype,
+                                            use_safetensors=True)
+    except (OSError, ValueError, RuntimeError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+        raise ModelError(f"could not load the base model from {folder}: {first}") from None
     if unet.config.in_channels not in (LATENT_CHANNELS, IN_CHANNELS):
         raise ModelError(f"the base UNet has {unet.config.in_channels} input channels; OMFA can start from "
                          f"{LATENT_CHANNELS} (text-to-image) or {IN_CHANNELS} (inpainting) channels")
@@ -351,8 +454,9 @@ def _empty_prompt_embeddings(folder: Path, unet, text: str, is_xl: bool) -> tupl
     for tok_dir, enc_dir, cls in encoders:
         if not (folder / enc_dir).is_dir():
             raise ModelError(f"{folder / enc_dir} is missing; convert with --text zeros instead")
+        refuse_pickle_only(folder / enc_dir, "text_encoder")
         tok = CLIPTokenizer.from_pretrained(str(folder / tok_dir), local_files_only=True)
-        enc = cls.from_pretrained(str(folder / enc_dir), local_files_only=True).eval()
+        enc = cls.from_pretrained(str(folder / enc_dir), local_files_only=True, use_safetensors=True).eval()
         ids = tok([""], padding="max_length", max_length=tok.model_max_length, truncation=True,
                   return_tensors="pt").input_ids
         with torch.no_grad():

@@ -18,6 +18,8 @@ from engine.codec import Codec, VaeCodec, to_tensor, to_uint8
 from engine.device import DevicePolicy, select_device
 from engine.diffusion import SCHEDULERS, make_scheduler, sample
 from engine.layout import GENERATED, Task
+from engine.integrity import (check_diffusers_weights, check_folder, diffusers_weights, refuse_pickle_file,
+                              refuse_pickle_only)
 from engine.model import ModelError, OmfaModel, load_model
 from engine.request import RequestError, Result, TryOnRequest
 
@@ -238,6 +240,10 @@ def load_vae(folder: str | Path, like: Codec, dtype: torch.dtype, device: str | 
         / latent channel count that does not match ``like``).
     """
     folder = Path(folder).expanduser()
+    refuse_pickle_file(folder, "vae")
+    if folder.is_file():
+        raise ModelError(f"{folder} is a file; a VAE is loaded from a diffusers AutoencoderKL folder (config.json + "
+                         "diffusion_pytorch_model.safetensors), as AutoencoderKL.save_pretrained writes")
     if not folder.is_dir():
         raise ModelError(f"VAE folder {folder} does not exist")
     if not (folder / "config.json").is_file() and (folder / "vae" / "config.json").is_file():
@@ -257,11 +263,14 @@ def load_vae(folder: str | Path, like: Codec, dtype: torch.dtype, device: str | 
         raise ModelError(f"{folder} holds a {cls_name}, not a diffusers AutoencoderKL")
     if isinstance(cfg.get("block_out_channels"), list) and "latent_channels" in cfg:
         _check_vae_geometry(folder, 2 ** (len(cfg["block_out_channels"]) - 1), int(cfg["latent_channels"]), like)
-    if not any(folder.glob("*.safetensors")):
-        raise ModelError(f"{folder} has no .safetensors weights (diffusion_pytorch_model.safetensors); OMFA does "
-                         "not unpickle .bin weights — convert them with AutoencoderKL.save_pretrained")
+    check_folder(folder, warn_missing=False)  # a VAE folder given an OMFA manifest is verified
+    refuse_pickle_only(folder, "vae")
+    if not diffusers_weights(folder):
+        raise ModelError(f"{folder} has no diffusion_pytorch_model.safetensors; OMFA reads only safetensors weights")
     from diffusers import AutoencoderKL
     from safetensors import SafetensorError
+
+    check_diffusers_weights(AutoencoderKL, folder)  # config vs weights, named, before reading the weights
 
     upcast = dtype == torch.float16 and bool(cfg.get("force_upcast", True))
     try:

@@ -62,7 +62,7 @@ def load_shards(folder: str | Path, split: str = "train", keys=IMAGE_KEYS) -> di
         raise FileNotFoundError(f"no {split}_*.npz shards in {folder} (make them with 'omfa data render')")
     parts = {k: [] for k in keys}
     for p in paths:
-        with np.load(p) as z:
+        with np.load(p, allow_pickle=False) as z:  # shards may come from elsewhere: arrays only
             for k in keys:
                 parts[k].append(z[k])
     return {k: np.concatenate(v) for k, v in parts.items()}
@@ -121,6 +121,7 @@ def train_codec(cfg: CodecTrainConfig, log=print):
     so crops lose nothing).
     """
     from engine.codec import TinyCodec
+    from engine.integrity import write_manifest
 
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
@@ -149,6 +150,7 @@ def train_codec(cfg: CodecTrainConfig, log=print):
         sample = _images(data["person"][:64])
         codec.config.scaling = float(1.0 / codec.encode_raw(sample).std())
     codec.save(cfg.out)
+    write_manifest(cfg.out)  # a standalone codec folder is verified when 'omfa train --codec' loads it
     return codec
 
 
@@ -230,10 +232,16 @@ def _save_checkpoint(path: Path, model, ema, opt, step: int, cfg: TrainConfig, s
 
 
 def _load_checkpoint(path: Path, model, ema, opt) -> dict:
+    # Resume reads exactly these two files, safetensors + JSON: no optimizer pickles (accelerate's
+    # save_state/load_state and torch's loader are deliberately not used).
     from safetensors.torch import load_file
+
+    from engine.integrity import ModelError
 
     t = load_file(str(path / "state.safetensors"))
     progress = json.loads((path / "progress.json").read_text())
+    if not isinstance(progress, dict) or not isinstance(progress.get("step"), int):
+        raise ModelError(f"{path / 'progress.json'} is invalid: expected a JSON object with an integer 'step'")
     params = dict(model.named_parameters())
     with torch.no_grad():
         for k, p in params.items():
@@ -249,7 +257,7 @@ def _load_checkpoint(path: Path, model, ema, opt) -> dict:
 
 def _build(cfg: TrainConfig):
     from engine.codec import TinyCodec
-    from engine.model import build_model, init_from_diffusers
+    from engine.model import ModelError, build_model, init_from_diffusers
 
     if cfg.resume_model:
         from engine.model import load_model
@@ -260,7 +268,13 @@ def _build(cfg: TrainConfig):
     else:
         model = build_model(cfg.preset, seed=cfg.seed)
     if cfg.codec:
-        model.codec = TinyCodec.load(cfg.codec)
+        from engine.codec import load_codec
+
+        codec = load_codec(cfg.codec)  # pickle refusal, manifest and config/weights checks
+        if not isinstance(codec, TinyCodec):
+            raise ModelError(f"{cfg.codec} holds a {codec.kind} codec; --codec takes a tiny codec folder "
+                             "('omfa train-codec')")
+        model.codec = codec
     model.config.noise_schedule["prediction_type"] = cfg.prediction_type
     model.config.name = cfg.name
     return model

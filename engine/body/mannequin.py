@@ -742,7 +742,7 @@ def load_parts(path: Path | None = None) -> MannequinParts:
     global _PARTS_CACHE
     if path is None and _PARTS_CACHE is not None:
         return _PARTS_CACHE
-    with np.load(path or PARTS_PATH) as d, np.load(MANNEQUIN_PATH) as m:
+    with np.load(path or PARTS_PATH, allow_pickle=False) as d, np.load(MANNEQUIN_PATH, allow_pickle=False) as m:
         parts = MannequinParts(
             part_id=d["part_id"].astype(np.int64), part_names=tuple(d["part_names"].tolist()),
             garment_mask=d["garment_mask"], garment_uv=d["garment_uv"], garment_box=d["garment_box"],

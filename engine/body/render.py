@@ -132,7 +132,7 @@ def mannequin_labels() -> VertexLabels:
     if _MANNEQUIN_LABELS is None:
         from engine.body.mannequin import PARTS_PATH
 
-        with np.load(PARTS_PATH) as d:
+        with np.load(PARTS_PATH, allow_pickle=False) as d:
             _MANNEQUIN_LABELS = VertexLabels(d["part_id"].astype(np.int64), tuple(d["part_names"].tolist()),
                                              d["rest_normals"][:, 2].astype(np.float32))
     return _MANNEQUIN_LABELS

@@ -12,3 +12,9 @@ def model():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(autouse=True)
+def _private_hash_cache(tmp_path_factory, monkeypatch):
+    """Model loads remember verified hashes in the user's data folder; tests use a throwaway cache."""
+    monkeypatch.setenv("OMFA_HASH_CACHE", str(tmp_path_factory.mktemp("hashcache") / "hashes.json"))

@@ -3,6 +3,7 @@ import json
 import pytest
 import torch
 
+from engine.integrity import write_manifest
 from engine.model import IN_CHANNELS, ModelError, init_from_diffusers, load_model, unet_flops, widen_conv_in
 
 from omfa_testing import tiny_model
@@ -47,10 +48,16 @@ def test_load_errors_name_the_file(tmp_path):
         load_model(tmp_path / "m")
     m.save(tmp_path / "m2")
     (tmp_path / "m2/unet/diffusion_pytorch_model.safetensors").write_bytes(b"garbage")
-    with pytest.raises(ModelError, match="could not read the weights"):
+    with pytest.raises(ModelError, match="diffusion_pytorch_model.safetensors is truncated"):
+        load_model(tmp_path / "m2")  # caught by the manifest
+    write_manifest(tmp_path / "m2")  # and without its help, by the safetensors header check
+    with pytest.raises(ModelError, match="diffusion_pytorch_model.safetensors is not a safetensors file"):
         load_model(tmp_path / "m2")
     m.save(tmp_path / "m3")
     (tmp_path / "m3/omfa_config.json").write_text("{not json")
+    with pytest.raises(ModelError, match="omfa_config.json is truncated: .* manifest.json says"):
+        load_model(tmp_path / "m3")
+    write_manifest(tmp_path / "m3")
     with pytest.raises(ModelError, match="omfa_config.json is invalid"):
         load_model(tmp_path / "m3")
 
