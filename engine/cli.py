@@ -156,54 +156,17 @@ def cmd_try_on(args) -> int:
 def cmd_doctor(args) -> int:
     import platform
 
+    from engine.doctor import FAIL, WARN, run_checks
+
     print(f"OMFA Desktop doctor — Python {platform.python_version()} on {platform.system()} {platform.machine()}")
-    ok = True
-    try:  # before anything imports OpenGL: the platform must be chosen first
-        from engine.body.guide import pose_guides
-        from engine.body.render import ensure_gl_platform
-        from engine.body.state import BodyState
-
-        platform_name = ensure_gl_platform()
-        t0 = time.perf_counter()
-        pose_guides(BodyState(), 96, 128)
-        print(f"offscreen GL for guide renders: {platform_name}, a 96x128 guide in "
-              f"{(time.perf_counter() - t0) * 1000:.0f} ms")
-    except Exception as e:  # noqa: BLE001 - doctor reports, never crashes
-        ok = False
-        print(f"offscreen GL for guide renders: UNAVAILABLE ({e}); install libegl1 libegl-mesa0 or libosmesa6")
-    for mod in ("torch", "diffusers", "safetensors", "accelerate", "smplx", "pyrender", "OpenGL", "PySide6",
-                "numpy", "PIL", "platformdirs"):
-        try:
-            m = __import__(mod)
-            print(f"  {mod:12s} {getattr(m, '__version__', 'ok')}")
-        except Exception as e:  # noqa: BLE001 - doctor reports any import failure
-            ok = False
-            print(f"  {mod:12s} MISSING ({e.__class__.__name__}: {e})")
-    from engine.device import DeviceError, select_device
-
-    try:
-        pol = select_device(args.device, args.precision)
-        print(f"device policy: {pol.describe()} — {pol.reason}")
-    except DeviceError as e:
-        ok = False
-        print(f"device policy: ERROR {e}")
-    import torch
-
-    print(f"  torch threads {torch.get_num_threads()}, CUDA available: {torch.cuda.is_available()}")
-    from engine.paths import DEMO_MODEL, SAMPLES, user_data_dir
-
-    cfg = DEMO_MODEL / "omfa_config.json"
-    if cfg.is_file():
-        c = json.loads(cfg.read_text())
-        state = "trained" if c.get("trained") else "UNTRAINED (outputs are noise)"
-        print(f"demo model: {DEMO_MODEL} — {c.get('name')}, {state}")
-    else:
-        print(f"demo model: none at {DEMO_MODEL} (an untrained demo-sized model is used instead)")
-    print(f"samples: {len(list(SAMPLES.glob('*.png')))} images in {SAMPLES}")
-    print(f"user data: {user_data_dir()}")
-    print("SMPL-X: the shipped body is OMFA's own procedural mannequin. Real SMPL-X files are not included "
-          "(non-commercial licence, https://smpl-x.is.tue.mpg.de); point Settings at your own copy.")
-    print("doctor: all good" if ok else "doctor: problems found (see above)")
+    checks = run_checks(args.device, args.precision)
+    for c in checks:
+        print(c.line())
+    problems = [c for c in checks if c.status == FAIL]
+    warnings = [c for c in checks if c.status == WARN]
+    ok = not problems
+    print(f"doctor: {len(problems)} problem(s), {len(warnings)} warning(s)" if (problems or warnings)
+          else "doctor: all good")
     return 0 if ok else 1
 
 

@@ -106,3 +106,34 @@ def use_sdpa(unet) -> None:
     from diffusers.models.attention_processor import AttnProcessor2_0
 
     unet.set_attn_processor(AttnProcessor2_0())
+
+
+class OutOfMemory(RuntimeError):
+    """A run needed more memory than the device has. ``low_memory_tried`` says whether the request already
+    used the low-memory mode (then the advice is a smaller request or model, not a retry)."""
+
+    def __init__(self, message: str, low_memory_tried: bool) -> None:
+        super().__init__(message)
+        self.low_memory_tried = low_memory_tried
+
+
+def is_out_of_memory(e: BaseException) -> bool:
+    """CUDA/MPS/CPU allocators raise different types; their messages all say "out of memory"."""
+    import torch
+
+    return isinstance(e, torch.OutOfMemoryError) or (isinstance(e, (RuntimeError, MemoryError))
+                                                     and ("out of memory" in str(e).lower()
+                                                          or isinstance(e, MemoryError)))
+
+
+def free_memory(device: str) -> None:
+    """Give cached blocks back after a failure, so the next (smaller) run can start."""
+    import gc
+
+    import torch
+
+    gc.collect()
+    if device.startswith("cuda") and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    elif device == "mps" and hasattr(torch, "mps"):
+        torch.mps.empty_cache()

@@ -153,7 +153,8 @@ def predict_x0(model_out: torch.Tensor, x_t: torch.Tensor, t, scheduler) -> torc
 def sample(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x0_clean: torch.Tensor,
            pose: torch.Tensor, mask: torch.Tensor, scheduler, steps: int = 50, guidance: float = 2.0,
            generator: Optional[torch.Generator] = None, noise: Optional[torch.Tensor] = None,
-           progress: Optional[ProgressFn] = None, cancel: Optional[threading.Event] = None) -> SampleOutput:
+           progress: Optional[ProgressFn] = None, cancel: Optional[threading.Event] = None,
+           max_batch: Optional[int] = None) -> SampleOutput:
     """Partial-diffusion sampling loop.
 
     Parameters
@@ -166,6 +167,8 @@ def sample(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x0_clean
     guidance : classifier-free guidance weight; 1.0 runs the conditional branch only
     noise : optional (B, C, h, W) initial noise; otherwise drawn from ``generator``
     cancel : checked before every step; when set the loop returns at once with ``cancelled=True``
+    max_batch : at most this many rows per model call (CFG doubles the rows); None = all at once. Smaller
+        lowers peak memory for the same result.
     """
     if steps <= 0:
         raise ValueError(f"steps must be at least 1, not {steps}")
@@ -194,10 +197,10 @@ def sample(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x0_clean
         if cfg:
             uncond = torch.where(m, scaled, x0_uncond)
             x_in = torch.cat([torch.cat([uncond, cond]), pose_in, mask_in], dim=1)
-            out_u, out_c = model(x_in, t.expand(2 * b).to(device)).chunk(2)
+            out_u, out_c = _call(model, x_in, t, device, max_batch).chunk(2)
             out = out_u + guidance * (out_c - out_u)
         else:
-            out = model(torch.cat([cond, pose, mask_f], dim=1), t.expand(b).to(device))
+            out = _call(model, torch.cat([cond, pose, mask_f], dim=1), t, device, max_batch)
         out = out.to(dtype)
         step = scheduler.step(out, t, x, generator=generator, return_dict=True) \
             if _accepts_generator(scheduler) else scheduler.step(out, t, x, return_dict=True)
@@ -208,6 +211,14 @@ def sample(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x0_clean
             progress(i + 1, len(timesteps), torch.where(m, x0_hat.to(dtype), x0_clean))
         x = torch.where(m, step.prev_sample.to(dtype), x0_clean)
     return SampleOutput(x, False, len(timesteps))
+
+
+def _call(model, x_in: torch.Tensor, t: torch.Tensor, device, max_batch: Optional[int]) -> torch.Tensor:
+    """The model on ``x_in`` (N, 9, h, W), in chunks of at most ``max_batch`` rows."""
+    n = x_in.shape[0]
+    if not max_batch or max_batch >= n:
+        return model(x_in, t.expand(n).to(device))
+    return torch.cat([model(c, t.expand(c.shape[0]).to(device)) for c in x_in.split(max_batch)])
 
 
 def _accepts_generator(scheduler) -> bool:

@@ -11,19 +11,19 @@ KEY = "omfa"  # the iTXt chunk holding the JSON settings
 
 
 def save_png(image: np.ndarray, path: str | Path, metadata: dict[str, Any]) -> Path:
-    """Write ``image`` (H, W, 3) uint8 with ``metadata`` as JSON in the PNG (atomically)."""
+    """Write ``image`` (H, W, 3) uint8 with ``metadata`` as JSON in the PNG (atomically: an interrupted or
+    failed write leaves no partial file). Raises engine.persist.StorageError (disk full, read-only, ...)."""
     from PIL import Image
     from PIL.PngImagePlugin import PngInfo
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from engine.persist import atomic_path
+
     info = PngInfo()
     info.add_itxt(KEY, json.dumps(metadata, default=_jsonable))
     info.add_text("Software", "OMFA Desktop")
-    tmp = path.with_name(path.name + ".part")
-    Image.fromarray(np.asarray(image, np.uint8)).save(tmp, format="PNG", pnginfo=info)
-    tmp.replace(path)
-    return path
+    with atomic_path(path) as tmp:
+        Image.fromarray(np.asarray(image, np.uint8)).save(tmp, format="PNG", pnginfo=info)
+    return Path(path)
 
 
 def read_png_metadata(path: str | Path) -> dict[str, Any]:

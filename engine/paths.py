@@ -20,6 +20,17 @@ def user_data_dir() -> Path:
     return Path(_udd(APP_NAME, appauthor=False))
 
 
+def user_log_dir() -> Path:
+    """The rotating logs; OMFA_LOG_DIR overrides, else OMFA_DATA_DIR/logs, else the platform's log folder."""
+    if os.environ.get("OMFA_LOG_DIR"):
+        return Path(os.environ["OMFA_LOG_DIR"])
+    if os.environ.get("OMFA_DATA_DIR"):
+        return Path(os.environ["OMFA_DATA_DIR"]) / "logs"
+    from platformdirs import user_log_dir as _uld
+
+    return Path(_uld(APP_NAME, appauthor=False))
+
+
 def sample_paths() -> dict[str, Path]:
     """The first shipped sample of each kind: person, garment, head, guide (those that exist)."""
     out = {}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -15,7 +16,7 @@ import numpy as np
 import torch
 
 from engine.codec import Codec, VaeCodec, to_tensor, to_uint8
-from engine.device import DevicePolicy, select_device
+from engine.device import DevicePolicy, OutOfMemory, free_memory, is_out_of_memory, select_device
 from engine.diffusion import SCHEDULERS, make_scheduler, sample
 from engine.layout import GENERATED, Task
 from engine.integrity import (check_diffusers_weights, check_folder, diffusers_weights, refuse_pickle_file,
@@ -138,9 +139,48 @@ class Pipeline:
         vae = f", VAE {self.vae_folder}" if self.vae_folder is not None else ""
         return f"{cfg.name} ({cfg.preset}, {self.model.num_parameters() / 1e6:.1f} M parameters{vae}){state}"
 
-    @torch.no_grad()
     def run(self, request: TryOnRequest, progress: Optional[ProgressCallback] = None,
             cancel: Optional[threading.Event] = None) -> Result:
+        """Generate what ``request`` asks for. Raises RequestError for an invalid request and
+        :class:`engine.device.OutOfMemory` (after freeing the cache) when the device runs out of memory."""
+        try:
+            with self._memory_mode(request.memory):
+                return self._run(request, progress, cancel)
+        except Exception as e:
+            if not is_out_of_memory(e):
+                raise
+            free_memory(self.policy.device)
+            low = request.memory == "low"
+            advice = ("use fewer views, a smaller model, or close other GPU programs" if low else
+                      "retry with the low-memory mode (slower, much less memory), or use fewer views")
+            raise OutOfMemory(f"out of memory on {self.policy.device} ({self.policy.precision}): {advice}. "
+                              f"[{str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__}]",
+                              low_memory_tried=low) from e
+
+    @contextmanager
+    def _memory_mode(self, memory: str):
+        """"low": sliced attention and a sliced/tiled VAE for this run only (the speed mode is restored)."""
+        if memory != "low":
+            yield
+            return
+        unet, codec = self.model.unet, self.model.codec
+        saved = dict(unet.attn_processors)
+        unet.set_attention_slice("auto")
+        vae = getattr(codec, "vae", None)
+        if vae is not None:
+            vae.enable_slicing()
+            vae.enable_tiling()
+        try:
+            yield
+        finally:
+            unet.set_attn_processor(saved)
+            if vae is not None:
+                vae.disable_slicing()
+                vae.disable_tiling()
+
+    @torch.no_grad()
+    def _run(self, request: TryOnRequest, progress: Optional[ProgressCallback],
+             cancel: Optional[threading.Event]) -> Result:
         t0 = time.perf_counter()
         # 1. check inputs
         layout = self.layout
@@ -191,7 +231,7 @@ class Pipeline:
 
         out = sample(self.model, x0_clean, pose, mask, scheduler, steps=request.steps,
                      guidance=float(request.guidance), generator=generator, noise=noise,
-                     progress=on_step, cancel=cancel)
+                     progress=on_step, cancel=cancel, max_batch=1 if request.memory == "low" else None)
         t_sample = time.perf_counter() - t1
         settings = {**request.settings(), "model": self.model.config.name, "model_trained": self.trained,
                     "device": self.policy.device, "precision": self.policy.precision}
@@ -208,7 +248,9 @@ class Pipeline:
         images: dict[str, list[np.ndarray]] = {}
         for name in layout.panels:
             if name in generated:
-                images[name] = list(to_uint8(codec.decode(split[name].contiguous())))
+                z = split[name].contiguous()
+                chunks = z.split(1) if request.memory == "low" else (z,)  # one view at a time
+                images[name] = [img for c in chunks for img in to_uint8(codec.decode(c))]
             elif getattr(request, name) is not None:
                 images[name] = [getattr(request, name)]
         t_decode = time.perf_counter() - t2

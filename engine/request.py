@@ -16,6 +16,7 @@ from engine.layout import GENERATED, PanelLayout, Task
 
 IMAGE_FIELDS = ("person", "garment", "head")
 MAX_STEPS = 999  # DDIM's "leading" spacing with steps_offset 1 runs past timestep 999 at 1000 steps
+MEMORY_MODES = ("standard", "low")  # "low": one model row at a time, sliced attention, tiled VAE
 
 
 class RequestError(ValueError):
@@ -41,6 +42,7 @@ class TryOnRequest:
     steps, guidance, scheduler, seed : sampler settings (DDIM 50, CFG 2.0 by default, as in the paper)
     num_views : views generated in one batch (multi-view); 1 otherwise
     precision, device : "auto" or an explicit choice (see engine.device)
+    memory : "standard", or "low" to trade speed for peak memory (what an out-of-memory failure suggests)
     body, cameras : the BodyState dict and camera dicts that made the guides (provenance, optional)
     label : free text shown in galleries
     """
@@ -57,6 +59,7 @@ class TryOnRequest:
     num_views: int = 1
     precision: str = "auto"
     device: str = "auto"
+    memory: str = "standard"
     body: Optional[dict] = None
     cameras: Optional[list] = None
     label: str = ""
@@ -100,6 +103,8 @@ class TryOnRequest:
         if isinstance(self.num_views, bool) or not isinstance(self.num_views, (int, np.integer)) \
                 or not 1 <= self.num_views <= 64:
             raise RequestError("num_views", f"must be between 1 and 64, not {self.num_views!r}")
+        if self.memory not in MEMORY_MODES:
+            raise RequestError("memory", f"must be one of {', '.join(MEMORY_MODES)}, not {self.memory!r}")
         if task != Task.MULTI_VIEW and self.num_views != 1:
             raise RequestError("num_views", f"{task.value} makes one view; use the multi-view task for several")
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +45,10 @@ def _read_rgb(path: Path) -> np.ndarray:
 def _save_plain_png(img: np.ndarray, path: Path) -> None:
     from PIL import Image
 
-    Image.fromarray(np.asarray(img, np.uint8)).save(path, format="PNG")
+    from engine.persist import atomic_path
+
+    with atomic_path(path) as tmp:
+        Image.fromarray(np.asarray(img, np.uint8)).save(tmp, format="PNG")
 
 
 @dataclass
@@ -111,68 +115,106 @@ class GalleryEntry:
 
 
 class GalleryStore:
-    """Reads and writes gallery entries under ``root`` (default ``user_data_dir()/gallery``)."""
+    """Reads and writes gallery entries under ``root`` (default ``user_data_dir()/gallery``).
+
+    An entry is written into a hidden staging folder and renamed into place only once every file is on disk,
+    so a crash or a kill mid-save never leaves a half entry in the gallery. Leftovers of an interrupted save
+    and entries that cannot be read are moved to ``root/damaged/`` (never deleted) and listed in ``problems``.
+    """
+
+    STAGING = ".staging-"
+    DAMAGED = "damaged"
 
     def __init__(self, root: Path | None = None) -> None:
         self.root = Path(root) if root is not None else gallery_dir()
         self.problems: list[str] = []
 
     def add(self, job) -> GalleryEntry:
-        """Store a finished job (``worker.Job`` with a ``Result``)."""
+        """Store a finished job (``worker.Job`` with a ``Result``). Raises engine.persist.StorageError (disk
+        full, read-only folder, ...) with nothing left behind; the job keeps its result in memory."""
         from engine.export import save_png
+        from engine.persist import StorageError, describe_os_error, write_json
 
         result, req = job.result, job.request
-        self.root.mkdir(parents=True, exist_ok=True)
         base = time.strftime("%Y%m%d-%H%M%S") + f"-{req.task}"
-        folder = self.root / base
-        n = 1
-        while folder.exists():
-            n += 1
-            folder = self.root / f"{base}-{n}"
-        folder.mkdir()
-        meta = {"request": req.settings(), "result": result.metadata(), "app": {"mode": job.mode, **job.app}}
-        outputs = []
-        for i, img in enumerate(result.outputs):
-            name = f"output_{i:02d}.png"
-            save_png(img, folder / name, {**meta, "view": i})
-            outputs.append(name)
-        inputs = {}
-        for name in INPUT_NAMES:
-            img = getattr(req, name, None)
-            if img is not None:
-                inputs[name] = f"input_{name}.png"
-                _save_plain_png(img, folder / inputs[name])
-        for i, g in enumerate(req.pose_guides):
-            inputs[f"guide_{i:02d}"] = f"guide_{i:02d}.png"
-            _save_plain_png(g, folder / inputs[f"guide_{i:02d}"])
-        entry = GalleryEntry(folder.name, folder, job.mode, req.task, time.time(), outputs, inputs, meta)
-        tmp = folder / "entry.json.part"
-        tmp.write_text(json.dumps(entry.to_json(), indent=1))
-        tmp.replace(folder / "entry.json")
+        stage = None
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            stage = Path(tempfile.mkdtemp(prefix=f"{self.STAGING}{base}-", dir=self.root))
+            meta = {"request": req.settings(), "result": result.metadata(), "app": {"mode": job.mode, **job.app}}
+            outputs = []
+            for i, img in enumerate(result.outputs):
+                name = f"output_{i:02d}.png"
+                save_png(img, stage / name, {**meta, "view": i})
+                outputs.append(name)
+            inputs = {}
+            for name in INPUT_NAMES:
+                img = getattr(req, name, None)
+                if img is not None:
+                    inputs[name] = f"input_{name}.png"
+                    _save_plain_png(img, stage / inputs[name])
+            for i, g in enumerate(req.pose_guides):
+                inputs[f"guide_{i:02d}"] = f"guide_{i:02d}.png"
+                _save_plain_png(g, stage / inputs[f"guide_{i:02d}"])
+            folder = self.root / base
+            n = 1
+            while folder.exists():
+                n += 1
+                folder = self.root / f"{base}-{n}"
+            entry = GalleryEntry(folder.name, folder, job.mode, req.task, time.time(), outputs, inputs, meta)
+            write_json(stage / "entry.json", entry.to_json())
+            stage.rename(folder)  # the commit point: before it the entry does not exist, after it is complete
+        except OSError as e:
+            if stage is not None:
+                shutil.rmtree(stage, ignore_errors=True)
+            if isinstance(e, StorageError):
+                raise
+            raise StorageError(e.errno, describe_os_error(e, self.root)) from e
         return entry
 
     def load_all(self) -> list[GalleryEntry]:
-        """Every readable entry, newest first; damaged ones are skipped and listed in ``problems``."""
+        """Every readable entry, newest first; damaged ones are moved to ``damaged/`` and listed in ``problems``."""
         self.problems = []
         entries = []
         if not self.root.is_dir():
             return entries
         for folder in sorted(self.root.iterdir()):
-            f = folder / "entry.json"
-            if not f.is_file():
+            if not folder.is_dir() or folder.name == self.DAMAGED:
                 continue
+            if folder.name.startswith(self.STAGING):
+                self._move_aside(folder, "an interrupted save (the app stopped while writing it)")
+                continue
+            f = folder / "entry.json"
             try:
                 d = json.loads(f.read_text())
                 e = GalleryEntry(d["id"], folder, d.get("mode", d["task"]), d["task"], float(d["created"]),
                                  list(d["outputs"]), dict(d.get("inputs", {})), dict(d.get("metadata", {})))
+                e.id = folder.name  # the folder is the identity (a copied folder must not alias another)
                 if not e.outputs or not all(p.is_file() for p in e.output_paths()):
-                    raise ValueError("output image missing")
-            except (OSError, ValueError, KeyError, TypeError) as err:
-                self.problems.append(f"{folder.name}: {err}")
+                    raise ValueError("an output image is missing")
+            except FileNotFoundError:
+                self._move_aside(folder, "entry.json is missing")
+                continue
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+                self._move_aside(folder, f"{err.__class__.__name__}: {err}")
                 continue
             entries.append(e)
         entries.sort(key=lambda e: e.created, reverse=True)
         return entries
+
+    def _move_aside(self, folder: Path, why: str) -> None:
+        target = self.root / self.DAMAGED / folder.name.removeprefix(self.STAGING)
+        try:
+            target.parent.mkdir(exist_ok=True)
+            n = 1
+            base = target
+            while target.exists():
+                n += 1
+                target = base.with_name(f"{base.name}-{n}")
+            folder.rename(target)
+            self.problems.append(f"{folder.name}: {why}; moved to {target}")
+        except OSError as err:
+            self.problems.append(f"{folder.name}: {why}; could not be moved aside ({err})")
 
     def delete(self, entry: GalleryEntry) -> None:
         if entry.folder.parent.resolve() == self.root.resolve():
@@ -279,7 +321,8 @@ class GalleryWidget(QWidget):
             self.list.addItem(self._item(e))
         if self.store.problems:
             self.message.emit(f"{len(self.store.problems)} gallery entr{'y' if len(self.store.problems) == 1 else 'ies'} "
-                              "could not be read and are not shown.", "\n".join(self.store.problems), "warning")
+                              f"could not be read and were moved to {self.store.root / self.store.DAMAGED} "
+                              "(nothing was deleted).", "\n".join(self.store.problems), "warning")
         self.list.setCurrentRow(0 if self.entries else -1)
 
     def add_job(self, job) -> GalleryEntry:

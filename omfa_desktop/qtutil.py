@@ -96,6 +96,10 @@ class MessageBar(QFrame):
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.text, 1)
+        self.action_row = QHBoxLayout()  # optional buttons that fix the problem ("Retry with low memory", ...)
+        self.action_row.setContentsMargins(0, 0, 0, 0)
+        self.action_buttons: list[QPushButton] = []
+        row.addLayout(self.action_row)
         row.addWidget(self.details_button)
         row.addWidget(self.close_button)
         lay = QVBoxLayout(self)
@@ -107,8 +111,18 @@ class MessageBar(QFrame):
         self.kind = "info"
         self.hide()
 
-    def show_message(self, message: str, details: str = "", kind: str = "error") -> None:
+    def show_message(self, message: str, details: str = "", kind: str = "error", actions=()) -> None:
+        """``actions``: (label, callable) pairs shown as buttons; pressing one runs it and dismisses the bar."""
         self.kind = kind
+        for b in self.action_buttons:
+            self.action_row.removeWidget(b)
+            b.deleteLater()
+        self.action_buttons = []
+        for label, fn in actions:
+            b = QPushButton(label)
+            b.clicked.connect(lambda _=False, fn=fn: (self.dismiss(), fn()))
+            self.action_row.addWidget(b)
+            self.action_buttons.append(b)
         colors = {"error": ("#fde8e8", "#b42318"), "warning": ("#fff4e0", "#9a5b00"), "info": ("#e8f1fd", "#1d4f91")}
         bg, fg = colors.get(kind, colors["info"])
         self.setStyleSheet(f"#messageBar {{ background: {bg}; border: 1px solid {fg}; border-radius: 4px; }}"

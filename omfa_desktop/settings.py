@@ -209,16 +209,13 @@ def _validate_hmr2(folder: Path) -> None:
 
 def load_settings(path: Path | None = None) -> tuple[AppSettings, list[str]]:
     """The saved settings (defaults when there are none) and notes about values that were reset."""
+    from engine.persist import read_json
+
     path = path or settings_path()
     notes: list[str] = []
-    if not path.is_file():
-        return AppSettings(), notes
-    try:
-        data = json.loads(path.read_text())
-        if not isinstance(data, dict):
-            raise ValueError("not a JSON object")
-    except (OSError, ValueError) as e:
-        return AppSettings(), [f"settings file {path} could not be read ({e}); using defaults"]
+    data, note = read_json(path)  # a damaged file is moved aside (kept for the user), never overwritten
+    if data is None:
+        return AppSettings(), [f"{note}; the default settings are used"] if note else []
     s = AppSettings()
     for f in fields(AppSettings):
         if f.name not in data:
@@ -238,12 +235,10 @@ def load_settings(path: Path | None = None) -> tuple[AppSettings, list[str]]:
 
 
 def save_settings(s: AppSettings, path: Path | None = None) -> Path:
-    path = path or settings_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(asdict(s), indent=1))
-    tmp.replace(path)
-    return path
+    """Write atomically. Raises engine.persist.StorageError (disk full, read-only, ...); the file is untouched."""
+    from engine.persist import write_json
+
+    return write_json(path or settings_path(), asdict(s))
 
 
 class FolderField(QWidget):

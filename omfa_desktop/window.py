@@ -6,6 +6,7 @@ guide thread (worker.GuideService). The window opens at once and fills in the mo
 from __future__ import annotations
 
 import html
+import logging
 
 import os
 import random
@@ -24,6 +25,8 @@ from omfa_desktop.pose import PosePanel
 from omfa_desktop.qtutil import ImageView, MessageBar
 from omfa_desktop.settings import SAMPLER_LABELS, SAMPLERS, AppSettings, SettingsDialog, load_settings, save_settings
 from omfa_desktop.worker import FIELD_LABELS, GuideService, Job, JobQueue, JobState, format_seconds
+
+log = logging.getLogger("omfa.window")
 
 # (key, button label, what it does)
 TASKS: tuple[tuple[str, str, str], ...] = (
@@ -624,7 +627,7 @@ class MainWindow(QMainWindow):
         the posed body if the SMPL-X folder or body changed."""
         old = self.settings
         self.settings = new
-        save_settings(new)
+        self._save_settings()
         if (old.model_folder, old.device, old.precision) != (new.model_folder, new.device, new.precision):
             self.session_model = self.session_device = self.session_precision = ""
             self.reload_model()
@@ -644,10 +647,21 @@ class MainWindow(QMainWindow):
 
     def _notice_dismissed(self) -> None:
         self.settings.notice_dismissed = True
-        save_settings(self.settings)
+        self._save_settings()
 
-    def show_message(self, text: str, details: str = "", kind: str = "error") -> None:
-        self.messages.show_message(text, details, kind)
+    def show_message(self, text: str, details: str = "", kind: str = "error", actions=()) -> None:
+        self.messages.show_message(text, details, kind, actions)
+
+    def _save_settings(self) -> bool:
+        """Save the settings; when the disk refuses, say so and keep them for this session."""
+        from engine.persist import StorageError
+
+        try:
+            save_settings(self.settings)
+            return True
+        except StorageError as e:
+            self.show_message(f"Settings are used for this session but were not saved: {e}", "", "warning")
+            return False
 
     def use_as_garment(self, entry: GalleryEntry) -> None:
         """A try-off result becomes the garment input; the task switches to try-on."""
@@ -825,8 +839,11 @@ class MainWindow(QMainWindow):
             except Exception as e:  # noqa: BLE001 - a full disk must not lose the session
                 import traceback
 
-                self.show_message(f"Job #{job.id} finished but could not be saved to the gallery: {e}",
-                                  traceback.format_exc(), "error")
+                log.warning("job %s: gallery save failed: %s", job.id, e)
+                self.show_message(f"Job #{job.id} finished but could not be saved to the gallery ({e}). "
+                                  "The result is kept in this session: save it somewhere else.",
+                                  traceback.format_exc(), "error",
+                                  actions=[("Save as…", lambda job=job: self.save_job_result(job))])
                 entry = None
             if is_current and job.result.outputs:
                 self.preview.set_image(job.result.outputs[0])
@@ -839,6 +856,9 @@ class MainWindow(QMainWindow):
             if job.error_field:
                 self._fail_field(job.error_field, job.message.split(": ", 1)[-1])
                 self.messages.show_message(f"Job #{job.id} failed. {job.message}", job.details, "error")
+            elif job.retry == "low-memory":
+                self.show_message(f"Job #{job.id} failed: {job.message}", job.details, "error",
+                                  actions=[("Retry with low memory", lambda job=job: self.retry_low_memory(job))])
             else:
                 self.show_message(f"Job #{job.id} failed: {job.message}", job.details, "error")
             if is_current:
@@ -851,6 +871,39 @@ class MainWindow(QMainWindow):
             self.progress.setValue(min(last, max(1, job.total)))
             self.progress.setFormat(job.status_text() if job.state != JobState.FAILED else "failed")
         self._update_buttons()
+
+    def retry_low_memory(self, job: Job) -> Job:
+        """Queue the failed job's request again in the low-memory mode."""
+        import dataclasses
+
+        req = dataclasses.replace(job.request, memory="low")
+        return self.queue.submit(req, job.mode, dict(job.app), dict(job.inputs))
+
+    def save_job_result(self, job: Job, path: str | Path | None = None) -> list[Path]:
+        """Write a finished job's output(s) as PNG with its settings inside (a dialog when ``path`` is None)."""
+        from engine.export import save_png
+
+        if job.result is None:
+            return []
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, "Save result as PNG", f"omfa-job{job.id}.png",
+                                                  "PNG images (*.png)")
+            if not path:
+                return []
+        path = Path(path).with_suffix(".png")
+        meta = {"request": job.request.settings(), "result": job.result.metadata(), "app": {"mode": job.mode, **job.app}}
+        outs = job.result.outputs
+        written = []
+        try:
+            for i, img in enumerate(outs):
+                p = path if len(outs) == 1 else path.with_name(f"{path.stem}_view{i:02d}.png")
+                written.append(save_png(img, p, {**meta, "view": i}))
+        except OSError as e:
+            self.show_message(f"Job #{job.id}: {e}. The result is still kept in this session.", "", "error",
+                              actions=[("Save as…", lambda job=job: self.save_job_result(job))])
+            return written
+        self.show_message(f"Saved {', '.join(str(p) for p in written)} (with its settings inside).", "", "info")
+        return written
 
     # ================================================================== window events
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - a result PNG dropped on the window restores it

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 import time
 import traceback
@@ -24,6 +25,8 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 
 from omfa_desktop.qtutil import to_qimage
+
+log = logging.getLogger("omfa.worker")
 
 FIELD_LABELS = {"person": "Person photo", "photo_guide": "Photo's pose guide", "garment": "Garment", "head": "Head", "pose_guides": "Pose guide",
                 "steps": "Steps", "guidance": "Guidance", "scheduler": "Sampler", "seed": "Seed",
@@ -68,6 +71,7 @@ class Job:
     message: str = ""
     details: str = ""
     error_field: str = ""
+    retry: str = ""          # a remedy the UI can offer after a failure ("low-memory")
     created: float = field(default_factory=time.time)
     started: float = 0.0
     ended: float = 0.0
@@ -114,12 +118,14 @@ def readable_error(e: BaseException) -> str:
     if isinstance(e, RequestError):
         return f"Invalid request — {FIELD_LABELS.get(e.field.split('[')[0], e.field)}: {e.message}"
     text = str(e).strip() or e.__class__.__name__
-    if "out of memory" in text.lower():
-        return ("Out of memory: try fewer views or steps, fp16 precision on a GPU, or a smaller model. "
-                f"({text.splitlines()[0][:200]})")
     name = e.__class__.__name__
+    if name == "OutOfMemory":
+        return text[0].upper() + text[1:]
+    if "out of memory" in text.lower():
+        return ("Out of memory: try the low-memory mode, fewer views, fp16 precision on a GPU, or a smaller model. "
+                f"({text.splitlines()[0][:200]})")
     known = ("ModelError", "DeviceError", "ImageError", "RenderError", "BodyStateError", "PresetError",
-             "BodyModelError", "ModelNotLoaded")
+             "BodyModelError", "ModelNotLoaded", "IntegrityError", "StorageError")
     return text if name in known else f"{name}: {text.splitlines()[0][:300]}"
 
 
@@ -197,9 +203,11 @@ class EngineWorker(QObject):
             info = model_info(pipe, fallback, path, vae_error)
         except Exception as e:  # noqa: BLE001 - any load failure becomes a message
             self.load_error = readable_error(e)
+            log.error("model load failed (%s): %s", folder or "demo", self.load_error, exc_info=True)
             self.loadFailed.emit(self.load_error, traceback.format_exc())
             return
         self.pipe = pipe
+        log.info("model loaded: %s on %s", info["describe"], info["policy"])
         self.loaded.emit(info)
 
     @Slot(object)
@@ -232,10 +240,14 @@ class EngineWorker(QObject):
 
             result = self.pipe.run(req, progress=on_progress, cancel=job.cancel_event)
         except Exception as e:  # noqa: BLE001 - never let a job take the thread (or the app) down
+            from engine.device import OutOfMemory
             from engine.request import RequestError
 
             if isinstance(e, RequestError):
                 job.error_field = e.field
+            if isinstance(e, OutOfMemory) and not e.low_memory_tried:
+                job.retry = "low-memory"
+            log.error("job %s failed: %s", job.id, readable_error(e), exc_info=not isinstance(e, RequestError))
             self.failed.emit(job.id, readable_error(e), traceback.format_exc())
             return
         if result.status == "cancelled":

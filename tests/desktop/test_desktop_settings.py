@@ -42,7 +42,12 @@ def test_settings_round_trip_and_a_damaged_file_falls_back(data_dir):
     assert len(notes) == 2 and any("device" in n for n in notes) and any("precision" in n for n in notes)
     path.write_text("{not json")
     loaded, notes = load_settings()
-    assert loaded == AppSettings() and "could not be read" in notes[0]
+    assert loaded == AppSettings() and "was damaged" in notes[0] and "moved aside" in notes[0]
+    # the damaged file is kept for the user, not overwritten; the next save starts a fresh one
+    kept = list(data_dir.glob("settings.json.damaged-*"))
+    assert len(kept) == 1 and kept[0].read_text() == "{not json" and not path.exists()
+    save_settings(s)
+    assert load_settings() == (s, [])
 
 
 def test_settings_dialog_refuses_an_invalid_value_with_a_message(qtbot, data_dir, tmp_path):
