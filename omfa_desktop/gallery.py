@@ -320,8 +320,9 @@ class GalleryWidget(QWidget):
         for e in self.entries:
             self.list.addItem(self._item(e))
         if self.store.problems:
-            self.message.emit(f"{len(self.store.problems)} gallery entr{'y' if len(self.store.problems) == 1 else 'ies'} "
-                              f"could not be read and were moved to {self.store.root / self.store.DAMAGED} "
+            n = len(self.store.problems)
+            self.message.emit(f"{n} gallery entr{'y' if n == 1 else 'ies'} could not be read and "
+                              f"{'was' if n == 1 else 'were'} moved to {self.store.root / self.store.DAMAGED} "
                               "(nothing was deleted).", "\n".join(self.store.problems), "warning")
         self.list.setCurrentRow(0 if self.entries else -1)
 
@@ -359,6 +360,7 @@ class GalleryWidget(QWidget):
         while layout.count():
             w = layout.takeAt(0).widget()
             if w is not None:
+                w.hide()  # at once: deleteLater waits for the event loop, and until then it would still paint
                 w.deleteLater()
 
     def _show_current(self, row: int) -> None:

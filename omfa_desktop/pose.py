@@ -249,6 +249,7 @@ class PosePanel(QWidget):
         while len(self.guide_views) > len(images):
             v = self.guide_views.pop()
             self.guide_grid.removeWidget(v)
+            v.hide()  # deleteLater waits for the event loop; until then it would still paint
             v.deleteLater()
         while len(self.guide_views) < len(images):
             v = ImageView(min_size=(36, 48))

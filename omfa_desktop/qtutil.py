@@ -116,6 +116,7 @@ class MessageBar(QFrame):
         self.kind = kind
         for b in self.action_buttons:
             self.action_row.removeWidget(b)
+            b.hide()
             b.deleteLater()
         self.action_buttons = []
         for label, fn in actions:

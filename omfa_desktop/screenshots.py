@@ -21,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="docs/screenshots")
     ap.add_argument("--model", help="model folder (default: the demo model, or its untrained stand-in)")
     ap.add_argument("--steps", type=int, default=12, help="denoising steps of the try-off shown")
+    ap.add_argument("--only", choices=["all", "faults"], default="all",
+                    help="'faults': only the fault-handling shots (out of memory, a damaged gallery entry)")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -64,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         wait(lambda: w.viewport.ready, 120)
     wait(lambda: w.pose.current_guides() is not None, 60)
     w.steps.setValue(args.steps)
+    if args.only == "faults":
+        return _fault_shots(w, wait, shot)
     shot(w, "window_before_try_off.png")
 
     job = w.generate()
@@ -97,6 +101,41 @@ def main(argv: list[str] | None = None) -> int:
         vp.guide_check.setChecked(True)
         shot(vp, "viewport_guide_toggle.png")
         vp.guide_check.setChecked(False)
+    w.shutdown()
+    return 0
+
+
+def _fault_shots(w, wait, shot) -> int:
+    """An out-of-memory failure (injected: this machine has no GPU) with its one-click remedy, then the
+    notice a damaged gallery entry gives at start."""
+    import torch
+
+    from omfa_desktop.gallery import GalleryStore
+
+    pipe = w.queue.worker.pipe
+    forward = pipe.model.forward
+    calls = {"n": 0}
+
+    def oom(x_in, t):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.50 GiB (GPU 0; 7.79 GiB total)")
+        return forward(x_in, t)
+
+    pipe.model.forward = oom
+    w.notice.hide()
+    w.steps.setValue(4)
+    job = w.generate()
+    wait(lambda: job.done)
+    shot(w, "fault_out_of_memory.png")
+    pipe.model.forward = forward
+    w.steps.setValue(2)
+    ok = w.generate()
+    wait(lambda: ok.done)
+    entry = w.gallery.entries[0]
+    (entry.folder / "entry.json").write_text('{"id": "truncat')
+    w.gallery.reload()
+    shot(w, "fault_damaged_gallery_entry.png")
     w.shutdown()
     return 0
 

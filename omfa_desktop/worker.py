@@ -366,12 +366,13 @@ def _guide_thread() -> tuple[QThread, GuideWorker]:
     return _GUIDE_THREAD["thread"], _GUIDE_THREAD["worker"]
 
 
-def stop_guide_thread(timeout_ms: int = 5000) -> None:
+def stop_guide_thread(timeout_ms: int = 60_000) -> None:
     if _GUIDE_THREAD:
-        thread = _GUIDE_THREAD.pop("thread")
-        _GUIDE_THREAD.pop("worker")
+        thread, worker = _GUIDE_THREAD["thread"], _GUIDE_THREAD["worker"]
         thread.quit()
-        thread.wait(timeout_ms)
+        if thread.wait(timeout_ms):  # a render in progress finishes first (seconds on a busy CPU)
+            _GUIDE_THREAD.clear()
+        # else: keep the references: destroying a running QThread aborts the process (Qt 6 qFatal)
 
 
 class GuideService(QObject):

@@ -364,6 +364,7 @@ class PoseViewport(QWidget):
         while len(self.guide_views) > len(images):
             v = self.guide_views.pop()
             self.guide_grid.removeWidget(v)
+            v.hide()  # deleteLater waits for the event loop; until then it would still paint
             v.deleteLater()
         while len(self.guide_views) < len(images):
             self.guide_views.append(ImageView(min_size=(40, 54)))

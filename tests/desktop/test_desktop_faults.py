@@ -52,6 +52,8 @@ def test_out_of_memory_fails_the_job_cleanly_and_offers_the_low_memory_retry(qtb
     assert retry.state.value == "finished" and retry.request.memory == "low"
     assert retry.request.seed == job.request.seed and retry.request.steps == job.request.steps
     assert len(w.gallery.entries) == 1 and w.gallery.entries[0].settings["memory"] == "low"
+    w.show_message("a later message", "", "info")  # a remedy belongs to its own message only
+    assert w.messages.action_buttons == [] and w.messages.message() == "a later message"
 
 
 def test_a_worker_exception_fails_one_job_and_the_next_one_runs(qtbot, make_window):
