@@ -96,13 +96,32 @@ def _sampler_args(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--model", help="model folder (default: the shipped demo model)")
     p.add_argument("--vae", help="a diffusers AutoencoderKL folder replacing the model's codec")
-    p.add_argument("--steps", type=int, default=50, help="denoising steps (default 50)")
-    p.add_argument("--guidance", type=float, default=2.0, help="classifier-free guidance (default 2.0)")
-    p.add_argument("--scheduler", default="ddim", choices=list(SCHEDULERS), help="sampler (default ddim)")
+    from engine.presets import DEFAULT_PRESET, SAMPLING_PRESETS
+
+    p.add_argument("--preset", default=DEFAULT_PRESET, choices=list(SAMPLING_PRESETS),
+                   help="sampling preset: fast = DPM++ 20 steps, guidance on the first half; paper = DDIM 50, "
+                        f"guidance on every step (default {DEFAULT_PRESET}); the options below override it")
+    p.add_argument("--steps", type=int, help="denoising steps (default: the preset's)")
+    p.add_argument("--guidance", type=float, help="classifier-free guidance (default 2.0)")
+    p.add_argument("--guidance-until", type=float, help="guide the first this fraction of steps (0-1]")
+    p.add_argument("--scheduler", choices=list(SCHEDULERS), help="sampler (default: the preset's)")
+    p.add_argument("--memory", default="standard", choices=["standard", "low"],
+                   help="low: less memory, slower (for GPUs that run out of memory)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto, cuda, cuda:N, cpu, mps")
     p.add_argument("--precision", default="auto", choices=["auto", "fp16", "bf16", "fp32"])
     p.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def _sampling(args) -> dict:
+    """The request's sampler fields: the preset, then any option given explicitly."""
+    from engine.presets import preset_settings
+
+    s = preset_settings(args.preset)
+    for key in ("steps", "guidance", "guidance_until", "scheduler"):
+        if getattr(args, key, None) is not None:
+            s[key] = getattr(args, key)
+    return {**s, "memory": args.memory}
 
 
 # ============================================================================================ commands
@@ -114,9 +133,8 @@ def cmd_try_off(args) -> int:
     person = _image(args.person, lay.panel_size("person"), "person")
     head = _image(args.head, lay.panel_size("head"), "head") if "head" in lay.panels else None
     guides = [_image(args.guide, lay.panel_size("person"), "guide")] if args.guide else []
-    req = TryOnRequest(task="try-off", person=person, head=head, pose_guides=guides, steps=args.steps,
-                       guidance=args.guidance, scheduler=args.scheduler, seed=args.seed,
-                       precision=args.precision, device=args.device, label=Path(args.person).name)
+    req = TryOnRequest(task="try-off", person=person, head=head, pose_guides=guides, **_sampling(args),
+                       seed=args.seed, precision=args.precision, device=args.device, label=Path(args.person).name)
     return _run(pipe, req, Path(args.out), args.quiet)
 
 
@@ -147,7 +165,7 @@ def cmd_try_on(args) -> int:
         body, cameras = state.to_dict(), [c.to_dict() for c in cams]
     task = "multi-view" if args.views > 1 else "try-on"
     req = TryOnRequest(task=task, garment=garment, head=head, pose_guides=guides, num_views=args.views,
-                       steps=args.steps, guidance=args.guidance, scheduler=args.scheduler, seed=args.seed,
+                       **_sampling(args), seed=args.seed,
                        precision=args.precision, device=args.device, body=body, cameras=cameras,
                        label=Path(args.garment).name)
     return _run(pipe, req, Path(args.out), args.quiet)

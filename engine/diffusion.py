@@ -13,6 +13,8 @@ re-imposed after scaling, so the UNet sees clean panels exactly as in training w
 """
 from __future__ import annotations
 
+import math
+
 import threading
 from dataclasses import dataclass
 from typing import Callable, Optional
@@ -154,7 +156,7 @@ def sample(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x0_clean
            pose: torch.Tensor, mask: torch.Tensor, scheduler, steps: int = 50, guidance: float = 2.0,
            generator: Optional[torch.Generator] = None, noise: Optional[torch.Tensor] = None,
            progress: Optional[ProgressFn] = None, cancel: Optional[threading.Event] = None,
-           max_batch: Optional[int] = None) -> SampleOutput:
+           max_batch: Optional[int] = None, guidance_until: float = 1.0) -> SampleOutput:
     """Partial-diffusion sampling loop.
 
     Parameters
@@ -167,6 +169,8 @@ def sample(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x0_clean
     guidance : classifier-free guidance weight; 1.0 runs the conditional branch only
     noise : optional (B, C, h, W) initial noise; otherwise drawn from ``generator``
     cancel : checked before every step; when set the loop returns at once with ``cancelled=True``
+    guidance_until : CFG on the first ``ceil(steps * guidance_until)`` steps only (the late, low-noise steps
+        refine detail the conditional branch already has; skipping the uncond pass there halves their cost)
     max_batch : at most this many rows per model call (CFG doubles the rows); None = all at once. Smaller
         lowers peak memory for the same result.
     """
@@ -189,12 +193,13 @@ def sample(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x0_clean
         pose_in = torch.cat([torch.zeros_like(pose), pose])
         mask_in = torch.cat([mask_f, mask_f])
     timesteps = scheduler.timesteps
+    guided = math.ceil(len(timesteps) * guidance_until - 1e-9) if cfg else 0
     for i, t in enumerate(timesteps):
         if cancel is not None and cancel.is_set():
             return SampleOutput(x, True, i)
         scaled = scheduler.scale_model_input(x, t)
         cond = torch.where(m, scaled, x0_clean)
-        if cfg:
+        if i < guided:
             uncond = torch.where(m, scaled, x0_uncond)
             x_in = torch.cat([torch.cat([uncond, cond]), pose_in, mask_in], dim=1)
             out_u, out_c = _call(model, x_in, t, device, max_batch).chunk(2)

@@ -231,7 +231,8 @@ class Pipeline:
 
         out = sample(self.model, x0_clean, pose, mask, scheduler, steps=request.steps,
                      guidance=float(request.guidance), generator=generator, noise=noise,
-                     progress=on_step, cancel=cancel, max_batch=1 if request.memory == "low" else None)
+                     progress=on_step, cancel=cancel, max_batch=1 if request.memory == "low" else None,
+                     guidance_until=float(request.guidance_until))
         t_sample = time.perf_counter() - t1
         settings = {**request.settings(), "model": self.model.config.name, "model_trained": self.trained,
                     "device": self.policy.device, "precision": self.policy.precision}

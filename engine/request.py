@@ -42,6 +42,8 @@ class TryOnRequest:
     steps, guidance, scheduler, seed : sampler settings (DDIM 50, CFG 2.0 by default, as in the paper)
     num_views : views generated in one batch (multi-view); 1 otherwise
     precision, device : "auto" or an explicit choice (see engine.device)
+    guidance_until : guidance runs on the first this fraction of the steps (1.0 = all, the paper); the
+        rest run the conditional branch only, at half the cost (see engine.presets "fast")
     memory : "standard", or "low" to trade speed for peak memory (what an out-of-memory failure suggests)
     body, cameras : the BodyState dict and camera dicts that made the guides (provenance, optional)
     label : free text shown in galleries
@@ -54,6 +56,7 @@ class TryOnRequest:
     pose_guides: list = field(default_factory=list)
     steps: int = 50
     guidance: float = 2.0
+    guidance_until: float = 1.0
     scheduler: str = "ddim"
     seed: int = 0
     num_views: int = 1
@@ -96,6 +99,9 @@ class TryOnRequest:
                                         f"not {self.steps}")
         if not isinstance(self.guidance, (int, float)) or not math.isfinite(self.guidance) or self.guidance < 0:
             raise RequestError("guidance", f"must be a finite number ≥ 0, not {self.guidance!r}")
+        if isinstance(self.guidance_until, bool) or not isinstance(self.guidance_until, (int, float)) \
+                or not 0.0 < self.guidance_until <= 1.0:
+            raise RequestError("guidance_until", f"must be a fraction in (0, 1], not {self.guidance_until!r}")
         if schedulers is not None and self.scheduler not in schedulers:
             raise RequestError("scheduler", f"must be one of {', '.join(schedulers)}, not {self.scheduler!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or not 0 <= self.seed < 2**63:

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBo
                                QMainWindow, QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox,
                                QSplitter, QVBoxLayout, QWidget)
 
+from engine.presets import DEFAULT_PRESET, PRESET_LABELS, SAMPLING_PRESETS, matching_preset
 from omfa_desktop.gallery import GalleryEntry, GalleryStore, GalleryWidget
 from omfa_desktop.inputs import ImageSlot
 from omfa_desktop.pose import PosePanel
@@ -175,6 +176,19 @@ class MainWindow(QMainWindow):
         self.guidance.setToolTip("Classifier-free guidance (the paper uses 2.0; 1.0 = conditional only)")
         self.sampler = QComboBox()
         self._fill_samplers(SAMPLERS, self.settings.default_sampler)
+        self.guided = QSpinBox()
+        self.guided.setRange(10, 100)
+        self.guided.setSingleStep(10)
+        self.guided.setSuffix(" %")
+        self.guided.setValue(100)
+        self.guided.setToolTip("Guidance runs on this first part of the steps; the rest skip the unconditional "
+                               "pass (half the cost). The paper guides every step (100 %).")
+        self.preset = QComboBox()
+        for key, label in PRESET_LABELS.items():
+            self.preset.addItem(label, key)
+        self.preset.addItem("Custom", "custom")
+        self.preset.setToolTip("Fast: about a third of the paper's compute per image, nearly the same picture "
+                               "(benchmarks/bench_cost.py). Paper: DDIM 50 steps, guidance on every step.")
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setValue(0)
@@ -213,13 +227,23 @@ class MainWindow(QMainWindow):
             else:
                 form.addLayout(widget, r, 2 * col + 1, 1, span)
 
-        row(0, "Steps", self.steps)
-        row(0, "Guidance", self.guidance, 1)
-        row(1, "Sampler", self.sampler)
-        row(1, "Precision", self.precision, 1)
-        row(2, "Seed", seed_row, 0, 3)
-        row(3, "Views", self.views)
-        row(3, "Elevation", self.elevation, 1)
+        row(0, "Preset", self.preset, 0, 3)
+        row(1, "Steps", self.steps)
+        row(1, "Guidance", self.guidance, 1)
+        row(2, "Sampler", self.sampler)
+        row(2, "Guided steps", self.guided, 1)
+        row(3, "Seed", seed_row, 0, 3)
+        row(4, "Views", self.views)
+        row(4, "Elevation", self.elevation, 1)
+        row(5, "Precision", self.precision)
+        self.apply_preset(DEFAULT_PRESET)
+        if self.settings.default_sampler != self.sampler.currentData():  # the user's default sampler wins
+            self.sampler.setCurrentIndex(max(0, self.sampler.findData(self.settings.default_sampler)))
+        self.preset.currentIndexChanged.connect(lambda _: self.apply_preset(self.preset.currentData()))
+        for w in (self.steps, self.guided):
+            w.valueChanged.connect(self._sync_preset)
+        self.guidance.valueChanged.connect(self._sync_preset)
+        self.sampler.currentIndexChanged.connect(self._sync_preset)
         form.setColumnStretch(1, 1)
         form.setColumnStretch(3, 1)
         settings_box = QGroupBox("Generation")
@@ -530,10 +554,37 @@ class MainWindow(QMainWindow):
         self.seed.setValue(seed)
         return seed
 
+    def apply_preset(self, name: str) -> None:
+        """Set steps, sampler, guidance and guided steps from a sampling preset ("custom" changes nothing)."""
+        if name not in SAMPLING_PRESETS:
+            self._sync_preset()
+            return
+        p = SAMPLING_PRESETS[name]
+        widgets = (self.steps, self.guidance, self.sampler, self.guided)
+        for w in widgets:
+            w.blockSignals(True)
+        self.steps.setValue(p["steps"])
+        self.guidance.setValue(p["guidance"])
+        i = self.sampler.findData(p["scheduler"])
+        if i >= 0:
+            self.sampler.setCurrentIndex(i)
+        self.guided.setValue(round(p["guidance_until"] * 100))
+        for w in widgets:
+            w.blockSignals(False)
+        self._sync_preset()
+
+    def _sync_preset(self, *_) -> None:
+        """Show which preset the fields match ("Custom" once the user edits one)."""
+        name = matching_preset(self.current_settings())
+        self.preset.blockSignals(True)
+        self.preset.setCurrentIndex(max(0, self.preset.findData(name)))
+        self.preset.blockSignals(False)
+
     def current_settings(self) -> dict:
         """The generation settings as the widgets show them (what a job would use, seed aside)."""
         return {"mode": self.task(), "task": ENGINE_TASK[self.task()], "steps": self.steps.value(),
                 "guidance": round(float(self.guidance.value()), 4), "scheduler": self.sampler.currentData(),
+                "guidance_until": self.guided.value() / 100,
                 "seed": self.seed.value(), "precision": self.precision.currentData(),
                 "num_views": self.views.value() if self.task() == "multi-view" else 1,
                 "elevation": float(self.elevation.value()) if self.task() in ("new-pose", "multi-view") else None}
@@ -553,6 +604,7 @@ class MainWindow(QMainWindow):
             self.steps.setValue(int(s["steps"]))
         if "guidance" in s:
             self.guidance.setValue(float(s["guidance"]))
+        self.guided.setValue(round(float(s.get("guidance_until", 1.0)) * 100))  # older results: every step
         sch = s.get("scheduler")
         if sch is not None:
             i = self.sampler.findData(sch)
@@ -754,7 +806,7 @@ class MainWindow(QMainWindow):
         kw["head"] = panel("head", "head")
         s = self.current_settings()
         req = TryOnRequest(task=task, steps=s["steps"], guidance=s["guidance"], scheduler=s["scheduler"],
-                           seed=s["seed"], num_views=s["num_views"], precision=s["precision"], device="auto",
+                           guidance_until=s["guidance_until"], seed=s["seed"], num_views=s["num_views"], precision=s["precision"], device="auto",
                            label=label, **kw)
         try:
             req.validate(PanelLayout.from_dict(info["layout"]), list(info["schedulers"]))

@@ -29,6 +29,8 @@ def test_try_off_on_a_sample_writes_png_with_metadata(tmp_path, capsys):
     assert code == 0 and out.is_file()
     meta = read_png_metadata(out)
     assert meta["request"]["task"] == "try-off" and meta["request"]["steps"] == 2
+    # the fast preset by default; --steps overrides only the steps
+    assert meta["request"]["scheduler"] == "dpm++2m" and meta["request"]["guidance_until"] == 0.5
     assert meta["result"]["status"] == "finished"
     assert np.asarray(Image.open(out)).shape == (128, 96, 3)
     assert "untrained" in capsys.readouterr().err
@@ -93,3 +95,14 @@ def _small_model(tmp_path_unused):
         build_model("demo", block_out_channels=(32, 32, 32), cross_attention_dim=32, attention_head_dim=8).save(folder)
         _CACHE["path"] = folder
     return _CACHE["path"]
+
+
+def test_sampling_presets_and_explicit_options():
+    p = cli.build_parser()
+    base = ["try-off", "--person", "x.png"]
+    assert cli._sampling(p.parse_args(base)) == dict(scheduler="dpm++2m", steps=20, guidance=2.0,
+                                                     guidance_until=0.5, memory="standard")
+    paper = cli._sampling(p.parse_args(base + ["--preset", "paper", "--memory", "low"]))
+    assert paper == dict(scheduler="ddim", steps=50, guidance=2.0, guidance_until=1.0, memory="low")
+    mixed = cli._sampling(p.parse_args(base + ["--preset", "paper", "--scheduler", "unipc", "--guidance-until", "0.3"]))
+    assert (mixed["scheduler"], mixed["steps"], mixed["guidance_until"]) == ("unipc", 50, 0.3)

@@ -1,0 +1,248 @@
+"""Cost per image: compute (TFLOP), CPU time, memory, overhead outside the UNet, multi-view scaling and the
+quality of every fast setting. One command, tables on stdout, JSON in benchmarks/results/cost.json:
+
+    .venv/bin/python benchmarks/bench_cost.py [--only flops,cpu,views,quality] [--n 8] [--repeats 3]
+
+- flops:   TFLOP per image at 768x1024 on the meta device: the paper default, each optimisation, peers.
+- cpu:     the demo model on this CPU: median wall time per step and per image, peak RSS (a fresh process per
+           setting), and the share of a generation spent outside the UNet.
+- views:   multi-view cost for 1, 4 and 8 views (time and TFLOP).
+- quality: each sampler setting against the paper's DDIM-50 output (same seed) and against the ground truth,
+           on held-out synthetic test samples (foreground SSIM / PSNR).
+Run it on an idle machine: times include whatever else the CPU is doing (the load average is printed).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+# Sampler settings compared everywhere (name -> request fields). "paper" and "fast" are engine.presets'.
+SETTINGS = {
+    "paper (DDIM 50, CFG all)": dict(scheduler="ddim", steps=50, guidance_until=1.0),
+    "DDIM 20, CFG all": dict(scheduler="ddim", steps=20, guidance_until=1.0),
+    "DPM++ 20, CFG all": dict(scheduler="dpm++2m", steps=20, guidance_until=1.0),
+    "UniPC 20, CFG all": dict(scheduler="unipc", steps=20, guidance_until=1.0),
+    "fast (DPM++ 20, CFG first 50%)": dict(scheduler="dpm++2m", steps=20, guidance_until=0.5),
+    "DPM++ 15, CFG first 40%": dict(scheduler="dpm++2m", steps=15, guidance_until=0.4),
+    "UniPC 15, CFG first 40%": dict(scheduler="unipc", steps=15, guidance_until=0.4),
+}
+
+
+def table(headers: list[str], rows: list[list]) -> str:
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" if i == 0 else "---:" for i in range(len(headers))) + "|"]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+# ================================================================================================ flops
+def bench_flops() -> dict:
+    from engine.cost import omfa_plan, peer_plans
+
+    full = {"person": 768, "garment": 768, "head": 768}
+    narrow = {"person": 768, "garment": 768, "head": 384}
+    plans = [
+        omfa_plan("paper default (person|garment, DDIM 50, CFG on all)", panels={"person": 768, "garment": 768}),
+        omfa_plan("paper sampler, 3 full panels (person|garment|head)", panels=full),
+        omfa_plan("+ head panel at half width (384)", panels=narrow),
+        omfa_plan("+ DPM++ 20 steps", steps=20, panels=narrow),
+        omfa_plan("+ guidance on the first 50% only = FAST", steps=20, guidance_until=0.5, panels=narrow),
+        omfa_plan("fast, 2 panels (no head)", steps=20, guidance_until=0.5, panels={"person": 768, "garment": 768}),
+        omfa_plan("DPM++ 15, guidance first 40%, head 384", steps=15, guidance_until=0.4, panels=narrow),
+        *peer_plans(),
+    ]
+    base = plans[0].flops()["total"]
+    rows, out = [], []
+    for p in plans:
+        f = p.flops()
+        rows.append([p.name, f"{f['unet'] / 1e12:.0f}", f"{f['vae'] / 1e12:.1f}", f"{f['total'] / 1e12:.0f}",
+                     f"{f['total'] / base:.2f}x", p.note])
+        out.append({"name": p.name, **{k: v / 1e12 for k, v in f.items()}, "vs_paper": f["total"] / base, "note": p.note})
+    print("\n### TFLOP per image at 768x1024 (SDXL geometry; counted on the meta device)\n")
+    print(table(["plan", "UNet", "VAE", "total", "vs paper", "what runs"], rows))
+    return {"plans": out}
+
+
+# ================================================================================================ cpu
+def _load_pipe(model: str):
+    from engine.pipeline import Pipeline
+
+    return Pipeline.load_default(model or None, "cpu", "fp32")[0]
+
+
+def _samples(n: int, data: str | None):
+    from engine.evaluate import load_samples
+
+    return load_samples(n, "test", data if data and any(Path(data).glob("test_*.npz")) else None)
+
+
+def _request(task: str, s, seed: int, **fields):
+    from engine.request import TryOnRequest
+
+    common = dict(head=s.head, seed=seed, guidance=2.0, **fields)
+    if task == "try-off":
+        return TryOnRequest(task="try-off", person=s.person, pose_guides=[s.guide], **common)
+    return TryOnRequest(task="try-on", garment=s.garment, pose_guides=[s.guide_b], **common)
+
+
+class UNetTimer:
+    """Wraps the model's forward to add up the time spent inside the UNet."""
+
+    def __init__(self, pipe) -> None:
+        self.model, self.inner, self.seconds, self.calls = pipe.model, pipe.model.forward, 0.0, 0
+        pipe.model.forward = self
+
+    def __call__(self, *a, **k):
+        t = time.perf_counter()
+        out = self.inner(*a, **k)
+        self.seconds += time.perf_counter() - t
+        self.calls += 1
+        return out
+
+    def reset(self) -> None:
+        self.seconds, self.calls = 0.0, 0
+
+
+def bench_cpu(model: str, data: str | None, repeats: int) -> dict:
+    import torch
+
+    pipe = _load_pipe(model)
+    s = _samples(1, data)[0]
+    timer = UNetTimer(pipe)
+    rows, out = [], {}
+    for name, fields in SETTINGS.items():
+        pipe.run(_request("try-on", s, 0, **{**fields, "steps": 2}))  # warm-up
+        times, inside, calls = [], [], 0
+        for r in range(repeats):
+            timer.reset()
+            t = time.perf_counter()
+            res = pipe.run(_request("try-on", s, r, **fields))
+            times.append(time.perf_counter() - t)
+            inside.append(timer.seconds)
+            calls = timer.calls
+        total = statistics.median(times)
+        overhead = 1 - statistics.median([i / t for i, t in zip(inside, times)])
+        peak = _peak_rss(model, fields)
+        out[name] = {"image_s": total, "step_s": total / fields["steps"], "unet_calls": calls,
+                     "outside_unet": overhead, "peak_rss_mb": peak, "decode_s": res.timings["decode"]}
+        rows.append([name, f"{total:.2f}", f"{total / fields['steps'] * 1000:.0f}", calls,
+                     f"{overhead * 100:.1f}%", f"{peak:.0f}" if peak else "n/a"])
+    print(f"\n### CPU, demo model ({pipe.describe()}), try-on, {torch.get_num_threads()} threads, median of "
+          f"{repeats}; load average {os.getloadavg()[0]:.1f}\n")
+    print(table(["setting", "s / image", "ms / step", "UNet calls", "outside the UNet", "peak RSS (MB)"], rows))
+    return out
+
+
+def _peak_rss(model: str, fields: dict) -> float | None:
+    """Peak resident memory of a fresh process that loads the model and makes one image."""
+    code = (f"import resource,sys; sys.path.insert(0, {str(ROOT)!r});"
+            "from benchmarks.bench_cost import _load_pipe,_samples,_request;"
+            f"p=_load_pipe({model!r}); s=_samples(1, None)[0]; p.run(_request('try-on', s, 0, **{fields!r}));"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    try:
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900, cwd=ROOT)
+        return int(r.stdout.strip().splitlines()[-1]) / 1024
+    except (subprocess.SubprocessError, ValueError, IndexError):
+        return None
+
+
+# ================================================================================================ views
+def bench_views(model: str, data: str | None, repeats: int) -> dict:
+    from engine.cost import omfa_plan
+    from engine.request import TryOnRequest
+
+    pipe = _load_pipe(model)
+    s = _samples(1, data)[0]
+    fast = SETTINGS["fast (DPM++ 20, CFG first 50%)"]
+    rows, out, base_t, base_f = [], {}, None, None
+    for views in (1, 4, 8):
+        req = TryOnRequest(task="multi-view", garment=s.garment, head=s.head, pose_guides=[s.guide_b] * views,
+                           num_views=views, seed=0, **fast)
+        pipe.run(TryOnRequest(**{**req.__dict__, "steps": 2}))
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            pipe.run(req)
+            times.append(time.perf_counter() - t)
+        t = statistics.median(times)
+        f = omfa_plan("", steps=20, guidance_until=0.5, views=views,
+                      panels={"person": 768, "garment": 768, "head": 384}).flops()["total"] / 1e12
+        base_t, base_f = base_t or t, base_f or f
+        out[views] = {"seconds": t, "vs_one_view": t / base_t, "tflop_sdxl": f, "tflop_vs_one_view": f / base_f}
+        rows.append([views, f"{t:.2f}", f"{t / base_t:.2f}x", f"{f:.0f}", f"{f / base_f:.2f}x"])
+    print("\n### Multi-view (fast setting): demo model on this CPU, and SDXL TFLOP\n")
+    print(table(["views", "CPU s", "vs 1 view", "SDXL TFLOP", "vs 1 view"], rows))
+    return out
+
+
+# ================================================================================================ quality
+def bench_quality(model: str, data: str | None, n: int) -> dict:
+    import numpy as np
+
+    from engine.evaluate import try_on_foreground
+    from engine.metrics import psnr, ssim
+
+    pipe = _load_pipe(model)
+    samples = _samples(n, data)
+    out, rows = {}, []
+    ref: dict[tuple[str, int], np.ndarray] = {}
+    for name, fields in SETTINGS.items():
+        scores = {k: [] for k in ("off_vs_paper", "on_vs_paper", "off_gt", "on_gt", "off_gt_psnr", "on_gt_psnr")}
+        for task in ("try-off", "try-on"):
+            key = "off" if task == "try-off" else "on"
+            for i, s in enumerate(samples):
+                img = pipe.run(_request(task, s, i, **fields)).outputs[0]
+                gt = s.garment if task == "try-off" else s.person_b
+                mask = s.garment_mask if task == "try-off" else try_on_foreground(s)
+                if name.startswith("paper"):
+                    ref[(task, i)] = img
+                scores[f"{key}_vs_paper"].append(ssim(img, ref[(task, i)]))
+                scores[f"{key}_gt"].append(ssim(img, gt, mask))
+                scores[f"{key}_gt_psnr"].append(psnr(img, gt, mask))
+        m = {k: float(np.mean(v)) for k, v in scores.items()}
+        out[name] = m
+        rows.append([name, f"{m['off_vs_paper']:.3f}", f"{m['on_vs_paper']:.3f}", f"{m['off_gt']:.3f}",
+                     f"{m['on_gt']:.3f}", f"{m['off_gt_psnr']:.2f}", f"{m['on_gt_psnr']:.2f}"])
+    print(f"\n### Quality of each setting, demo model, {n} held-out samples per task (same seeds)\n")
+    print(table(["setting", "SSIM vs paper, try-off", "SSIM vs paper, try-on", "fg SSIM vs GT, try-off",
+                 "fg SSIM vs GT, try-on", "fg PSNR vs GT, try-off", "fg PSNR vs GT, try-on"], rows))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", default="flops,cpu,views,quality")
+    ap.add_argument("--model", default="", help="model folder (default: the shipped demo model)")
+    ap.add_argument("--data", default="runs/data", help="test shards (default: rendered when absent)")
+    ap.add_argument("--n", type=int, default=8, help="held-out samples per task for the quality table")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "cost.json"))
+    args = ap.parse_args(argv)
+    parts = [p.strip() for p in args.only.split(",") if p.strip()]
+    path = Path(args.json)
+    results = json.loads(path.read_text()) if path.is_file() else {}
+    results["machine"] = {"cpus": os.cpu_count(), "load_average": os.getloadavg()[0], "when": time.strftime("%Y-%m-%d %H:%M")}
+    if "flops" in parts:
+        results["flops"] = bench_flops()
+    if "cpu" in parts:
+        results["cpu"] = bench_cpu(args.model, args.data, args.repeats)
+    if "views" in parts:
+        results["views"] = bench_views(args.model, args.data, args.repeats)
+    if "quality" in parts:
+        results["quality"] = bench_quality(args.model, args.data, args.n)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=1, default=str))
+    print(f"\nwrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
