@@ -111,7 +111,7 @@ class UNetTimer:
         self.seconds, self.calls = 0.0, 0
 
 
-def bench_cpu(model: str, data: str | None, repeats: int) -> dict:
+def bench_cpu(model: str, data: str | None, repeats: int, compile: bool = False) -> dict:
     import torch
 
     pipe = _load_pipe(model)
@@ -135,6 +135,26 @@ def bench_cpu(model: str, data: str | None, repeats: int) -> dict:
                      "outside_unet": overhead, "peak_rss_mb": peak, "decode_s": res.timings["decode"]}
         rows.append([name, f"{total:.2f}", f"{total / fields['steps'] * 1000:.0f}", calls,
                      f"{overhead * 100:.1f}%", f"{peak:.0f}" if peak else "n/a"])
+    # switchable speed-ups on top of the fast setting (a fresh pipeline each: they change the model)
+    fast = SETTINGS["fast (DPM++ 20, CFG first 50%)"]
+    for label, kw in (("fast + channels_last", {"channels_last": True}),
+                      *((("fast + torch.compile", {"compile": True}),) if compile else ())):
+        p2 = _load_pipe(model)
+        try:
+            p2.optimize(**kw)
+            p2.run(_request("try-on", s, 0, **{**fast, "steps": 2}))  # warm-up (and the compile)
+            times = []
+            for r in range(repeats):
+                t = time.perf_counter()
+                p2.run(_request("try-on", s, r, **fast))
+                times.append(time.perf_counter() - t)
+        except Exception as e:  # noqa: BLE001 - e.g. no C++ compiler for torch.compile: reported, not fatal
+            rows.append([label, "failed", str(e).splitlines()[0][:60], "", "", ""])
+            out[label] = {"error": str(e)}
+            continue
+        total = statistics.median(times)
+        out[label] = {"image_s": total, "step_s": total / fast["steps"]}
+        rows.append([label, f"{total:.2f}", f"{total / fast['steps'] * 1000:.0f}", "", "", ""])
     print(f"\n### CPU, demo model ({pipe.describe()}), try-on, {torch.get_num_threads()} threads, median of "
           f"{repeats}; load average {os.getloadavg()[0]:.1f}\n")
     print(table(["setting", "s / image", "ms / step", "UNet calls", "outside the UNet", "peak RSS (MB)"], rows))
@@ -224,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default="runs/data", help="test shards (default: rendered when absent)")
     ap.add_argument("--n", type=int, default=8, help="held-out samples per task for the quality table")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--compile", action="store_true", help="also time torch.compile (minutes of compiling)")
     ap.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "cost.json"))
     args = ap.parse_args(argv)
     parts = [p.strip() for p in args.only.split(",") if p.strip()]
@@ -233,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     if "flops" in parts:
         results["flops"] = bench_flops()
     if "cpu" in parts:
-        results["cpu"] = bench_cpu(args.model, args.data, args.repeats)
+        results["cpu"] = bench_cpu(args.model, args.data, args.repeats, args.compile)
     if "views" in parts:
         results["views"] = bench_views(args.model, args.data, args.repeats)
     if "quality" in parts:

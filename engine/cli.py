@@ -40,6 +40,7 @@ def _load_pipeline(args):
                                                        vae=getattr(args, "vae", None))
     except (ModelError, DeviceError) as e:
         raise CliError(str(e)) from None
+    pipe.optimize(channels_last=getattr(args, "channels_last", False), compile=getattr(args, "compile", False))
     if fallback:
         print(f"note: no model at {folder}; using an UNTRAINED demo-sized model (its output is noise). "
               "Train one with 'omfa train --preset demo' or pass --model.", file=sys.stderr)
@@ -105,9 +106,12 @@ def _sampler_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--guidance", type=float, help="classifier-free guidance (default 2.0)")
     p.add_argument("--guidance-until", type=float, help="guide the first this fraction of steps (0-1]")
     p.add_argument("--scheduler", choices=list(SCHEDULERS), help="sampler (default: the preset's)")
-    p.add_argument("--memory", default="standard", choices=["standard", "low"],
-                   help="low: less memory, slower (for GPUs that run out of memory)")
+    p.add_argument("--memory", default="standard", choices=["standard", "low", "offload"],
+                   help="low: less memory, slower (for GPUs that run out of memory); offload: also keeps the "
+                        "model in CPU memory between uses (8-12 GB GPUs)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--channels-last", action="store_true", help="channels_last UNet (faster on most GPUs)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the UNet (slow first image)")
     p.add_argument("--device", default="auto", help="auto, cuda, cuda:N, cpu, mps")
     p.add_argument("--precision", default="auto", choices=["auto", "fp16", "bf16", "fp32"])
     p.add_argument("--quiet", action="store_true", help="no progress output")

@@ -150,7 +150,7 @@ class OmfaModel(nn.Module):
         """
         b = x_in.shape[0]
         dtype = self.dtype
-        ehs = self.null_text.to(dtype).expand(b, -1, -1)
+        ehs = self.null_text.to(x_in.device, dtype).expand(b, -1, -1)  # device too: CPU offload moves the UNet only
         kwargs = {}
         if self.unet.config.addition_embed_type == "text_time":
             h, w = x_in.shape[-2] * self.codec.factor, x_in.shape[-1] * self.codec.factor

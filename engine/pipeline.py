@@ -78,6 +78,7 @@ class Pipeline:
     def __init__(self, model: OmfaModel, policy: DevicePolicy) -> None:
         self.model = model.eval().requires_grad_(False)
         self.policy = policy
+        self._offload = False  # set for the duration of an "offload" run
         self.vae_folder: Optional[Path] = None
 
     @classmethod
@@ -125,6 +126,15 @@ class Pipeline:
         self.model.codec = codec
         self.vae_folder = Path(codec.source)
 
+    def optimize(self, channels_last: bool = False, compile: bool = False) -> None:
+        """Optional speed-ups, measured in benchmarks/bench_cost.py: channels_last memory format for the UNet's
+        convolutions (helps on GPUs with tensor cores; neutral to slower on most CPUs) and torch.compile (a
+        one-off compile of tens of seconds, then faster steps; needs a C++ compiler on the CPU)."""
+        if channels_last:
+            self.model.unet.to(memory_format=torch.channels_last)
+        if compile:
+            self.model.unet = torch.compile(self.model.unet)
+
     @property
     def layout(self):
         return self.model.layout
@@ -150,19 +160,27 @@ class Pipeline:
             if not is_out_of_memory(e):
                 raise
             free_memory(self.policy.device)
-            low = request.memory == "low"
-            advice = ("use fewer views, a smaller model, or close other GPU programs" if low else
-                      "retry with the low-memory mode (slower, much less memory), or use fewer views")
+            low = request.memory != "standard"
+            advice = {"standard": "retry with the low-memory mode (slower, much less memory), or use fewer views",
+                      "low": "try the offload memory mode (the model waits in CPU memory between uses), fewer "
+                             "views, a smaller model, or close other GPU programs",
+                      "offload": "use fewer views, a smaller model, or close other GPU programs"}[request.memory]
             raise OutOfMemory(f"out of memory on {self.policy.device} ({self.policy.precision}): {advice}. "
                               f"[{str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__}]",
                               low_memory_tried=low) from e
 
     @contextmanager
     def _memory_mode(self, memory: str):
-        """"low": sliced attention and a sliced/tiled VAE for this run only (the speed mode is restored)."""
-        if memory != "low":
+        """"low" and "offload": sliced attention and a sliced/tiled VAE for this run only (the speed mode is
+        restored). "offload" also parks the model in CPU memory; :meth:`_placed` brings each part over."""
+        if memory not in ("low", "offload"):
             yield
             return
+        offload = memory == "offload" and self.policy.device != "cpu"
+        if offload:
+            self.model.to("cpu")
+            free_memory(self.policy.device)
+        self._offload = offload
         unet, codec = self.model.unet, self.model.codec
         saved = dict(unet.attn_processors)
         unet.set_attention_slice("auto")
@@ -173,10 +191,26 @@ class Pipeline:
         try:
             yield
         finally:
+            self._offload = False
             unet.set_attn_processor(saved)
             if vae is not None:
                 vae.disable_slicing()
                 vae.disable_tiling()
+            if offload:
+                self.model.to(self.policy.device)
+
+    @contextmanager
+    def _placed(self, module: torch.nn.Module):
+        """``module`` on the run's device while the block runs; back to CPU memory after, when offloading."""
+        if not self._offload:
+            yield
+            return
+        module.to(self.policy.device)
+        try:
+            yield
+        finally:
+            module.to("cpu")
+            free_memory(self.policy.device)
 
     @torch.no_grad()
     def _run(self, request: TryOnRequest, progress: Optional[ProgressCallback],
@@ -195,23 +229,24 @@ class Pipeline:
         codec = self.model.codec
 
         # 2. encode the clean panels and the pose guides
-        panels: dict[str, torch.Tensor] = {}
-        fit_lat, fit_img = [], []
-        for name in layout.panels:
-            img = getattr(request, name)
-            if name in generated or img is None:
-                continue
-            x = to_tensor(img)
-            z = self._encode(x)
-            panels[name] = z
-            fit_lat.append(z.cpu())
-            fit_img.append(x)
-        x0_clean = layout.concat({**panels, **{p: None for p in layout.panels if p not in panels}})
-        x0_clean = x0_clean.to(device, dtype).expand(b, -1, -1, -1).contiguous()
-        pose = torch.zeros_like(x0_clean)
-        if request.pose_guides:
-            g = self._encode(to_tensor(list(request.pose_guides))).to(device, dtype)
-            pose[..., layout.slices()["person"]] = g.expand(b, -1, -1, -1)
+        with self._placed(codec):
+            panels: dict[str, torch.Tensor] = {}
+            fit_lat, fit_img = [], []
+            for name in layout.panels:
+                img = getattr(request, name)
+                if name in generated or img is None:
+                    continue
+                x = to_tensor(img)
+                z = self._encode(x)
+                panels[name] = z
+                fit_lat.append(z.cpu())
+                fit_img.append(x)
+            x0_clean = layout.concat({**panels, **{p: None for p in layout.panels if p not in panels}})
+            x0_clean = x0_clean.to(device, dtype).expand(b, -1, -1, -1).contiguous()
+            pose = torch.zeros_like(x0_clean)
+            if request.pose_guides:
+                g = self._encode(to_tensor(list(request.pose_guides))).to(device, dtype)
+                pose[..., layout.slices()["person"]] = g.expand(b, -1, -1, -1)
         t_encode = time.perf_counter() - t0
 
         # 3. noise, mask, scheduler; noise drawn on the CPU so a seed gives the same image on any device
@@ -229,10 +264,11 @@ class Pipeline:
                 img = preview(x0_hat[0]) if preview is not None else None
                 progress(Progress(step, total, time.perf_counter() - t1, img))
 
-        out = sample(self.model, x0_clean, pose, mask, scheduler, steps=request.steps,
-                     guidance=float(request.guidance), generator=generator, noise=noise,
-                     progress=on_step, cancel=cancel, max_batch=1 if request.memory == "low" else None,
-                     guidance_until=float(request.guidance_until))
+        with self._placed(self.model.unet):
+            out = sample(self.model, x0_clean, pose, mask, scheduler, steps=request.steps,
+                         guidance=float(request.guidance), generator=generator, noise=noise, progress=on_step,
+                         cancel=cancel, max_batch=None if request.memory == "standard" else 1,
+                         guidance_until=float(request.guidance_until))
         t_sample = time.perf_counter() - t1
         settings = {**request.settings(), "model": self.model.config.name, "model_trained": self.trained,
                     "device": self.policy.device, "precision": self.policy.precision}
@@ -247,13 +283,14 @@ class Pipeline:
         t2 = time.perf_counter()
         split = layout.split(out.latents)
         images: dict[str, list[np.ndarray]] = {}
-        for name in layout.panels:
-            if name in generated:
-                z = split[name].contiguous()
-                chunks = z.split(1) if request.memory == "low" else (z,)  # one view at a time
-                images[name] = [img for c in chunks for img in to_uint8(codec.decode(c))]
-            elif getattr(request, name) is not None:
-                images[name] = [getattr(request, name)]
+        with self._placed(codec):
+            for name in layout.panels:
+                if name in generated:
+                    z = split[name].contiguous()
+                    chunks = z.split(1) if request.memory != "standard" else (z,)  # one view at a time
+                    images[name] = [img for c in chunks for img in to_uint8(codec.decode(c))]
+                elif getattr(request, name) is not None:
+                    images[name] = [getattr(request, name)]
         t_decode = time.perf_counter() - t2
         total = time.perf_counter() - t0
         timings = {"encode": t_encode, "sample": t_sample, "decode": t_decode, "total": total,

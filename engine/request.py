@@ -16,7 +16,9 @@ from engine.layout import GENERATED, PanelLayout, Task
 
 IMAGE_FIELDS = ("person", "garment", "head")
 MAX_STEPS = 999  # DDIM's "leading" spacing with steps_offset 1 runs past timestep 999 at 1000 steps
-MEMORY_MODES = ("standard", "low")  # "low": one model row at a time, sliced attention, tiled VAE
+# "low": one model row at a time, sliced attention, sliced/tiled VAE. "offload" (8-12 GB GPUs): that, and the
+# UNet and VAE rest in CPU memory, each moved to the GPU only while it runs.
+MEMORY_MODES = ("standard", "low", "offload")
 
 
 class RequestError(ValueError):
@@ -44,7 +46,8 @@ class TryOnRequest:
     precision, device : "auto" or an explicit choice (see engine.device)
     guidance_until : guidance runs on the first this fraction of the steps (1.0 = all, the paper); the
         rest run the conditional branch only, at half the cost (see engine.presets "fast")
-    memory : "standard", or "low" to trade speed for peak memory (what an out-of-memory failure suggests)
+    memory : "standard"; "low" trades speed for peak memory (what an out-of-memory failure suggests);
+        "offload" also keeps the UNet and VAE in CPU memory between uses (GPUs with 8-12 GB)
     body, cameras : the BodyState dict and camera dicts that made the guides (provenance, optional)
     label : free text shown in galleries
     """

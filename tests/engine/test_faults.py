@@ -80,3 +80,28 @@ def test_other_errors_are_not_mistaken_for_out_of_memory(pipe, rng, monkeypatch)
     with pytest.raises(RuntimeError, match="shape mismatch") as e:
         pipe.run(TryOnRequest(person=rand_image(rng, 32, 32), steps=1))
     assert not isinstance(e.value, OutOfMemory)
+
+
+def test_offload_mode_moves_each_part_to_the_device_only_while_it_runs(rng, monkeypatch):
+    """On "cpu:0" (a device string other than "cpu", so offloading engages) the real code path runs."""
+    from engine.device import DevicePolicy
+
+    pipe = Pipeline(tiny_model(), DevicePolicy("cpu:0", "fp32"))
+    req = TryOnRequest(person=rand_image(rng, 32, 32), steps=2, seed=1)
+    standard = pipe.run(req).outputs[0]
+    moves = []
+    real_to = torch.nn.Module.to
+
+    def spy(self, *a, **k):
+        moves.append((type(self).__name__, str(a[0]) if a else str(k.get("device"))))
+        return real_to(self, *a, **k)
+
+    monkeypatch.setattr(torch.nn.Module, "to", spy)
+    offloaded = pipe.run(TryOnRequest(**{**req.__dict__, "memory": "offload"})).outputs[0]
+    parts = [(n, d) for n, d in moves if n in ("OmfaModel", "TinyCodec", "UNet2DConditionModel")]
+    assert parts == [("OmfaModel", "cpu"),                                        # parked
+                     ("TinyCodec", "cpu:0"), ("TinyCodec", "cpu"),                # encode
+                     ("UNet2DConditionModel", "cpu:0"), ("UNet2DConditionModel", "cpu"),  # denoise
+                     ("TinyCodec", "cpu:0"), ("TinyCodec", "cpu"),                # decode
+                     ("OmfaModel", "cpu:0")]                                      # back for standard runs
+    assert np.array_equal(standard, offloaded)
