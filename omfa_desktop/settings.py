@@ -25,6 +25,9 @@ SAMPLER_LABELS = {"ddim": "DDIM", "ddpm": "DDPM", "euler": "Euler", "euler_a": "
                   "dpm++2m": "DPM++ 2M", "unipc": "UniPC", "heun": "Heun"}
 
 
+MEMORY_LABELS = {"standard": "Standard (fastest)", "low": "Low (sliced attention and VAE)",
+                 "offload": "Offload (model waits in CPU memory; 8-12 GB GPUs)"}
+
 @dataclass
 class AppSettings:
     """What the app remembers between runs.
@@ -42,6 +45,8 @@ class AppSettings:
     device : str            "auto", "cpu", "cuda", "cuda:N" or "mps"
     precision : str         "auto", "fp16", "bf16" or "fp32"
     default_sampler : str   a key of engine.diffusion.SCHEDULERS
+    memory : str            "standard", "low" (sliced attention, tiled VAE) or "offload" (also keeps the model
+                            in CPU memory between uses: GPUs with 8-12 GB); see engine.request.MEMORY_MODES
     notice_dismissed : bool the demo-model notice was closed by the user
     last_dir : str          the folder the last open dialog was in
     """
@@ -56,6 +61,7 @@ class AppSettings:
     device: str = "auto"
     precision: str = "auto"
     default_sampler: str = "dpm++2m"  # the fast preset's; another choice starts the window on "Custom"
+    memory: str = "standard"
     notice_dismissed: bool = False
     last_dir: str = ""
 
@@ -109,6 +115,8 @@ def validate(s: AppSettings, check_device: bool = True, deep: bool = True, model
         raise SettingsError("precision", f"must be one of {', '.join(PRECISIONS)}, not {s.precision!r}")
     if s.default_sampler not in SAMPLERS:
         raise SettingsError("default_sampler", f"must be one of {', '.join(SAMPLERS)}, not {s.default_sampler!r}")
+    if s.memory not in MEMORY_LABELS:
+        raise SettingsError("memory", f"must be one of {', '.join(MEMORY_LABELS)}, not {s.memory!r}")
     if check_device:
         from engine.device import DeviceError, select_device
 
@@ -343,11 +351,18 @@ class SettingsDialog(QDialog):
         form.addRow("Model folder", self.model_field)
         form.addRow("VAE folder", self.vae_field)
         form.addRow("SMPL-X folder", smplx_row)
+        self.memory_combo = QComboBox()
+        for key, label in MEMORY_LABELS.items():
+            self.memory_combo.addItem(label, key)
+        self.memory_combo.setCurrentIndex(max(0, self.memory_combo.findData(settings.memory)))
+        self.memory_combo.setToolTip("For GPUs that run out of memory: 'low' slices attention and the VAE; "
+                                     "'offload' also keeps the model in CPU memory between uses (slower).")
         form2 = QFormLayout()  # the licence note between two forms: a wrapped label inside one gets padded
         form2.addRow("hmr2 folder", self.hmr2_field)
         form2.addRow("Device", self.device_combo)
         form2.addRow("Precision", self.precision_combo)
         form2.addRow("Default sampler", self.sampler_combo)
+        form2.addRow("GPU memory", self.memory_combo)
         labels = [form.itemAt(i, QFormLayout.ItemRole.LabelRole).widget() for i in range(form.rowCount())]
         labels += [form2.itemAt(i, QFormLayout.ItemRole.LabelRole).widget() for i in range(form2.rowCount())]
         width = max(lab.sizeHint().width() for lab in labels)
@@ -379,7 +394,8 @@ class SettingsDialog(QDialog):
                               "smplx_gender": self.gender_combo.currentData(), "hmr2_folder": self.hmr2_field.text(),
                               "device": self.device_combo.currentText().strip(),
                               "precision": self.precision_combo.currentText(),
-                              "default_sampler": self.sampler_combo.currentData()})
+                              "default_sampler": self.sampler_combo.currentData(),
+                              "memory": self.memory_combo.currentData()})
 
     def try_accept(self) -> bool:
         """Validate; on success keep the settings in ``result_settings`` and close."""
@@ -395,7 +411,8 @@ class SettingsDialog(QDialog):
             widget = {"model_folder": self.model_field, "vae_folder": self.vae_field,
                       "smplx_folder": self.smplx_field, "smplx_gender": self.gender_combo,
                       "hmr2_folder": self.hmr2_field, "device": self.device_combo,
-                      "precision": self.precision_combo, "default_sampler": self.sampler_combo}.get(e.field)
+                      "precision": self.precision_combo, "default_sampler": self.sampler_combo,
+                      "memory": self.memory_combo}.get(e.field)
             if widget is not None:
                 widget.setFocus(Qt.FocusReason.OtherFocusReason)
             return False
@@ -406,5 +423,5 @@ class SettingsDialog(QDialog):
 
 _FIELD_LABELS = {"model_folder": "Model folder", "vae_folder": "VAE folder", "smplx_folder": "SMPL-X folder",
                  "smplx_gender": "SMPL-X body", "hmr2_folder": "hmr2 folder", "device": "Device",
-                 "precision": "Precision", "default_sampler": "Default sampler"}
+                 "precision": "Precision", "default_sampler": "Default sampler", "memory": "GPU memory"}
 FIELD_LABELS = _FIELD_LABELS

@@ -806,7 +806,7 @@ class MainWindow(QMainWindow):
         kw["head"] = panel("head", "head")
         s = self.current_settings()
         req = TryOnRequest(task=task, steps=s["steps"], guidance=s["guidance"], scheduler=s["scheduler"],
-                           guidance_until=s["guidance_until"], seed=s["seed"], num_views=s["num_views"], precision=s["precision"], device="auto",
+                           guidance_until=s["guidance_until"], memory=self.settings.memory, seed=s["seed"], num_views=s["num_views"], precision=s["precision"], device="auto",
                            label=label, **kw)
         try:
             req.validate(PanelLayout.from_dict(info["layout"]), list(info["schedulers"]))
