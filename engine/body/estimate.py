@@ -1,0 +1,93 @@
+"""Pose from a photo: choose an estimator backend, run it, and render the photo's pose guide.
+
+Backends, in order of preference when ``backend="auto"``:
+- "hmr2": 4D-Humans in a child process (:mod:`engine.body.hmr2`), when its folder, checkpoint, SMPL file and
+  package are all there (Settings → hmr2 folder).
+- "manual": none found — the caller gets :class:`EstimatorUnavailable`, whose message lists what each backend
+  needs; the user poses the body by hand (viewport) and the guide comes from that.
+
+The guide of the photo is the estimated body seen by the estimated camera, through the same letterbox the
+photo goes through to fit the model's person panel (:func:`fit_camera`), so guide and photo line up.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Optional, Sequence
+
+import numpy as np
+
+from engine.body.camera import Camera
+from engine.body.hmr2 import Hmr2Adapter, Hmr2Error, PoseEstimate
+
+BACKENDS = ("auto", "hmr2")
+
+
+class EstimatorUnavailable(RuntimeError):
+    """No pose estimator can run here; the message lists what each one needs."""
+
+
+def fit_camera(camera: Camera, width: int, height: int) -> Camera:
+    """The camera of a photo after ``engine.images.fit`` scaled it into width x height (centred letterbox)."""
+    s = min(width / camera.width, height / camera.height)
+    ox = (width - round(camera.width * s)) / 2
+    oy = (height - round(camera.height * s)) / 2
+    return replace(camera, width=width, height=height, fx=camera.fx * s, fy=camera.fy * s,
+                   cx=camera.cx * s + ox, cy=camera.cy * s + oy)
+
+
+def estimate_pose(image: np.ndarray, box: Optional[Sequence[float]] = None, backend: str = "auto",
+                  hmr2: Optional[Hmr2Adapter] = None, body_model=None) -> PoseEstimate:
+    """SMPL-X pose and camera of the person in ``image`` (H, W, 3) uint8.
+
+    box : (x0, y0, x1, y1) in image pixels, or None for the whole image
+    backend : "auto" or "hmr2"
+    hmr2 : the configured adapter (None: hmr2 is not configured)
+    body_model : engine.body.model.BodyModel whose rest pelvis the translation is solved for (the mannequin)
+    """
+    from engine.body.model import BodyModel
+
+    if backend not in BACKENDS:
+        raise EstimatorUnavailable(f"unknown pose estimator {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if box is not None:
+        box = _check_box(box, image.shape[1], image.shape[0])
+    model = body_model or BodyModel.load_mannequin()
+    reasons = []
+    if hmr2 is not None:
+        missing = [] if hmr2.child else hmr2.missing()
+        if not missing:
+            return hmr2.estimate(image, box, model.rest_joints[0])
+        reasons.append("hmr2: " + "; ".join(missing))
+    else:
+        reasons.append("hmr2: no hmr2 folder is set (Settings → hmr2 folder; see README, 'Pose from a photo')")
+    raise EstimatorUnavailable("no pose estimator is available — " + " | ".join(reasons)
+                               + ". Pose the body by hand in the viewport instead.")
+
+
+def _check_box(box: Sequence[float], width: int, height: int) -> tuple[float, float, float, float]:
+    try:
+        x0, y0, x1, y1 = (float(v) for v in box)
+    except (TypeError, ValueError):
+        raise EstimatorUnavailable(f"the person box must be four numbers x0, y0, x1, y1, not {box!r}") from None
+    x0, x1 = sorted((max(0.0, min(x0, width)), max(0.0, min(x1, width))))
+    y0, y1 = sorted((max(0.0, min(y0, height)), max(0.0, min(y1, height))))
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        raise EstimatorUnavailable(f"the person box {tuple(box)} is empty inside the {width}x{height} photo")
+    return x0, y0, x1, y1
+
+
+def photo_guide(estimate: PoseEstimate, width: int, height: int, style: str = "parts_shaded",
+                body_model=None) -> np.ndarray:
+    """The guide render of the estimated pose, aligned with the photo fitted into width x height."""
+    from engine.body.model import BodyModel
+    from engine.body.render import GuideRenderer
+
+    model = body_model or BodyModel.load_mannequin()
+    vertices, _ = model.forward(estimate.state)
+    cam = fit_camera(estimate.camera, width, height)
+    labels = model.labels() if model.name != "mannequin" and style != "depth" else None
+    with GuideRenderer(width, height, style, labels) as r:
+        return r.render(vertices, model.faces, [cam])[0]
+
+
+__all__ = ["BACKENDS", "EstimatorUnavailable", "Hmr2Error", "PoseEstimate", "estimate_pose", "fit_camera",
+           "photo_guide"]
