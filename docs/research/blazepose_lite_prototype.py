@@ -1,0 +1,300 @@
+"""Minimal offline BlazePose (MediaPipe Pose, "full" model) with only numpy + ai-edge-litert.
+
+Pipeline (mirrors MediaPipe PoseDetectionCpu -> PoseDetectionToRoi -> PoseLandmarkByRoiCpu):
+  1. pose_detection.tflite on a 224x224 letterboxed image in [-1, 1]
+     -> 2254 SSD anchors x (box 4 + 4 keypoints x 2) + score logit
+     -> sigmoid, threshold 0.2, weighted NMS (IoU 0.3), keep the best person.
+  2. ROI: centre = keypoint 0 (mid-hip), size = 2*|kp1 - kp0| * 1.25 (square),
+     rotation = pi/2 - atan2(-(y1-y0), x1-x0)  (keeps the body upright).
+  3. pose_landmark_full.tflite on the rotated 256x256 ROI crop in [0, 1]
+     -> 39x5 landmarks (first 33 real), pose flag, heatmap refinement,
+     projection back to image pixels; 39x3 world landmarks (metres, hip origin),
+     rotated by the ROI rotation.
+
+Models are taken from the mediapipe wheel (Apache-2.0):
+  mediapipe/modules/pose_detection/pose_detection.tflite
+  mediapipe/modules/pose_landmark/pose_landmark_full.tflite
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DET_MODEL = os.path.join(HERE, "mpwhl/mediapipe/modules/pose_detection/pose_detection.tflite")
+LMK_MODEL = os.path.join(HERE, "mpwhl/mediapipe/modules/pose_landmark/pose_landmark_full.tflite")
+
+DET_SIZE = 224
+LMK_SIZE = 256
+LANDMARK_NAMES = [
+    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
+    "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder",
+    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_pinky",
+    "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb", "left_hip",
+    "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "left_heel",
+    "right_heel", "left_foot_index", "right_foot_index",
+]
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -80.0, 80.0)))
+
+
+def ssd_anchors(input_size=224, strides=(8, 16, 32, 32, 32), min_scale=0.1484375, max_scale=0.75):
+    """SsdAnchorsCalculator with fixed_anchor_size=true, aspect_ratios=[1.0],
+    interpolated_scale_aspect_ratio=1.0 (default) -> 2 anchors per layer per cell.
+    Consecutive layers with equal stride share one grid.  Returns (2254, 2) centres."""
+    num_layers = len(strides)
+    out = []
+    layer = 0
+    while layer < num_layers:
+        n_per_cell = 0
+        last = layer
+        while last < num_layers and strides[last] == strides[layer]:
+            n_per_cell += 2  # aspect 1.0 + interpolated scale
+            last += 1
+        fm = int(math.ceil(input_size / strides[layer]))
+        ys, xs = np.meshgrid(np.arange(fm), np.arange(fm), indexing="ij")
+        c = np.stack([(xs + 0.5) / fm, (ys + 0.5) / fm], -1).reshape(-1, 1, 2)
+        out.append(np.repeat(c, n_per_cell, axis=1).reshape(-1, 2))
+        layer = last
+    return np.concatenate(out).astype(np.float32)
+
+
+def _affine_crop(img, cx, cy, side, rot, out_size, border_zero):
+    """Sample a square of `side` px centred at (cx, cy), rotated by `rot` (rad), into
+    out_size x out_size with bilinear interpolation (like ImageToTensorCalculator).
+    Returns float32 HxWx3 in [0,255]."""
+    h, w = img.shape[:2]
+    t = (np.arange(out_size, dtype=np.float32) + 0.5) / out_size - 0.5
+    u, v = np.meshgrid(t * side, t * side)  # offsets in ROI frame
+    c, s = math.cos(rot), math.sin(rot)
+    sx = cx + c * u - s * v - 0.5
+    sy = cy + s * u + c * v - 0.5
+    outside = (sx < -0.5) | (sx > w - 0.5) | (sy < -0.5) | (sy > h - 0.5)
+    sx = np.clip(sx, 0, w - 1)
+    sy = np.clip(sy, 0, h - 1)
+    x0 = np.floor(sx).astype(np.int32)
+    y0 = np.floor(sy).astype(np.int32)
+    x1 = np.minimum(x0 + 1, w - 1)
+    y1 = np.minimum(y0 + 1, h - 1)
+    fx = (sx - x0)[..., None]
+    fy = (sy - y0)[..., None]
+    im = img.astype(np.float32)
+    top = im[y0, x0] * (1 - fx) + im[y0, x1] * fx
+    bot = im[y1, x0] * (1 - fx) + im[y1, x1] * fx
+    out = top * (1 - fy) + bot * fy
+    if border_zero:
+        out[outside] = 0.0
+    return out
+
+
+def _prefilter(img, side, out_size):
+    """Downscale big photos first (antialias) so bilinear sampling doesn't alias.
+    Returns (image, factor) with coordinates in the returned image = original / factor."""
+    f = int(side / out_size / 2)
+    if f < 2:
+        return img, 1
+    from PIL import Image  # optional dependency, only for large inputs
+    h, w = img.shape[:2]
+    small = Image.fromarray(img).resize((max(1, w // f), max(1, h // f)), Image.BOX)
+    return np.asarray(small), f
+
+
+class BlazePose:
+    def __init__(self, det_model=DET_MODEL, lmk_model=LMK_MODEL, num_threads=1):
+        self.det = Interpreter(model_path=det_model, num_threads=num_threads)
+        self.det.allocate_tensors()
+        self.lmk = Interpreter(model_path=lmk_model, num_threads=num_threads)
+        self.lmk.allocate_tensors()
+        self.det_in = self.det.get_input_details()[0]["index"]
+        od = self.det.get_output_details()
+        # outputs: Identity (1,2254,12) regressors, Identity_1 (1,2254,1) score logits
+        self.det_boxes = next(d["index"] for d in od if d["shape"][-1] == 12)
+        self.det_scores = next(d["index"] for d in od if d["shape"][-1] == 1)
+        self.lmk_in = self.lmk.get_input_details()[0]["index"]
+        lo = {d["name"]: d["index"] for d in self.lmk.get_output_details()}
+        # Identity (1,195) landmarks, Identity_1 (1,1) pose flag, Identity_2 (1,256,256,1) seg,
+        # Identity_3 (1,64,64,39) heatmap, Identity_4 (1,117) world landmarks
+        self.o_lm, self.o_flag, self.o_seg = lo["Identity"], lo["Identity_1"], lo["Identity_2"]
+        self.o_hm, self.o_world = lo["Identity_3"], lo["Identity_4"]
+        self.anchors = ssd_anchors()
+        assert self.anchors.shape[0] == 2254
+
+    # ---------------------------------------------------------------- detection
+    def detect(self, img, min_score=0.5):
+        h, w = img.shape[:2]
+        side = float(max(h, w))  # letterbox == square crop centred on the image, zero border
+        src, f = _prefilter(img, side, DET_SIZE)
+        x = _affine_crop(src, w / 2 / f, h / 2 / f, side / f, 0.0, DET_SIZE, border_zero=True)
+        x = x / 127.5 - 1.0
+        self.det.set_tensor(self.det_in, x[None].astype(np.float32))
+        self.det.invoke()
+        raw = self.det.get_tensor(self.det_boxes)[0]
+        score = _sigmoid(np.clip(self.det.get_tensor(self.det_scores)[0, :, 0], -100, 100))
+        keep = score >= 0.2  # graph's min_score_thresh
+        if not keep.any() or score.max() < min_score:
+            return None
+        a = self.anchors
+        d = raw / DET_SIZE  # anchor w = h = 1
+        cxcy = d[:, 0:2] + a
+        wh = d[:, 2:4]
+        kps = d[:, 4:12].reshape(-1, 4, 2) + a[:, None, :]
+        boxes = np.concatenate([cxcy - wh / 2, cxcy + wh / 2], 1)
+        # weighted NMS, only the top cluster (one person)
+        idx = np.where(keep)[0]
+        best = idx[np.argmax(score[idx])]
+        bx = boxes[idx]
+        b0 = boxes[best]
+        ix0 = np.maximum(bx[:, 0], b0[0]); iy0 = np.maximum(bx[:, 1], b0[1])
+        ix1 = np.minimum(bx[:, 2], b0[2]); iy1 = np.minimum(bx[:, 3], b0[3])
+        inter = np.clip(ix1 - ix0, 0, None) * np.clip(iy1 - iy0, 0, None)
+        area = lambda b: (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+        iou = inter / (area(bx) + area(b0) - inter + 1e-9)
+        grp = idx[iou > 0.3]
+        wts = score[grp][:, None]
+        box_n = (boxes[grp] * wts).sum(0) / wts.sum()
+        kps_n = (kps[grp].reshape(len(grp), -1) * wts).sum(0).reshape(4, 2) / wts.sum()
+        # tensor-normalised -> image pixels (undo letterbox)
+        to_px = lambda p: (np.asarray(p) - 0.5) * side + np.array([w / 2, h / 2])
+        box_px = np.concatenate([to_px(box_n[:2]), to_px(box_n[2:])])
+        return dict(score=float(score[best]), face_box=box_px, keypoints=to_px(kps_n))
+
+    @staticmethod
+    def roi_from_detection(kp):
+        """AlignmentPointsRectsCalculator(0 -> 1, target 90deg) + RectTransformation(1.25, square_long)."""
+        (x0, y0), (x1, y1) = kp[0], kp[1]
+        size = 2.0 * math.hypot(x1 - x0, y1 - y0) * 1.25
+        rot = math.pi / 2 - math.atan2(-(y1 - y0), x1 - x0)
+        rot = rot - 2 * math.pi * math.floor((rot + math.pi) / (2 * math.pi))
+        return float(x0), float(y0), float(size), float(rot)
+
+    # ---------------------------------------------------------------- landmarks
+    def landmarks(self, img, roi):
+        cx, cy, side, rot = roi
+        src, f = _prefilter(img, side, LMK_SIZE)
+        x = _affine_crop(src, cx / f, cy / f, side / f, rot, LMK_SIZE, border_zero=False) / 255.0
+        self.lmk.set_tensor(self.lmk_in, x[None].astype(np.float32))
+        self.lmk.invoke()
+        flag = float(self.lmk.get_tensor(self.o_flag)[0, 0])  # already a probability
+        raw = self.lmk.get_tensor(self.o_lm)[0].reshape(39, 5)
+        hm = self.lmk.get_tensor(self.o_hm)[0]  # 64x64x39 logits
+        world = self.lmk.get_tensor(self.o_world)[0].reshape(39, 3)
+        xn = raw[:, 0] / LMK_SIZE
+        yn = raw[:, 1] / LMK_SIZE
+        zn = raw[:, 2] / LMK_SIZE
+        vis = _sigmoid(raw[:, 3])
+        pres = _sigmoid(raw[:, 4])
+        # RefineLandmarksFromHeatmap(kernel 7, min_confidence_to_refine 0.5)
+        H, W, _ = hm.shape
+        for i in range(39):
+            c0, r0 = int(xn[i] * W), int(yn[i] * H)
+            if not (0 <= c0 < W and 0 <= r0 < H):
+                continue
+            rs, re = max(0, r0 - 3), min(H, r0 + 4)
+            cs, ce = max(0, c0 - 3), min(W, c0 + 4)
+            conf = _sigmoid(hm[rs:re, cs:ce, i])
+            tot = conf.sum()
+            if conf.max() >= 0.5 and tot > 0:
+                rr, cc = np.mgrid[rs:re, cs:ce]
+                xn[i] = (cc * conf).sum() / W / tot
+                yn[i] = (rr * conf).sum() / H / tot
+        # LandmarkProjection: crop-normalised -> image pixels
+        c, s = math.cos(rot), math.sin(rot)
+        u, v = (xn - 0.5) * side, (yn - 0.5) * side
+        px = cx + c * u - s * v
+        py = cy + s * u + c * v
+        lm = np.stack([px, py, zn * side, vis, pres], 1)
+        # WorldLandmarkProjection: rotate x,y by ROI rotation
+        wx = c * world[:, 0] - s * world[:, 1]
+        wy = s * world[:, 0] + c * world[:, 1]
+        wl = np.stack([wx, wy, world[:, 2]], 1)
+        return flag, lm, wl
+
+    def estimate(self, image, min_det_score=0.5):
+        image = np.ascontiguousarray(image[..., :3])
+        det = self.detect(image, min_det_score)
+        if det is None:
+            return None
+        roi = self.roi_from_detection(det["keypoints"])
+        flag, lm, wl = self.landmarks(image, roi)
+        # second pass: MediaPipe tracks with an ROI from aux landmarks 33 (centre) / 34 (scale);
+        # re-cropping once on a still photo usually tightens the fit.
+        roi2 = self.roi_from_detection(lm[33:35, :2])
+        flag2, lm2, wl2 = self.landmarks(image, roi2)
+        if flag2 >= flag:
+            roi, flag, lm, wl = roi2, flag2, lm2, wl2
+        xs, ys = lm[:33, 0], lm[:33, 1]
+        return dict(
+            detection_score=det["score"],
+            pose_presence=flag,
+            roi=dict(cx=roi[0], cy=roi[1], side=roi[2], rotation=roi[3]),
+            box=np.array([xs.min(), ys.min(), xs.max(), ys.max()]),  # from landmarks, px
+            landmarks_2d=lm[:33, [0, 1, 3]],   # x_px, y_px, visibility
+            landmarks_z=lm[:33, 2],            # relative depth, px scale, hip-ish origin
+            presence=lm[:33, 4],
+            world_landmarks=wl[:33],           # metres, origin between hips, y down
+            detector=det,
+        )
+
+
+_default = None
+
+
+def estimate(image: np.ndarray) -> dict | None:
+    global _default
+    if _default is None:
+        _default = BlazePose()
+    return _default.estimate(image)
+
+
+if __name__ == "__main__":
+    import sys
+    from PIL import Image, ImageDraw
+
+    path = sys.argv[1] if len(sys.argv) > 1 else "/work/main/resources/samples/demo_000_person.png"
+    out = sys.argv[2] if len(sys.argv) > 2 else os.path.join(HERE, "landmarks_demo_000.png")
+    up = int(sys.argv[3]) if len(sys.argv) > 3 else 4
+    im = Image.open(path).convert("RGB")
+    im = im.resize((im.width * up, im.height * up), Image.BICUBIC)
+    arr = np.asarray(im)
+    bp = BlazePose()
+    t = time.perf_counter(); r = bp.estimate(arr); t0 = time.perf_counter() - t
+    ts = []
+    for _ in range(5):
+        t = time.perf_counter(); bp.estimate(arr); ts.append(time.perf_counter() - t)
+    print(f"first call {t0*1e3:.1f} ms, warm median {np.median(ts)*1e3:.1f} ms (image {arr.shape})")
+    if r is None:
+        print("no person"); sys.exit(0)
+    np.set_printoptions(precision=3, suppress=True)
+    print("det score", round(r["detection_score"], 3), "pose flag", round(r["pose_presence"], 3))
+    print("detector kps (hip centre, scale pt, shoulder centre, scale pt):\n", r["detector"]["keypoints"])
+    print("roi", {k: round(v, 2) for k, v in r["roi"].items()})
+    print("box", r["box"])
+    for i in (0, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28):
+        x, y, v = r["landmarks_2d"][i]
+        wx, wy, wz = r["world_landmarks"][i]
+        print(f"{i:2d} {LANDMARK_NAMES[i]:15s} px=({x:6.1f},{y:6.1f}) orig=({x/up:5.1f},{y/up:5.1f}) vis={v:.2f}  world=({wx:+.3f},{wy:+.3f},{wz:+.3f}) m")
+    # draw
+    dr = ImageDraw.Draw(im)
+    edges = [(11, 12), (11, 13), (13, 15), (12, 14), (14, 16), (11, 23), (12, 24), (23, 24),
+             (23, 25), (25, 27), (24, 26), (26, 28), (27, 29), (29, 31), (28, 30), (30, 32), (0, 11), (0, 12)]
+    P = r["landmarks_2d"]
+    for a, b in edges:
+        dr.line([tuple(P[a, :2]), tuple(P[b, :2])], fill=(255, 255, 0), width=2)
+    for i, (x, y, v) in enumerate(P):
+        col = (255, 0, 0) if i % 2 == 1 or i == 0 else (0, 200, 0)  # odd = left (red), even = right (green)
+        dr.ellipse([x - 3, y - 3, x + 3, y + 3], fill=col)
+    cx, cy, side, rot = r["roi"].values()
+    c, s = math.cos(rot), math.sin(rot)
+    corners = [(cx + c * u - s * v, cy + s * u + c * v) for u, v in
+               [(-side / 2, -side / 2), (side / 2, -side / 2), (side / 2, side / 2), (-side / 2, side / 2), (-side / 2, -side / 2)]]
+    dr.line(corners, fill=(0, 128, 255), width=1)
+    for x, y in r["detector"]["keypoints"][:2]:
+        dr.rectangle([x - 2, y - 2, x + 2, y + 2], outline=(255, 0, 255))
+    im.save(out)
+    print("saved", out)
