@@ -3,6 +3,8 @@
 Backends, in order of preference when ``backend="auto"``:
 - "hmr2": 4D-Humans in a child process (:mod:`engine.body.hmr2`), when its folder, checkpoint, SMPL file and
   package are all there (Settings → hmr2 folder).
+- "blazepose": offline BlazePose landmarks (ai-edge-litert, shipped models) and an SMPL-X fit to them
+  (:mod:`engine.body.blazepose`, :mod:`engine.body.fit`): works out of the box, less exact than hmr2.
 - "manual": none found — the caller gets :class:`EstimatorUnavailable`, whose message lists what each backend
   needs; the user poses the body by hand (viewport) and the guide comes from that.
 
@@ -19,7 +21,7 @@ import numpy as np
 from engine.body.camera import Camera
 from engine.body.hmr2 import Hmr2Adapter, Hmr2Error, PoseEstimate
 
-BACKENDS = ("auto", "hmr2")
+BACKENDS = ("auto", "hmr2", "blazepose")
 
 
 class EstimatorUnavailable(RuntimeError):
@@ -40,7 +42,7 @@ def estimate_pose(image: np.ndarray, box: Optional[Sequence[float]] = None, back
     """SMPL-X pose and camera of the person in ``image`` (H, W, 3) uint8.
 
     box : (x0, y0, x1, y1) in image pixels, or None for the whole image
-    backend : "auto" or "hmr2"
+    backend : "auto" (hmr2 when it is set up, else blazepose), "hmr2" or "blazepose"
     hmr2 : the configured adapter (None: hmr2 is not configured)
     body_model : engine.body.model.BodyModel whose rest pelvis the translation is solved for (the mannequin)
     """
@@ -52,15 +54,52 @@ def estimate_pose(image: np.ndarray, box: Optional[Sequence[float]] = None, back
         box = _check_box(box, image.shape[1], image.shape[0])
     model = body_model or BodyModel.load_mannequin()
     reasons = []
-    if hmr2 is not None:
-        missing = [] if hmr2.child else hmr2.missing()
+    if backend in ("auto", "hmr2"):
+        if hmr2 is not None:
+            missing = [] if hmr2.child else hmr2.missing()
+            if not missing:
+                return hmr2.estimate(image, box, model.rest_joints[0])
+            reasons.append("hmr2: " + "; ".join(missing))
+        else:
+            reasons.append("hmr2: no hmr2 folder is set (Settings → hmr2 folder; see README, 'Pose from a photo')")
+    if backend in ("auto", "blazepose"):
+        from engine.body import blazepose
+        from engine.body.fit import fit_landmarks
+
+        missing = blazepose.available()
         if not missing:
-            return hmr2.estimate(image, box, model.rest_joints[0])
-        reasons.append("hmr2: " + "; ".join(missing))
-    else:
-        reasons.append("hmr2: no hmr2 folder is set (Settings → hmr2 folder; see README, 'Pose from a photo')")
+            crop, (ox, oy) = _crop(image, box)
+            lm = _blazepose_detector().estimate(crop)
+            if lm is None:
+                raise EstimatorUnavailable("BlazePose found no person in the photo"
+                                           + (" inside the box" if box is not None else "")
+                                           + "; draw the person box, or pose the body by hand in the viewport")
+            lm.image_xy = lm.image_xy + (ox, oy)
+            lm.box = (lm.box[0] + ox, lm.box[1] + oy, lm.box[2] + ox, lm.box[3] + oy)
+            return fit_landmarks(lm, (image.shape[1], image.shape[0]), model)
+        reasons.append("blazepose: missing " + "; ".join(missing))
     raise EstimatorUnavailable("no pose estimator is available — " + " | ".join(reasons)
                                + ". Pose the body by hand in the viewport instead.")
+
+
+_DETECTOR: list = []
+
+
+def _blazepose_detector():
+    """One BlazePose per process (its interpreters load ~10 MB once)."""
+    from engine.body.blazepose import BlazePose
+
+    if not _DETECTOR:
+        _DETECTOR.append(BlazePose())
+    return _DETECTOR[0]
+
+
+def _crop(image: np.ndarray, box) -> tuple[np.ndarray, tuple[int, int]]:
+    """The box's pixels (and their offset); BlazePose looks for the most salient person inside."""
+    if box is None:
+        return image, (0, 0)
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    return image[y0:y1, x0:x1], (x0, y0)
 
 
 def _check_box(box: Sequence[float], width: int, height: int) -> tuple[float, float, float, float]:

@@ -42,12 +42,35 @@ def test_estimate_with_a_stand_in_hmr2_child_and_its_photo_guide(adapter, tmp_pa
     assert abs(xs.mean() - box_centre[0]) < 12 and abs(ys.mean() - box_centre[1]) < 20
 
 
-def test_without_any_backend_the_message_says_what_each_needs(tmp_path):
+def test_without_a_usable_backend_the_message_says_what_each_needs(tmp_path):
     photo = np.zeros((64, 48, 3), np.uint8)
     with pytest.raises(EstimatorUnavailable, match="no hmr2 folder is set.*Pose the body by hand"):
-        estimate_pose(photo)
+        estimate_pose(photo, backend="hmr2")
     with pytest.raises(EstimatorUnavailable, match="hmr2: the hmr2 folder .* does not exist"):
-        estimate_pose(photo, hmr2=Hmr2Adapter(tmp_path / "missing"))
+        estimate_pose(photo, backend="hmr2", hmr2=Hmr2Adapter(tmp_path / "missing"))
+    with pytest.raises(EstimatorUnavailable, match="BlazePose found no person"):
+        estimate_pose(photo)  # auto: hmr2 not set up, BlazePose runs and finds nobody
+
+
+def test_blazepose_backend_out_of_the_box_on_a_synthetic_photo():
+    from PIL import Image
+
+    from engine.body.blazepose import available
+    from engine.images import load_image
+    from engine.paths import SAMPLES
+
+    if available():
+        pytest.skip("BlazePose runtime missing")
+    person = load_image(SAMPLES / "demo_000_person.png")
+    photo = np.asarray(Image.fromarray(person).resize((384, 512), Image.BICUBIC))
+    est = estimate_pose(photo)  # auto, no hmr2 configured
+    assert est.backend == "blazepose" and est.camera.width == 384
+    guide = photo_guide(est, 96, 128)
+    # the fitted body, seen by the solved camera, overlaps the person in the photo
+    person_mask = (person < 245).any(-1)
+    guide_mask = (guide < 245).any(-1)
+    iou = (person_mask & guide_mask).sum() / (person_mask | guide_mask).sum()
+    assert iou > 0.4, iou
 
 
 @pytest.mark.parametrize("box, words", [((0, 0, 3, 3), "is empty"), (("a", 1, 2, 3), "four numbers"),
