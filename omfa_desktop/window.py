@@ -409,6 +409,13 @@ class MainWindow(QMainWindow):
             e.addAction(self.undo_action)
             e.addAction(self.redo_action)
             e.addSeparator()
+        self.estimate_action = QAction("&Estimate pose from photo", self)
+        self.estimate_action.setShortcut(QKeySequence("Ctrl+E"))
+        self.estimate_action.setToolTip("Estimate the person photo's pose (hmr2 when set up in Settings, else the "
+                                        "built-in BlazePose estimator) and put its guide in 'Photo's pose'")
+        self.estimate_action.triggered.connect(lambda: self.estimate_photo_pose())
+        e.addAction(self.estimate_action)
+        e.addSeparator()
         self.settings_action = QAction("&Settings…", self)
         self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
         self.settings_action.triggered.connect(self.open_settings)
@@ -419,6 +426,8 @@ class MainWindow(QMainWindow):
         h.addAction(about)
 
     def _connect(self) -> None:
+        self.guides.estimated.connect(self._on_estimated)
+        self.guides.failed.connect(self._on_estimate_failed)
         self.task_group.idClicked.connect(lambda i: self.set_task(TASKS[i][0]))
         self.generate_button.clicked.connect(self.generate)
         self.cancel_button.clicked.connect(lambda: self.queue.cancel())
@@ -923,6 +932,43 @@ class MainWindow(QMainWindow):
             self.progress.setValue(min(last, max(1, job.total)))
             self.progress.setFormat(job.status_text() if job.state != JobState.FAILED else "failed")
         self._update_buttons()
+
+    # ================================================================== pose from the photo
+    def estimate_photo_pose(self, box=None, backend: str = "auto") -> int | None:
+        """Estimate the person photo's pose on the guide thread; the answer fills the 'Photo's pose' slot.
+        ``box`` (x0, y0, x1, y1) limits the search to the person (None: the whole photo)."""
+        photo = self.slots["person"].image
+        if photo is None:
+            self.show_message("Estimate pose: open a person photo first.", "", "warning")
+            return None
+        info = self.model_info or {}
+        w, h = (info.get("panel_sizes") or {}).get("person", (96, 128))
+        self._estimate_token = self.guides.estimate({
+            "image": photo, "box": box, "backend": backend, "hmr2_folder": self.settings.hmr2_folder,
+            "width": w, "height": h, "style": info.get("render_style", "parts_shaded"),
+            "body_folder": self.settings.smplx_folder, "body_gender": self.settings.smplx_gender})
+        self.statusBar().showMessage("Estimating the photo's pose…")
+        return self._estimate_token
+
+    def _on_estimated(self, token: int, result: dict) -> None:
+        if token != getattr(self, "_estimate_token", None):
+            return
+        self._estimate_token = None
+        self.estimated_pose = result
+        backend = {"hmr2": "hmr2", "blazepose": "the built-in BlazePose estimator"}.get(result["backend"],
+                                                                                         result["backend"])
+        self.slots["photo_guide"].set_image(result["guide"], f"estimated ({result['backend']})")
+        x0, y0, x1, y1 = (round(v) for v in result["box"])
+        self.show_message(f"Photo's pose estimated with {backend} (person box {x0},{y0}–{x1},{y1}); its guide is in "
+                          "'Photo's pose'. Check that it lines up with the photo.", "; ".join(result["notes"]), "info")
+        self.statusBar().showMessage("Pose estimated", 4000)
+
+    def _on_estimate_failed(self, token: int, message: str, details: str) -> None:
+        if token != getattr(self, "_estimate_token", None):
+            return
+        self._estimate_token = None
+        self.show_message(f"The photo's pose could not be estimated: {message}", details, "warning")
+        self.statusBar().clearMessage()
 
     def retry_low_memory(self, job: Job) -> Job:
         """Queue the failed job's request again in the low-memory mode."""

@@ -309,6 +309,7 @@ class GuideWorker(QObject):
 
     rendered = Signal(int, object, object, object)  # token, list of (H, W, 3) uint8, camera dicts, body info
     failed = Signal(int, str, str)                   # token, message, details
+    estimated = Signal(int, object)                  # token, {"state", "camera", "box", "backend", "notes", "guide"}
 
     def __init__(self) -> None:
         super().__init__()
@@ -340,6 +341,25 @@ class GuideWorker(QObject):
             return
         self.rendered.emit(token, images, [c.to_dict() for c in cams],
                            {"body_model": body.name, "body_error": note, "vertices": body.num_vertices})
+
+
+    @Slot(int, object)
+    def estimate(self, token: int, spec: dict) -> None:
+        """Pose from a photo (engine.body.estimate) and its guide, rendered here because GL lives on this
+        thread. ``spec``: image, box (or None), backend, hmr2_folder, width, height, style, body_folder/gender."""
+        try:
+            from engine.body.estimate import estimate_pose, photo_guide
+            from engine.body.hmr2 import Hmr2Adapter
+
+            body, _ = self.body_model(spec.get("body_folder", ""), spec.get("body_gender", "neutral"))
+            hmr2 = Hmr2Adapter(spec["hmr2_folder"]) if spec.get("hmr2_folder") else None
+            est = estimate_pose(spec["image"], spec.get("box"), spec.get("backend", "auto"), hmr2, body)
+            guide = photo_guide(est, spec["width"], spec["height"], spec.get("style", "parts_shaded"), body)
+        except Exception as e:  # noqa: BLE001 - every failure becomes a message
+            self.failed.emit(token, readable_error(e), traceback.format_exc())
+            return
+        self.estimated.emit(token, {"state": est.state, "camera": est.camera.to_dict(), "box": est.box,
+                                    "backend": est.backend, "notes": est.notes, "guide": guide})
 
 
 _GUIDE_THREAD: dict = {}
@@ -381,14 +401,24 @@ class GuideService(QObject):
 
     rendered = Signal(int, object, object, object)
     failed = Signal(int, str, str)
+    estimated = Signal(int, object)
     _render = Signal(int, object)
+    _estimate = Signal(int, object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.thread, self.worker = _guide_thread()
         self._render.connect(self.worker.render)
+        self._estimate.connect(self.worker.estimate)
         self.worker.rendered.connect(self.rendered)
         self.worker.failed.connect(self.failed)
+        self.worker.estimated.connect(self.estimated)
+
+    def estimate(self, spec: dict) -> int:
+        """Estimate the pose in a photo (see GuideWorker.estimate); the answer comes as ``estimated``."""
+        token = next(_GUIDE_TOKENS)
+        self._estimate.emit(token, spec)
+        return token
 
     def request(self, spec: dict) -> int:
         """Ask for guides; ``spec`` has state (BodyState), width, height, views, elevation, azimuth, style,
@@ -403,7 +433,8 @@ class GuideService(QObject):
     def shutdown(self, timeout_ms: int = 5000) -> None:
         """Stop listening (the shared thread lives on until exit)."""
         for sig, slot in ((self._render, self.worker.render), (self.worker.rendered, self.rendered),
-                          (self.worker.failed, self.failed)):
+                          (self.worker.failed, self.failed), (self._estimate, self.worker.estimate),
+                          (self.worker.estimated, self.estimated)):
             try:
                 sig.disconnect(slot)
             except (RuntimeError, TypeError):
