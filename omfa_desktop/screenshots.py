@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="docs/screenshots")
     ap.add_argument("--model", help="model folder (default: the demo model, or its untrained stand-in)")
     ap.add_argument("--steps", type=int, default=12, help="denoising steps of the try-off shown")
-    ap.add_argument("--only", choices=["all", "faults"], default="all",
+    ap.add_argument("--only", choices=["all", "faults", "estimate"], default="all",
                     help="'faults': only the fault-handling shots (out of memory, a damaged gallery entry)")
     args = ap.parse_args(argv)
     out = Path(args.out)
@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     w.steps.setValue(args.steps)
     if args.only == "faults":
         return _fault_shots(w, wait, shot)
+    if args.only == "estimate":
+        return _estimate_shot(w, wait, shot)
     shot(w, "window_before_try_off.png")
 
     job = w.generate()
@@ -101,6 +103,23 @@ def main(argv: list[str] | None = None) -> int:
         vp.guide_check.setChecked(True)
         shot(vp, "viewport_guide_toggle.png")
         vp.guide_check.setChecked(False)
+    w.shutdown()
+    return 0
+
+
+def _estimate_shot(w, wait, shot) -> int:
+    """Edit → Estimate pose from photo on a sample photo (upscaled: BlazePose wants more than 96x128)."""
+    import numpy as np
+    from PIL import Image
+
+    w.notice.hide()
+    person = w.slots["person"].image
+    w.slots["person"].set_image(np.asarray(Image.fromarray(person).resize((384, 512), Image.BICUBIC)),
+                                "demo_000_person.png x4")
+    w.slots["photo_guide"].clear()
+    w.estimate_action.trigger()
+    wait(lambda: getattr(w, "_estimate_token", 1) is None, 180)
+    shot(w, "estimate_pose_from_photo.png")
     w.shutdown()
     return 0
 
