@@ -134,7 +134,8 @@ class Hmr2Adapter:
     """Runs hmr2 in a child process.
 
     folder : the hmr2 model folder (model_config.yaml + a checkpoint, here or in checkpoints/)
-    python : the Python that has the ``hmr2`` package (4D-Humans' environment); default: this one
+    python : the Python that has the ``hmr2`` package (4D-Humans' environment); default $OMFA_HMR2_PYTHON,
+        else this one
     smpl_dir : where SMPL_NEUTRAL.pkl is (default: hmr2's own places, see :meth:`smpl_candidates`)
     child : the child command (tests use a stand-in that speaks the same JSON)
     """
@@ -163,7 +164,8 @@ class Hmr2Adapter:
         return out
 
     def _python(self) -> str:
-        return self.python or sys.executable
+        """The hmr2 environment's Python: ``python``, else $OMFA_HMR2_PYTHON, else this one."""
+        return self.python or os.environ.get("OMFA_HMR2_PYTHON", "") or sys.executable
 
     def missing(self, check_package: bool = True) -> list[str]:
         """Everything hmr2 needs that is not there, each with where it was looked for ([] = ready)."""
@@ -187,7 +189,7 @@ class Hmr2Adapter:
                 if r.returncode != 0:
                     out.append(f"the hmr2 package is not importable by {py} "
                                f"({(r.stderr.strip().splitlines() or ['?'])[-1]}); install 4D-Humans there "
-                               "(pip install -e . in its clone) or set the hmr2 Python")
+                               "(pip install -e . in its clone) or point OMFA_HMR2_PYTHON at that environment's python")
             except (OSError, subprocess.SubprocessError) as e:
                 out.append(f"the hmr2 Python {py} cannot be run ({e})")
         return out
