@@ -303,9 +303,10 @@ def cmd_eval(args) -> int:
     from engine.paths import DEMO_MODEL
     from engine.pipeline import Pipeline
 
-    for name in ("n", "steps", "n_train"):
-        if getattr(args, name) < 1:
-            raise CliError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(args, name)}", 2)
+    sampling = _sampling(args)
+    for name, value in (("n", args.n), ("steps", sampling["steps"]), ("n_train", args.n_train)):
+        if value < 1:
+            raise CliError(f"--{name.replace('_', '-')} must be at least 1, not {value}", 2)
     folder = Path(args.model) if args.model else DEMO_MODEL
     try:
         pipe = Pipeline.load(folder, args.device, args.precision)
@@ -320,8 +321,9 @@ def cmd_eval(args) -> int:
             print(f"\r  {task}: {done}/{total}", end=end, file=sys.stderr, flush=True)
 
     try:
-        report = evaluate(pipe, args.split, args.n, args.steps, args.guidance, args.scheduler, args.seed,
-                          data=args.data, weights_dir=args.weights, progress=progress, n_train=args.n_train)
+        report = evaluate(pipe, args.split, args.n, sampling["steps"], sampling["guidance"], sampling["scheduler"],
+                          args.seed, data=args.data, weights_dir=args.weights, progress=progress,
+                          n_train=args.n_train, guidance_until=sampling["guidance_until"])
     except (EvalError, RenderError) as e:
         raise CliError(str(e)) from None
     md = report.to_markdown()

@@ -305,7 +305,9 @@ class EvalReport:
         s = self.settings
         lines = [f"## OMFA evaluation — {self.model}", ""]
         lines.append(f"Split **{s['split']}**, n = {s['n']} ({s['data']}); sampler {s['scheduler']}, "
-                     f"{s['steps']} steps, guidance {s['guidance']:g}, seed {s['seed']} + sample index. "
+                     f"{s['steps']} steps, guidance {s['guidance']:g}"
+                     + (f" on the first {s.get('guidance_until', 1.0):.0%} of the steps" if s.get('guidance_until', 1.0) < 1 else "")
+                     + f", seed {s['seed']} + sample index. "
                      f"Mean-image baseline: {s['mean_image']}. Best of model and baselines in **bold**; "
                      "“GT vs GT” scores the ground truth against itself (validation).")
         for t in self.tasks:
@@ -846,14 +848,15 @@ def train_mean_images(n_train: int = 64, data: str | Path | None = None, panel_s
 
 
 def _generate(pipe: "Pipeline", task: str, samples: Sequence["SyntheticSample"], steps: int, guidance: float,
-              scheduler: str, seed: int, progress: Optional[ProgressFn]) -> list[np.ndarray]:
+              scheduler: str, seed: int, progress: Optional[ProgressFn], guidance_until: float = 1.0
+              ) -> list[np.ndarray]:
     from engine.request import RequestError, TryOnRequest
 
     has_head = "head" in pipe.layout.panels
     outs = []
     for i, s in enumerate(samples):
         common = dict(head=s.head if has_head else None, steps=steps, guidance=guidance, scheduler=scheduler,
-                      seed=seed + i, label=f"eval {task} #{i}")
+                      guidance_until=guidance_until, seed=seed + i, label=f"eval {task} #{i}")
         if task == "try-off":
             req = TryOnRequest(task="try-off", person=s.person, pose_guides=[s.guide], **common)
         else:
@@ -873,7 +876,7 @@ def evaluate(model: "str | Path | Pipeline", split: str = "test", n: int = 64, s
              weights_dir: str | Path | None = None, progress: Optional[ProgressFn] = None, *,
              tasks: Sequence[str] = TASKS, n_train: int = 64,
              mean_images: Optional[dict[str, np.ndarray]] = None, world_seed: int = 0,
-             samples: Optional[Sequence["SyntheticSample"]] = None) -> EvalReport:
+             samples: Optional[Sequence["SyntheticSample"]] = None, guidance_until: float = 1.0) -> EvalReport:
     """Evaluate a model on ``n`` samples of ``split`` for try-off and try-on in a new pose.
 
     Parameters
@@ -940,7 +943,7 @@ def evaluate(model: "str | Path | Pipeline", split: str = "test", n: int = 64, s
     reports = []
     for task in tasks:
         t0 = time.perf_counter()
-        preds = _generate(pipe, task, samples, steps, guidance, scheduler, seed, progress)
+        preds = _generate(pipe, task, samples, steps, guidance, scheduler, seed, progress, guidance_until)
         seconds = time.perf_counter() - t0
         if task == "try-off":
             gts = [s.garment for s in samples]
@@ -969,6 +972,7 @@ def evaluate(model: "str | Path | Pipeline", split: str = "test", n: int = 64, s
 
     bar = validation_lines(reports) + [line for t in reports for line in quality_bar(t)]
     settings = {"split": split, "n": len(samples), "steps": steps, "guidance": guidance, "scheduler": scheduler,
+                "guidance_until": guidance_until,
                 "seed": seed, "data": source, "mean_image": mean_src,
                 "weights_dir": None if weights_dir is None else str(weights_dir)}
     return EvalReport(pipe.describe(), pipe.trained, settings, reports, bar)

@@ -217,7 +217,9 @@ def test_cli_eval_writes_table_json_and_grids(model_dir, shards, tmp_path, capsy
     assert code == 0
     assert "### Try-off" in out and "### Quality bar" in out and "analyser self-check" in out
     assert (tmp_path / "r.md").read_text() == out
-    assert json.loads((tmp_path / "r.json").read_text())["settings"]["n"] == 2
+    settings = json.loads((tmp_path / "r.json").read_text())["settings"]
+    assert settings["n"] == 2 and settings["scheduler"] == "dpm++2m" and settings["guidance_until"] == 0.5
+    assert "guidance 2 on the first 50% of the steps" in out  # the fast preset is eval's default too
     for task in TASKS:
         img = np.asarray(Image.open(tmp_path / f"grid_{task}.png"))
         assert img.ndim == 3 and img.shape[0] > 128
