@@ -415,6 +415,10 @@ class MainWindow(QMainWindow):
                                         "built-in BlazePose estimator) and put its guide in 'Photo's pose'")
         self.estimate_action.triggered.connect(lambda: self.estimate_photo_pose())
         e.addAction(self.estimate_action)
+        self.estimate_box_action = QAction("Estimate pose in a person &box…", self)
+        self.estimate_box_action.setShortcut(QKeySequence("Ctrl+Shift+E"))
+        self.estimate_box_action.triggered.connect(lambda: self.estimate_in_box())
+        e.addAction(self.estimate_box_action)
         e.addSeparator()
         self.settings_action = QAction("&Settings…", self)
         self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
@@ -950,11 +954,28 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Estimating the photo's pose…")
         return self._estimate_token
 
+    def estimate_in_box(self, dialog_cls=None) -> int | None:
+        """Let the user draw the person box (starting from the last estimate's), then estimate inside it."""
+        from omfa_desktop.boxdialog import PersonBoxDialog
+
+        photo = self.slots["person"].image
+        if photo is None:
+            self.show_message("Estimate pose: open a person photo first.", "", "warning")
+            return None
+        last = getattr(self, "estimated_pose", None)
+        box = last["box"] if last and last.get("photo_shape") == photo.shape else None
+        dlg = (dialog_cls or PersonBoxDialog)(photo, box, self)
+        if not dlg.exec():
+            return None
+        return self.estimate_photo_pose(box=dlg.box)
+
     def _on_estimated(self, token: int, result: dict) -> None:
         if token != getattr(self, "_estimate_token", None):
             return
         self._estimate_token = None
         self.estimated_pose = result
+        if self.slots["person"].image is not None:
+            result["photo_shape"] = self.slots["person"].image.shape  # the box belongs to this photo
         backend = {"hmr2": "hmr2", "blazepose": "the built-in BlazePose estimator"}.get(result["backend"],
                                                                                          result["backend"])
         self.slots["photo_guide"].set_image(result["guide"], f"estimated ({result['backend']})")
