@@ -69,3 +69,13 @@ def test_the_fast_preset_costs_at_most_40_percent_of_the_paper_default():
     assert 1.0e15 < paper < 1.1e15  # ≈ 1,068 TFLOP of UNet, as the paper default's known cost
     assert fast / paper <= 0.40
     assert guided_steps(20, 2.0, 0.5) == 10 and guided_steps(20, 1.0, 0.5) == 0 and guided_steps(15, 2.0, 0.4) == 6
+
+
+def test_the_fastest_preset_costs_less_than_an_idm_vton_like_design():
+    from engine.cost import peer_plans
+
+    f = SAMPLING_PRESETS["fastest"]
+    fastest = omfa_plan("fastest", steps=f["steps"], guidance_until=f["guidance_until"],
+                        panels={"person": 768, "garment": 768, "head": 384}).flops()["total"]
+    idm = next(p for p in peer_plans() if p.name.startswith("IDM")).flops()["total"]
+    assert fastest < idm
