@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="docs/screenshots")
     ap.add_argument("--model", help="model folder (default: the demo model, or its untrained stand-in)")
-    ap.add_argument("--steps", type=int, default=12, help="denoising steps of the try-off shown")
+    ap.add_argument("--steps", type=int, help="denoising steps of the try-off shown (default: the preset's)")
     ap.add_argument("--only", choices=["all", "faults", "estimate"], default="all",
                     help="'faults': only the fault-handling shots (out of memory, a damaged gallery entry)")
     args = ap.parse_args(argv)
@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     if w.viewport is not None:
         wait(lambda: w.viewport.ready, 120)
     wait(lambda: w.pose.current_guides() is not None, 60)
-    w.steps.setValue(args.steps)
+    if args.steps:
+        w.steps.setValue(args.steps)
     if args.only == "faults":
         return _fault_shots(w, wait, shot)
     if args.only == "estimate":
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     shot(w, "window_before_try_off.png")
 
     job = w.generate()
-    wait(lambda: job.step >= max(2, args.steps // 2) or job.done)
+    wait(lambda: job.step >= max(2, w.steps.value() // 2) or job.done)
     shot(w, "window_during_try_off.png")
     wait(lambda: job.done)
     shot(w, "window_after_try_off.png")
