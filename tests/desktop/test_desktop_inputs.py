@@ -1,23 +1,10 @@
 """Input slots and bad files: an error naming the file, nothing changed; odd but valid files load with a notice."""
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared corpus generator
-from bad_images import make_bad_images, make_odd_images  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def bad(tmp_path_factory):
-    return make_bad_images(tmp_path_factory.mktemp("bad"))
-
-
-@pytest.fixture(scope="module")
-def odd(tmp_path_factory):
-    return make_odd_images(tmp_path_factory.mktemp("odd"))
+# the corpus fixtures ``bad`` and ``odd`` are in tests/conftest.py
 
 
 def _state(slot):

@@ -19,6 +19,17 @@ def tiny_model(seed: int = 0):
     return m.eval()
 
 
+def count_rows(pipe) -> list[int]:
+    """Record the batch size of every UNet call the pipeline makes (the list fills as it runs)."""
+    rows: list[int] = []
+    forward = pipe.model.forward
+
+    def spy(x_in, t):
+        rows.append(x_in.shape[0])
+        return forward(x_in, t)
+
+    pipe.model.forward = spy
+    return rows
 
 
 def rand_image(rng, w, h):

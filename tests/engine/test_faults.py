@@ -1,4 +1,6 @@
 """Faults during a run: out of memory (injected on CPU), the low-memory mode it offers, and recovery."""
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -7,7 +9,7 @@ from engine.device import OutOfMemory, is_out_of_memory, select_device
 from engine.pipeline import Pipeline
 from engine.request import RequestError, TryOnRequest
 
-from omfa_testing import rand_image, tiny_model
+from omfa_testing import count_rows, rand_image, tiny_model
 
 
 @pytest.fixture
@@ -23,18 +25,11 @@ def _multi_view(rng, n=3, **kw):
 
 def test_low_memory_mode_gives_the_same_images_with_smaller_model_calls(pipe, rng):
     req = _multi_view(rng)
-    calls = []
-    forward = pipe.model.forward
-
-    def spy(x_in, t):
-        calls.append(x_in.shape[0])
-        return forward(x_in, t)
-
-    pipe.model.forward = spy
+    calls = count_rows(pipe)
     standard = pipe.run(req)
     sizes_standard, calls[:] = list(calls), []
     processors = {k: type(v) for k, v in pipe.model.unet.attn_processors.items()}
-    low = pipe.run(_multi_view(np.random.default_rng(0), memory="low").__class__(**{**req.__dict__, "memory": "low"}))
+    low = pipe.run(dataclasses.replace(req, memory="low"))
     assert max(sizes_standard) == 6 and max(calls) == 1  # 3 views x CFG pair, then one row at a time
     for a, b in zip(standard.outputs, low.outputs):
         assert np.abs(a.astype(int) - b.astype(int)).max() <= 2  # same sample up to float reassociation
@@ -97,7 +92,7 @@ def test_offload_mode_moves_each_part_to_the_device_only_while_it_runs(rng, monk
         return real_to(self, *a, **k)
 
     monkeypatch.setattr(torch.nn.Module, "to", spy)
-    offloaded = pipe.run(TryOnRequest(**{**req.__dict__, "memory": "offload"})).outputs[0]
+    offloaded = pipe.run(dataclasses.replace(req, memory="offload")).outputs[0]
     parts = [(n, d) for n, d in moves if n in ("OmfaModel", "TinyCodec", "UNet2DConditionModel")]
     assert parts == [("OmfaModel", "cpu"),                                        # parked
                      ("TinyCodec", "cpu:0"), ("TinyCodec", "cpu"),                # encode

@@ -1,7 +1,5 @@
 """The guarded image loader: every bad file is a clear ImageError naming it; odd but valid files load, said so."""
-import sys
 import warnings
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -11,18 +9,7 @@ from engine import cli, images
 from engine.images import ImageError, read_image
 from engine.layout import PanelLayout
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared corpus generator
-from bad_images import make_bad_images, make_odd_images  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def bad(tmp_path_factory):
-    return make_bad_images(tmp_path_factory.mktemp("bad"))
-
-
-@pytest.fixture(scope="module")
-def odd(tmp_path_factory):
-    return make_odd_images(tmp_path_factory.mktemp("odd"))
+# the corpus fixtures ``bad`` and ``odd`` are in tests/conftest.py
 
 
 def test_the_corpus_is_big_and_varied(bad):

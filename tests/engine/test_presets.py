@@ -8,20 +8,13 @@ from engine.pipeline import Pipeline
 from engine.presets import SAMPLING_PRESETS, matching_preset, preset_settings, with_preset
 from engine.request import RequestError, TryOnRequest
 
-from omfa_testing import rand_image, tiny_model
+from omfa_testing import count_rows, rand_image, tiny_model
 
 
 @pytest.fixture
 def counted(rng):
     pipe = Pipeline(tiny_model(), select_device("cpu"))
-    rows = []
-    forward = pipe.model.forward
-
-    def spy(x_in, t):
-        rows.append(x_in.shape[0])
-        return forward(x_in, t)
-
-    pipe.model.forward = spy
+    rows = count_rows(pipe)
     return pipe, rows, rand_image(rng, 32, 32)
 
 
