@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+from engine.persist import write_text
+
 log = logging.getLogger("omfa")
 
 MANIFEST = "manifest.json"
@@ -128,16 +130,10 @@ class _HashCache:
             return
         entries = dict(list(self.entries.items())[-_MAX_CACHE_ENTRIES:])
         try:
-            _atomic_write(self.path, json.dumps({"version": 1, "files": entries}))
+            write_text(self.path, json.dumps({"version": 1, "files": entries}))
         except OSError as e:
             log.debug("could not write the hash cache %s: %s", self.path, e)
         self.dirty = False
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    from engine.persist import write_text
-
-    write_text(path, text)
 
 
 # ============================================================================================ manifests
@@ -173,7 +169,7 @@ def write_manifest(folder: str | Path) -> Path:
         files[rel] = {"sha256": cache.sha256(p), "bytes": p.stat().st_size}
     cache.save()
     path = folder / MANIFEST
-    _atomic_write(path, json.dumps({"format": MANIFEST_FORMAT, "algorithm": "sha256", "files": files}, indent=1))
+    write_text(path, json.dumps({"format": MANIFEST_FORMAT, "algorithm": "sha256", "files": files}, indent=1))
     return path
 
 
