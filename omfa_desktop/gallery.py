@@ -246,6 +246,7 @@ class GalleryWidget(QWidget):
 
     useAsGarment = Signal(object)       # GalleryEntry
     restoreRequested = Signal(object)   # GalleryEntry
+    keepInWardrobe = Signal(object)     # GalleryEntry (a try-off result)
     message = Signal(str, str, str)     # text, details, kind
 
     ICON = QSize(72, 96)
@@ -278,6 +279,9 @@ class GalleryWidget(QWidget):
         self.restore_button = QPushButton("Restore settings")
         self.save_button = QPushButton("Save PNG…")
         self.delete_button = QPushButton("Delete")
+        self.keep_button = QPushButton("Keep in wardrobe")
+        self.keep_button.setToolTip("Keep this garment in the wardrobe, to find and reuse it in any later session")
+        self.keep_button.clicked.connect(lambda: self.current() and self.keepInWardrobe.emit(self.current()))
         self.use_button.clicked.connect(lambda: self.current() and self.useAsGarment.emit(self.current()))
         self.restore_button.clicked.connect(lambda: self.current() and self.restoreRequested.emit(self.current()))
         self.save_button.clicked.connect(self._save_dialog)
@@ -286,6 +290,7 @@ class GalleryWidget(QWidget):
         buttons.addWidget(self.use_button, 0, 0, 1, 2)
         buttons.addWidget(self.restore_button, 1, 0)
         buttons.addWidget(self.save_button, 1, 1)
+        buttons.addWidget(self.keep_button, 2, 0)
         buttons.addWidget(self.delete_button, 2, 1)
 
         detail = QWidget()
@@ -373,8 +378,10 @@ class GalleryWidget(QWidget):
             self.title.setText("No results yet: run a job and it appears here.")
             self.info.setText("")
             self.use_button.setEnabled(False)
+            self.keep_button.setEnabled(False)
             return
         self.use_button.setEnabled(e.is_garment)
+        self.keep_button.setEnabled(e.is_garment)
         s, t = e.used_settings, e.timings
         badge = "  [GARMENT]" if e.is_garment else ""
         self.title.setText(f"{MODE_LABELS.get(e.mode, e.task)}{badge} — "

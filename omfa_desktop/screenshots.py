@@ -21,8 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="docs/screenshots")
     ap.add_argument("--model", help="model folder (default: the demo model, or its untrained stand-in)")
     ap.add_argument("--steps", type=int, help="denoising steps of the try-off shown (default: the preset's)")
-    ap.add_argument("--only", choices=["all", "faults", "estimate"], default="all",
-                    help="'faults': only the fault-handling shots (out of memory, a damaged gallery entry)")
+    ap.add_argument("--only", choices=["all", "faults", "estimate", "wardrobe"], default="all",
+                    help="'faults': only the fault-handling shots (out of memory, a damaged gallery entry); "
+                         "'wardrobe': the Wardrobe tab with a kept try-off result and three sample garments")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -71,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         return _fault_shots(w, wait, shot)
     if args.only == "estimate":
         return _estimate_shot(w, wait, shot)
+    if args.only == "wardrobe":
+        return _wardrobe_shot(w, wait, shot)
     shot(w, "window_before_try_off.png")
 
     job = w.generate()
@@ -121,6 +124,26 @@ def _estimate_shot(w, wait, shot) -> int:
     w.estimate_action.trigger()
     wait(lambda: getattr(w, "_estimate_token", 1) is None, 180)
     shot(w, "estimate_pose_from_photo.png")
+    w.shutdown()
+    return 0
+
+
+def _wardrobe_shot(w, wait, shot) -> int:
+    """A try-off result kept from the gallery, three shipped sample garments beside it, the first selected."""
+    from engine.images import load_image
+    from engine.paths import SAMPLES
+
+    w.notice.hide()
+    job = w.generate()
+    wait(lambda: job.done)
+    for i, name, tags in [(1, "Sand tee, GX print", "print, letters, beige"), (2, "Lemon check", "check, yellow"),
+                          (3, "Sand and lime two-tone", "two-tone, summer")]:
+        w.wardrobe.keep(load_image(SAMPLES / f"demo_00{i}_garment.png"), name, tags,
+                        source=f"file demo_00{i}_garment.png")
+    w.gallery.keep_button.click()   # the try-off result: newest, selected, Wardrobe tab shown
+    w.wardrobe.tags_edit.setText("try-off, demo")
+    w.wardrobe.tags_edit.editingFinished.emit()
+    shot(w, "wardrobe.png")
     w.shutdown()
     return 0
 

@@ -17,14 +17,16 @@ from PySide6.QtGui import QAction, QColor, QFont, QKeySequence
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog,
                                QFrame, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
                                QMainWindow, QProgressBar, QPushButton, QScrollArea, QSizePolicy, QSpinBox,
-                               QSplitter, QVBoxLayout, QWidget)
+                               QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from engine.presets import DEFAULT_PRESET, PRESET_LABELS, SAMPLING_PRESETS, matching_preset
+from engine.wardrobe import Wardrobe
 from omfa_desktop.gallery import GalleryEntry, GalleryStore, GalleryWidget
 from omfa_desktop.inputs import ImageSlot
 from omfa_desktop.pose import PosePanel
 from omfa_desktop.qtutil import ImageView, MessageBar
 from omfa_desktop.settings import SAMPLER_LABELS, SAMPLERS, AppSettings, SettingsDialog, load_settings, save_settings
+from omfa_desktop.wardrobe import WardrobeWidget
 from omfa_desktop.worker import FIELD_LABELS, GuideService, Job, JobQueue, JobState, format_seconds
 
 log = logging.getLogger("omfa.window")
@@ -109,6 +111,7 @@ class MainWindow(QMainWindow):
         self.queue = JobQueue(self)
         self.guides = GuideService(self)
         self.store = GalleryStore()
+        self.wardrobe_store = Wardrobe(self.store.root.parent / "wardrobe")  # beside the gallery, same data dir
 
         self._build_ui(with_viewport)
         self._build_menus()
@@ -116,6 +119,7 @@ class MainWindow(QMainWindow):
         if load_samples:
             self.load_samples()
         self.gallery.reload()
+        self.wardrobe.reload(rescan=False)  # read once, by Wardrobe(): its notes are still to be said
         self.set_task("try-off")
         if notes:
             self.show_message("Some saved settings were invalid and were reset.", "\n".join(notes), "warning")
@@ -333,17 +337,18 @@ class MainWindow(QMainWindow):
         middle.setSizes([480, 300])
         middle.setMinimumWidth(420)
 
-        # ---- gallery
+        # ---- gallery and wardrobe
         self.gallery = GalleryWidget(self.store)
-        gallery_box = QGroupBox("Gallery")
-        gl = QVBoxLayout(gallery_box)
-        gl.addWidget(self.gallery)
-        gallery_box.setMinimumWidth(330)
+        self.wardrobe = WardrobeWidget(self.wardrobe_store)
+        self.side_tabs = QTabWidget()
+        self.side_tabs.addTab(self.gallery, "Gallery")
+        self.side_tabs.addTab(self.wardrobe, "Wardrobe")
+        self.side_tabs.setMinimumWidth(330)
 
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(left_scroll)
         split.addWidget(middle)
-        split.addWidget(gallery_box)
+        split.addWidget(self.side_tabs)
         split.setStretchFactor(0, 0)
         split.setStretchFactor(1, 1)
         split.setStretchFactor(2, 1)
@@ -459,6 +464,9 @@ class MainWindow(QMainWindow):
         self.gallery.useAsGarment.connect(self.use_as_garment)
         self.gallery.restoreRequested.connect(lambda e: self.apply_settings(e.metadata, source=e.id))
         self.gallery.message.connect(self.show_message)
+        self.gallery.keepInWardrobe.connect(self.keep_in_wardrobe)
+        self.wardrobe.useAsGarment.connect(self.use_wardrobe_garment)
+        self.wardrobe.message.connect(self.show_message)
 
     def _fill_samplers(self, keys, current: str) -> None:
         self.sampler.blockSignals(True)
@@ -735,10 +743,28 @@ class MainWindow(QMainWindow):
         except Exception as e:  # noqa: BLE001
             self.show_message(f"Could not read {entry.id}: {e}", "", "error")
             return
-        self.slots["garment"].set_image(img, f"try-off result {entry.id}")
+        self._set_garment(img, f"try-off result {entry.id}", "The generated garment")
+
+    def use_wardrobe_garment(self, img, info: dict) -> None:
+        """A wardrobe garment becomes the garment input; the task switches to try-on."""
+        self._set_garment(img, f"wardrobe: {info.get('name', '')}", f"“{info.get('name', 'The garment')}”")
+
+    def _set_garment(self, img, label: str, what: str) -> None:
+        self.slots["garment"].set_image(img, label)
         self.set_task("try-on" if self.slots["photo_guide"].image is not None else "new-pose")
-        self.show_message("The generated garment is now the garment input; press Generate for the try-on.",
-                          "", "info")
+        self.show_message(f"{what} is now the garment input; press Generate for the try-on.", "", "info")
+
+    def keep_in_wardrobe(self, entry: GalleryEntry) -> None:
+        """A try-off result from the gallery goes into the wardrobe (with its request), shown in its tab."""
+        try:
+            img = entry.output_images()[0]
+        except Exception as e:  # noqa: BLE001
+            self.show_message(f"Could not read {entry.id}: {e}", "", "error")
+            return
+        label = entry.settings.get("label") or ""
+        source = f"try-off of {label}, gallery {entry.id}" if label else f"try-off, gallery {entry.id}"
+        if self.wardrobe.keep(img, source=source, metadata=entry.metadata) is not None:
+            self.side_tabs.setCurrentWidget(self.wardrobe)
 
     # ================================================================== generate
     def _fail_field(self, field: str, message: str) -> None:
