@@ -156,7 +156,8 @@ def sample(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x0_clean
            pose: torch.Tensor, mask: torch.Tensor, scheduler, steps: int = 50, guidance: float = 2.0,
            generator: Optional[torch.Generator] = None, noise: Optional[torch.Tensor] = None,
            progress: Optional[ProgressFn] = None, cancel: Optional[threading.Event] = None,
-           max_batch: Optional[int] = None, guidance_until: float = 1.0) -> SampleOutput:
+           max_batch: Optional[int] = None, guidance_until: float = 1.0, init: Optional[torch.Tensor] = None,
+           strength: float = 1.0) -> SampleOutput:
     """Partial-diffusion sampling loop.
 
     Parameters
@@ -173,6 +174,9 @@ def sample(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x0_clean
         refine detail the conditional branch already has; skipping the uncond pass there halves their cost)
     max_batch : at most this many rows per model call (CFG doubles the rows); None = all at once. Smaller
         lowers peak memory for the same result.
+    init, strength : with ``strength`` < 1, the generated panels start from ``init`` (B or 1, C, h, W) noised
+        to the timestep ``strength`` of the way into the schedule, and only the remaining
+        ``round(steps * strength)`` steps run (SDEdit, as diffusers' img2img pipelines do)
     """
     if steps <= 0:
         raise ValueError(f"steps must be at least 1, not {steps}")
@@ -184,7 +188,17 @@ def sample(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x0_clean
                             dtype=torch.float32)
     noise = noise.to(device, dtype)
     scheduler.set_timesteps(steps, device=device)
-    x = torch.where(m, noise * scheduler.init_noise_sigma, x0_clean)
+    timesteps = scheduler.timesteps
+    if strength < 1.0 and init is not None:
+        order = getattr(scheduler, "order", 1)
+        keep = max(1, min(steps, round(steps * strength)))
+        timesteps = timesteps[(steps - keep) * order:]
+        if hasattr(scheduler, "set_begin_index"):
+            scheduler.set_begin_index((steps - keep) * order)
+        start = scheduler.add_noise(init.to(device, dtype).expand(b, -1, -1, -1), noise, timesteps[:1].repeat(b))
+        x = torch.where(m, start.to(dtype), x0_clean)
+    else:
+        x = torch.where(m, noise * scheduler.init_noise_sigma, x0_clean)
     pose = pose.to(device, dtype).expand(b, -1, -1, -1)
     mask_f = m.to(dtype)
     cfg = guidance != 1.0
@@ -192,7 +206,6 @@ def sample(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x0_clean
         x0_uncond = torch.zeros_like(x0_clean)
         pose_in = torch.cat([torch.zeros_like(pose), pose])
         mask_in = torch.cat([mask_f, mask_f])
-    timesteps = scheduler.timesteps
     guided = math.ceil(len(timesteps) * guidance_until - 1e-9) if cfg else 0
     for i, t in enumerate(timesteps):
         if cancel is not None and cancel.is_set():

@@ -231,18 +231,21 @@ class Pipeline:
         # 2. encode the clean panels and the pose guides
         with self._placed(codec):
             panels: dict[str, torch.Tensor] = {}
+            starts: dict[str, torch.Tensor] = {}  # generated panels given as a starting image (strength < 1)
             fit_lat, fit_img = [], []
             for name in layout.panels:
                 img = getattr(request, name)
-                if name in generated or img is None:
+                if img is None:
                     continue
                 x = to_tensor(img)
                 z = self._encode(x)
-                panels[name] = z
+                (starts if name in generated else panels)[name] = z
                 fit_lat.append(z.cpu())
                 fit_img.append(x)
             x0_clean = layout.concat({**panels, **{p: None for p in layout.panels if p not in panels}})
             x0_clean = x0_clean.to(device, dtype).expand(b, -1, -1, -1).contiguous()
+            init = layout.concat({**starts, **{p: None for p in layout.panels if p not in starts}}) \
+                .to(device, dtype) if starts and request.strength < 1.0 else None
             pose = torch.zeros_like(x0_clean)
             if request.pose_guides:
                 g = self._encode(to_tensor(list(request.pose_guides))).to(device, dtype)
@@ -268,7 +271,8 @@ class Pipeline:
             out = sample(self.model, x0_clean, pose, mask, scheduler, steps=request.steps,
                          guidance=float(request.guidance), generator=generator, noise=noise, progress=on_step,
                          cancel=cancel, max_batch=None if request.memory == "standard" else 1,
-                         guidance_until=float(request.guidance_until))
+                         guidance_until=float(request.guidance_until), init=init,
+                         strength=float(request.strength))
         t_sample = time.perf_counter() - t1
         settings = {**request.settings(), "model": self.model.config.name, "model_trained": self.trained,
                     "device": self.policy.device, "precision": self.policy.precision}
@@ -291,6 +295,8 @@ class Pipeline:
                     images[name] = [img for c in chunks for img in to_uint8(codec.decode(c))]
                 elif getattr(request, name) is not None:
                     images[name] = [getattr(request, name)]
+        if request.strength < 1.0:
+            settings["steps_run"] = out.steps_done
         t_decode = time.perf_counter() - t2
         total = time.perf_counter() - t0
         timings = {"encode": t_encode, "sample": t_sample, "decode": t_decode, "total": total,

@@ -48,7 +48,13 @@ class TryOnRequest:
         rest run the conditional branch only, at half the cost (see engine.presets "fast")
     memory : "standard"; "low" trades speed for peak memory (what an out-of-memory failure suggests);
         "offload" also keeps the UNet and VAE in CPU memory between uses (GPUs with 8-12 GB)
+    strength : 1.0 (default) generates from pure noise. Below 1, the panel being generated starts from an
+        image given in its own field (e.g. ``person`` for a try-on) noised to this fraction of the schedule,
+        and only the last ``strength`` of the steps run: a second garment layered over a first try-on keeps
+        what the new garment does not cover (see engine.chain.outfit)
     body, cameras : the BodyState dict and camera dicts that made the guides (provenance, optional)
+    chain : for a stage of a chained job (engine.chain): chain id, stage index, and which inputs came from
+        which earlier stage (provenance, optional)
     label : free text shown in galleries
     """
 
@@ -66,8 +72,10 @@ class TryOnRequest:
     precision: str = "auto"
     device: str = "auto"
     memory: str = "standard"
+    strength: float = 1.0
     body: Optional[dict] = None
     cameras: Optional[list] = None
+    chain: Optional[dict] = None
     label: str = ""
 
     @property
@@ -112,6 +120,9 @@ class TryOnRequest:
         if isinstance(self.num_views, bool) or not isinstance(self.num_views, (int, np.integer)) \
                 or not 1 <= self.num_views <= 64:
             raise RequestError("num_views", f"must be between 1 and 64, not {self.num_views!r}")
+        if isinstance(self.strength, bool) or not isinstance(self.strength, (int, float)) \
+                or not 0.0 < self.strength <= 1.0:
+            raise RequestError("strength", f"must be a fraction in (0, 1], not {self.strength!r}")
         if self.memory not in MEMORY_MODES:
             raise RequestError("memory", f"must be one of {', '.join(MEMORY_MODES)}, not {self.memory!r}")
         if task != Task.MULTI_VIEW and self.num_views != 1:
@@ -126,9 +137,15 @@ class TryOnRequest:
                 continue
             if img is None:
                 continue
-            if name in generated:
-                raise RequestError(name, f"{task.value} generates the {name}; do not pass one")
+            if name in generated and self.strength >= 1.0:
+                raise RequestError(name, f"{task.value} generates the {name}; do not pass one (or set strength "
+                                         "below 1 to start from it)")
             _check_image(name, img, layout.panel_size(name))
+        if self.strength < 1.0:
+            missing = [n for n in sorted(generated) if n in layout.panels and getattr(self, n) is None]
+            if missing:
+                raise RequestError("strength", f"below 1 starts from an existing {missing[0]} image; give one "
+                                               f"(the {missing[0]} field) or use strength 1")
         needs = {Task.TRY_OFF: ("person",), Task.TRY_ON: ("garment",), Task.MULTI_VIEW: ("garment",)}[task]
         for name in needs:
             if name in layout.panels and getattr(self, name) is None:
