@@ -8,6 +8,7 @@
     omfa data render | train-codec | train      the demo world and training
     omfa eval --model DIR --split test [--n 64] [--data runs/data] [--out report.md] [--grid grid.png]
     omfa manifest DIR | verify DIR    write / check a model folder's sha256 manifest
+    omfa turntable | person-to-person | outfit | batch   chained and bulk work (engine/cli_work.py)
     omfa wardrobe list [--search T] | add IMAGE --name N --tag T | export DIR | import DIR   [--root DIR]
 """
 from __future__ import annotations
@@ -480,6 +481,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="person.png", help="output PNG (views get _viewNN suffixes)")
     _sampler_args(p)
     p.set_defaults(func=cmd_try_on)
+
+    from engine.cli_work import register as register_work
+
+    register_work(sub, _sampler_args)
 
     p = sub.add_parser("bench", help="benchmarks")
     bsub = p.add_subparsers(dest="bench", metavar="WHAT")

@@ -46,6 +46,25 @@ def _json(settings: Optional[dict]) -> str:
     return json.dumps(settings or {}, default=_jsonable)
 
 
+def upscaled(frames: Sequence[np.ndarray], min_width: int = 192) -> tuple[list[np.ndarray], int]:
+    """Frames enlarged by the smallest whole factor that makes them at least ``min_width`` wide (small models'
+    96-pixel panels are unwatchable as a GIF); returns (frames, factor)."""
+    from PIL import Image
+
+    fr = _frames(frames)
+    k = max(1, -(-min_width // fr[0].shape[1]))
+    if k == 1:
+        return fr, 1
+    h, w = fr[0].shape[:2]
+    return [np.asarray(Image.fromarray(f).resize((w * k, h * k), Image.Resampling.LANCZOS)) for f in fr], k
+
+
+def sheet_cell(size: tuple[int, int], min_width: int = 192) -> tuple[int, int]:
+    """A contact-sheet cell for panels of ``size`` (w, h): enlarged like :func:`upscaled`."""
+    k = max(1, -(-min_width // size[0]))
+    return size[0] * k, size[1] * k
+
+
 def save_gif(frames: Sequence[np.ndarray], path: str | Path, settings: Optional[dict] = None,
              fps: float = 8.0, loop: bool = True) -> Path:
     """An animated GIF of ``frames`` (each (H, W, 3) uint8) at ``fps``, ``settings`` in its comment."""
@@ -101,7 +120,7 @@ def contact_sheet(images: Sequence[np.ndarray], labels: Optional[Sequence[str]] 
                   background: tuple[int, int, int] = (255, 255, 255)) -> np.ndarray:
     """A grid of ``images`` (any sizes: each is fitted into ``cell`` = (w, h), default the first image's
     size), with a label under each and an optional title. Returns (H, W, 3) uint8."""
-    from PIL import Image, ImageDraw
+    from PIL import Image, ImageDraw, ImageOps
 
     if not len(images):
         raise MediaError("nothing to put on a contact sheet: no images")
@@ -120,8 +139,7 @@ def contact_sheet(images: Sequence[np.ndarray], labels: Optional[Sequence[str]] 
     for i, img in enumerate(images):
         r, c = divmod(i, cols)
         x, y = pad + c * (cw + pad), title_h + pad + r * (ch + label_h + pad)
-        im = Image.fromarray(np.asarray(img, np.uint8))
-        im.thumbnail((cw, ch), Image.Resampling.LANCZOS)
+        im = ImageOps.contain(Image.fromarray(np.asarray(img, np.uint8)), (cw, ch), Image.Resampling.LANCZOS)
         sheet.paste(im, (x + (cw - im.width) // 2, y + (ch - im.height) // 2))
         if labels and i < len(labels) and labels[i]:
             draw.text((x, y + ch + 1), str(labels[i])[: max(4, cw // 6)], fill=(40, 40, 40))

@@ -34,3 +34,18 @@ def count_rows(pipe) -> list[int]:
 
 def rand_image(rng, w, h):
     return rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+_FOLDERS: dict = {}
+
+
+def small_model_folder():
+    """A demo-geometry model (the samples' panel sizes) with a tiny UNet, saved once per session."""
+    import tempfile
+    from pathlib import Path
+
+    if "small" not in _FOLDERS:
+        folder = Path(tempfile.mkdtemp(prefix="omfa_small_")) / "model"
+        build_model("demo", **TINY_UNET).save(folder)
+        _FOLDERS["small"] = folder
+    return _FOLDERS["small"]

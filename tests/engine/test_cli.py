@@ -9,6 +9,8 @@ from engine import cli
 from engine.export import read_png_metadata
 from engine.paths import SAMPLES
 
+from omfa_testing import small_model_folder
+
 
 def test_bench_flops_prints_sdxl_numbers(capsys):
     assert cli.main(["bench", "flops", "--preset", "sdxl", "--size", "768x1024", "--panels", "person,garment"]) == 0
@@ -80,21 +82,10 @@ def test_train_smoke_20_steps(tmp_path, capsys):
     assert json.loads((tmp_path / "run/checkpoint/progress.json").read_text())["step"] == 22
 
 
-_CACHE = {}
 
 
 def _small_model(tmp_path_unused):
-    """A demo-geometry model with a tiny UNet, saved once per session (the panel sizes match the samples)."""
-    import tempfile
-    from pathlib import Path
-
-    from engine.model import build_model
-
-    if "path" not in _CACHE:
-        folder = Path(tempfile.mkdtemp(prefix="omfa_cli_")) / "model"
-        build_model("demo", block_out_channels=(32, 32, 32), cross_attention_dim=32, attention_head_dim=8).save(folder)
-        _CACHE["path"] = folder
-    return _CACHE["path"]
+    return small_model_folder()
 
 
 def test_sampling_presets_and_explicit_options():
