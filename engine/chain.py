@@ -85,6 +85,7 @@ class ChainResult:
     status: str                     # "finished" | "cancelled"
     chain: Chain
     results: list[Result]           # one per stage run (fewer when cancelled)
+    requests: list[TryOnRequest] = field(default_factory=list)  # as run: links filled, provenance stamped
 
     @property
     def ok(self) -> bool:
@@ -93,6 +94,11 @@ class ChainResult:
     @property
     def final(self) -> Optional[Result]:
         return self.results[-1] if self.results else None
+
+    def stage_steps(self) -> list[int]:
+        """Denoising steps each stage will run (a strength below 1 runs only the tail of the schedule)."""
+        return [max(1, round(s.request.steps * min(1.0, s.request.strength))) if s.request.strength < 1
+                else s.request.steps for s in self.chain.stages]
 
     def outputs(self) -> list[np.ndarray]:
         """The chain's product: the last stage's outputs, or every stage's views for a turntable."""
@@ -111,6 +117,7 @@ def run_chain(pipe, chain: Chain, progress: Optional[ChainProgress] = None,
     """Run ``chain`` on ``pipe`` (an engine.pipeline.Pipeline). Each stage's request is validated when its
     turn comes (after its links are filled); errors name the stage."""
     results: list[Result] = []
+    requests: list[TryOnRequest] = []
     n = len(chain.stages)
     for i, st in enumerate(chain.stages):
         images = {}
@@ -122,14 +129,15 @@ def run_chain(pipe, chain: Chain, progress: Optional[ChainProgress] = None,
                                             f"of stage {ln.stage}, which made {len(views)}")
             images[ln.field] = views[ln.view]
         request = replace(st.request, chain=chain.stage_info(i), **images)
+        requests.append(request)
         try:
             result = pipe.run(request, None if progress is None else (lambda p, i=i: progress(i, n, p)), cancel)
         except RequestError as e:
             raise RequestError(e.field, f"stage {i + 1} of {n} ({st.name}): {e.message}") from None
         results.append(result)
         if not result.ok:
-            return ChainResult("cancelled", chain, results)
-    return ChainResult("finished", chain, results)
+            return ChainResult("cancelled", chain, results, requests)
+    return ChainResult("finished", chain, results, requests)
 
 
 # ============================================================================================ builders

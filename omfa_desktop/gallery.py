@@ -132,16 +132,19 @@ class GalleryStore:
     def add(self, job) -> GalleryEntry:
         """Store a finished job (``worker.Job`` with a ``Result``). Raises engine.persist.StorageError (disk
         full, read-only folder, ...) with nothing left behind; the job keeps its result in memory."""
+        return self.add_result(job.request, job.result, job.mode, job.app)
+
+    def add_result(self, req, result, mode: str, app: dict | None = None) -> GalleryEntry:
+        """Store one request and its Result (a job, or one stage of a chained job) as an entry."""
         from engine.export import save_png
         from engine.persist import StorageError, describe_os_error, write_json
 
-        result, req = job.result, job.request
         base = time.strftime("%Y%m%d-%H%M%S") + f"-{req.task}"
         stage = None
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             stage = Path(tempfile.mkdtemp(prefix=f"{self.STAGING}{base}-", dir=self.root))
-            meta = {"request": req.settings(), "result": result.metadata(), "app": {"mode": job.mode, **job.app}}
+            meta = {"request": req.settings(), "result": result.metadata(), "app": {"mode": mode, **(app or {})}}
             outputs = []
             for i, img in enumerate(result.outputs):
                 name = f"output_{i:02d}.png"
@@ -161,7 +164,7 @@ class GalleryStore:
             while folder.exists():
                 n += 1
                 folder = self.root / f"{base}-{n}"
-            entry = GalleryEntry(folder.name, folder, job.mode, req.task, time.time(), outputs, inputs, meta)
+            entry = GalleryEntry(folder.name, folder, mode, req.task, time.time(), outputs, inputs, meta)
             write_json(stage / "entry.json", entry.to_json())
             stage.rename(folder)  # the commit point: before it the entry does not exist, after it is complete
         except OSError as e:
@@ -247,6 +250,7 @@ class GalleryWidget(QWidget):
     useAsGarment = Signal(object)       # GalleryEntry
     restoreRequested = Signal(object)   # GalleryEntry
     keepInWardrobe = Signal(object)     # GalleryEntry (a try-off result)
+    layerRequested = Signal(object)     # GalleryEntry (a try-on result to layer another garment over)
     message = Signal(str, str, str)     # text, details, kind
 
     ICON = QSize(72, 96)
@@ -282,6 +286,14 @@ class GalleryWidget(QWidget):
         self.keep_button = QPushButton("Keep in wardrobe")
         self.keep_button.setToolTip("Keep this garment in the wardrobe, to find and reuse it in any later session")
         self.keep_button.clicked.connect(lambda: self.current() and self.keepInWardrobe.emit(self.current()))
+        self.layer_button = QPushButton("Layer another garment…")
+        self.layer_button.setToolTip("Try on another garment over this result (an outfit: the layer below stays "
+                                     "where the new garment does not cover it)")
+        self.layer_button.clicked.connect(lambda: self.current() and self.layerRequested.emit(self.current()))
+        self.animate_button = QPushButton("Export animation…")
+        self.animate_button.setToolTip("Save the views as an animated GIF, an MP4 and a contact sheet, each "
+                                       "carrying the settings")
+        self.animate_button.clicked.connect(self._export_animation_dialog)
         self.use_button.clicked.connect(lambda: self.current() and self.useAsGarment.emit(self.current()))
         self.restore_button.clicked.connect(lambda: self.current() and self.restoreRequested.emit(self.current()))
         self.save_button.clicked.connect(self._save_dialog)
@@ -292,6 +304,8 @@ class GalleryWidget(QWidget):
         buttons.addWidget(self.save_button, 1, 1)
         buttons.addWidget(self.keep_button, 2, 0)
         buttons.addWidget(self.delete_button, 2, 1)
+        buttons.addWidget(self.layer_button, 3, 0)
+        buttons.addWidget(self.animate_button, 3, 1)
 
         detail = QWidget()
         dl = QVBoxLayout(detail)
@@ -338,6 +352,14 @@ class GalleryWidget(QWidget):
         self.list.setCurrentRow(0)
         return entry
 
+    def add_result(self, request, result, mode: str, app: dict | None = None) -> GalleryEntry:
+        """One stage of a chained job (or any request + Result) as a new entry, selected."""
+        entry = self.store.add_result(request, result, mode, app)
+        self.entries.insert(0, entry)
+        self.list.insertItem(0, self._item(entry))
+        self.list.setCurrentRow(0)
+        return entry
+
     def current(self) -> GalleryEntry | None:
         row = self.list.currentRow()
         return self.entries[row] if 0 <= row < len(self.entries) else None
@@ -377,11 +399,13 @@ class GalleryWidget(QWidget):
         if e is None:
             self.title.setText("No results yet: run a job and it appears here.")
             self.info.setText("")
-            self.use_button.setEnabled(False)
-            self.keep_button.setEnabled(False)
+            for b in (self.use_button, self.keep_button, self.layer_button, self.animate_button):
+                b.setEnabled(False)
             return
         self.use_button.setEnabled(e.is_garment)
         self.keep_button.setEnabled(e.is_garment)
+        self.layer_button.setEnabled(e.task in ("try-on", "multi-view"))
+        self.animate_button.setEnabled(len(e.outputs) > 1)
         s, t = e.used_settings, e.timings
         badge = "  [GARMENT]" if e.is_garment else ""
         self.title.setText(f"{MODE_LABELS.get(e.mode, e.task)}{badge} — "
@@ -415,10 +439,55 @@ class GalleryWidget(QWidget):
         lines = [f"task {s.get('task')} · {s.get('scheduler')} · {s.get('steps')} steps · guidance {s.get('guidance')}",
                  f"seed {s.get('seed')} · views {s.get('num_views')} · {s.get('device')} {s.get('precision')}",
                  f"model {model}"]
+        chain = s.get("chain") or e.settings.get("chain")
+        if chain:
+            lines.insert(0, f"{MODE_LABELS.get(chain.get('kind'), chain.get('kind'))}: stage "
+                            f"{chain.get('stage', 0) + 1} of {chain.get('of', '?')} — {chain.get('name', '')}"
+                            f" (chain {chain.get('id', '?')})")
+        if s.get("strength", 1.0) < 1.0:
+            lines.append(f"started from the layer below at strength {s['strength']:.2f}")
         if t:
             lines.append(f"time {format_seconds(t.get('total'))} total · {t.get('per_step', 0) * 1000:.0f} ms/step"
                          f" · encode {format_seconds(t.get('encode'))} · decode {format_seconds(t.get('decode'))}")
         self.info.setText("\n".join(lines))
+
+    def export_animation(self, entry: GalleryEntry, folder: str | Path, fps: float = 8.0, gif: bool = True,
+                         mp4: bool = True, sheet: bool = True) -> list[Path]:
+        """The entry's views as turntable.gif / .mp4 / contact_sheet.png in ``folder``, carrying its metadata.
+        Raises engine.media.MediaError or engine.persist.StorageError with a message."""
+        from engine.media import save_contact_sheet, save_gif, save_mp4, upscaled
+
+        views = entry.output_images()
+        frames, scale = upscaled(views)
+        settings = {**entry.metadata, "views": len(views), "fps": fps, "scale": scale}
+        folder = Path(folder)
+        stem = entry.id
+        written = []
+        if gif:
+            written.append(save_gif(frames, folder / f"{stem}_turntable.gif", settings, fps=fps))
+        if mp4:
+            written.append(save_mp4(frames, folder / f"{stem}_turntable.mp4", settings, fps=fps))
+        if sheet:
+            written.append(save_contact_sheet(views, folder / f"{stem}_contact_sheet.png", settings,
+                                              cell=frames[0].shape[1::-1], title=f"{len(views)} views",
+                                              labels=[f"view {i} · {360 * i / len(views):.0f}°"
+                                                      for i in range(len(views))]))
+        return written
+
+    def _export_animation_dialog(self) -> None:
+        e = self.current()
+        if e is None:
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Export the views (GIF, MP4, contact sheet) to")
+        if not folder:
+            return
+        try:
+            written = self.export_animation(e, folder)
+        except Exception as err:  # noqa: BLE001 - MediaError, StorageError: shown, nothing lost
+            self.message.emit(f"Could not export the animation: {err}", "", "error")
+            return
+        self.message.emit(f"Exported {', '.join(p.name for p in written)} to {folder} (settings inside).", "",
+                          "info")
 
     def _save_dialog(self) -> None:
         e = self.current()

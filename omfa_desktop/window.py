@@ -429,12 +429,32 @@ class MainWindow(QMainWindow):
         self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
         self.settings_action.triggered.connect(self.open_settings)
         e.addAction(self.settings_action)
+        c = self.menuBar().addMenu("&Create")
+        self.turntable_action = QAction("&Turntable…", self)
+        self.turntable_action.setShortcut(QKeySequence("Ctrl+T"))
+        self.turntable_action.setToolTip("N views around the viewport's pose (GIF, MP4, contact sheet)")
+        self.turntable_action.triggered.connect(lambda: self.work.turntable())
+        c.addAction(self.turntable_action)
+        self.p2p_action = QAction("&Person to person…", self)
+        self.p2p_action.setShortcut(QKeySequence("Ctrl+Shift+P"))
+        self.p2p_action.setToolTip("The garment one person wears, on another person (try-off, then try-on)")
+        self.p2p_action.triggered.connect(lambda: self.work.person_to_person())
+        c.addAction(self.p2p_action)
+        self.batch_action = QAction("&Batch…", self)
+        self.batch_action.setShortcut(QKeySequence("Ctrl+B"))
+        self.batch_action.setToolTip("People × garments × poses into a results folder, resumable")
+        self.batch_action.triggered.connect(lambda: self.work.batch())
+        c.addAction(self.batch_action)
         h = self.menuBar().addMenu("&Help")
         about = QAction("About the &demo model", self)
         about.triggered.connect(self.notice.show)
         h.addAction(about)
 
     def _connect(self) -> None:
+        from omfa_desktop.work import WorkActions
+
+        self.work = WorkActions(self)
+        self.gallery.layerRequested.connect(lambda e: self.work.layer(e))
         self.guides.estimated.connect(self._on_estimated)
         self.guides.failed.connect(self._on_estimate_failed)
         self.task_group.idClicked.connect(lambda i: self.set_task(TASKS[i][0]))
@@ -913,6 +933,10 @@ class MainWindow(QMainWindow):
         self._update_buttons()
 
     def _on_job_progress(self, job: Job, preview) -> None:
+        if job.batch is not None:
+            self.preview_caption.setText(f"Batch: {job.step} of {job.total} items done "
+                                         f"({format_seconds(job.eta)} left); results in {job.batch['out']}.")
+            return
         if preview is not None and not preview.isNull():
             self.preview.set_image(preview)
         untrained = self.model_info is not None and not self.model_info["trained"]
@@ -924,7 +948,9 @@ class MainWindow(QMainWindow):
     def _on_job_done(self, job: Job) -> None:
         self._on_job_changed(job)
         is_current = self.preview_job is job
-        if job.state == JobState.FINISHED:
+        if (job.chain is not None or job.batch is not None) and job.state != JobState.FAILED:
+            self.work.on_done(job)
+        elif job.state == JobState.FINISHED:
             try:
                 entry = self.gallery.add_job(job)
             except Exception as e:  # noqa: BLE001 - a full disk must not lose the session

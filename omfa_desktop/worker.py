@@ -42,7 +42,8 @@ class JobState(str, Enum):
 
 
 MODE_LABELS = {"try-off": "try-off", "try-on": "try-on", "new-pose": "try-on in a new pose",
-               "multi-view": "multi-view"}
+               "multi-view": "multi-view", "person-to-person": "person to person", "turntable": "turntable",
+               "outfit": "outfit layer", "batch": "batch"}
 
 
 @dataclass(eq=False)
@@ -55,6 +56,10 @@ class Job:
     mode : str            the window's task ("try-off", "try-on", "new-pose", "multi-view")
     app : dict            extra UI settings to give back on restore (pose preset name, elevation, ...)
     inputs : dict         name -> (H, W, 3) uint8: the inputs as the user gave them (gallery thumbnails)
+    chain : engine.chain.Chain, optional   run the chain instead (``request`` is its first stage's); the
+        result is an engine.chain.ChainResult
+    batch : dict, optional   {"items": [BatchItem], "out": Path, "sampling": dict}: run an engine.batch
+        batch on the loaded model; the result is an engine.batch.BatchReport
     """
 
     id: int
@@ -62,6 +67,8 @@ class Job:
     mode: str = ""
     app: dict = field(default_factory=dict)
     inputs: dict = field(default_factory=dict)
+    chain: Any = None
+    batch: Any = None
     state: JobState = JobState.QUEUED
     cancel_event: threading.Event = field(default_factory=threading.Event)
     step: int = 0
@@ -82,6 +89,12 @@ class Job:
 
     def title(self) -> str:
         r = self.request
+        if self.batch is not None:
+            return f"#{self.id} batch · {len(self.batch['items'])} items · {r.steps} steps"
+        if self.chain is not None:
+            views = sum(s.request.num_views for s in self.chain.stages if s.request.task == "multi-view")
+            extra = f" · {views} views" if self.chain.kind == "turntable" else f" · {len(self.chain.stages)} stages"
+            return f"#{self.id} {MODE_LABELS.get(self.chain.kind, self.chain.kind)}{extra} · {r.steps} steps"
         views = f" · {r.num_views} views" if r.num_views > 1 else ""
         return f"#{self.id} {MODE_LABELS.get(self.mode, r.task)} · {r.steps} steps · seed {r.seed}{views}"
 
@@ -93,7 +106,11 @@ class Job:
                 return f"running {self.step}/{self.total} · {format_seconds(self.eta)} left"
             return "running: preparing"
         if self.state == JobState.FINISHED:
-            total = (self.result.timings or {}).get("total") if self.result is not None else None
+            if self.batch is not None and self.result is not None:
+                return self.result.summary()
+            total = (getattr(self.result, "timings", None) or {}).get("total") if self.result is not None else None
+            if total is None and self.chain is not None and self.result is not None:
+                total = sum(r.timings.get("total", 0.0) for r in self.result.results)
             return f"finished in {format_seconds(total)}" if total is not None else "finished"
         if self.state == JobState.CANCELLED:
             return f"cancelled after {self.step} step(s)" if self.step else "cancelled"
@@ -230,15 +247,20 @@ class EngineWorker(QObject):
                 self.load(folder, device, req.precision, vae)
             if self.pipe is None:
                 raise ModelNotLoaded(f"no model is loaded ({self.load_error})")
-            crop = _preview_crop(self.pipe.layout, req.task)
+            if job.batch is not None:
+                result = self._run_batch(job)
+            elif job.chain is not None:
+                result = self._run_chain(job)
+            else:
+                crop = _preview_crop(self.pipe.layout, req.task)
 
-            def on_progress(p) -> None:
-                img = QImage()
-                if p.preview is not None:
-                    img = to_qimage(p.preview[:, crop] if crop is not None else p.preview)
-                self.progress.emit(job.id, p.step, p.total, float(p.eta), img)
+                def on_progress(p) -> None:
+                    img = QImage()
+                    if p.preview is not None:
+                        img = to_qimage(p.preview[:, crop] if crop is not None else p.preview)
+                    self.progress.emit(job.id, p.step, p.total, float(p.eta), img)
 
-            result = self.pipe.run(req, progress=on_progress, cancel=job.cancel_event)
+                result = self.pipe.run(req, progress=on_progress, cancel=job.cancel_event)
         except Exception as e:  # noqa: BLE001 - never let a job take the thread (or the app) down
             from engine.device import OutOfMemory
             from engine.request import RequestError
@@ -250,10 +272,43 @@ class EngineWorker(QObject):
             log.error("job %s failed: %s", job.id, readable_error(e), exc_info=not isinstance(e, RequestError))
             self.failed.emit(job.id, readable_error(e), traceback.format_exc())
             return
-        if result.status == "cancelled":
+        if getattr(result, "status", "") == "cancelled" or getattr(result, "cancelled", False):
             self.cancelled.emit(job.id, result)
         else:
             self.finished.emit(job.id, result)
+
+    def _run_chain(self, job: Job):
+        """All stages of a chain as one job; progress counts the steps of every stage."""
+        from engine.chain import ChainResult, run_chain
+
+        chain = job.chain
+        steps = ChainResult("", chain, []).stage_steps()
+        t0 = time.perf_counter()
+
+        def on_progress(i: int, n: int, p) -> None:
+            done = sum(steps[:i]) + p.step
+            total = sum(steps[:i]) + p.total + sum(steps[i + 1:])
+            crop = _preview_crop(self.pipe.layout, chain.stages[i].request.task)
+            img = to_qimage(p.preview[:, crop] if crop is not None else p.preview) if p.preview is not None \
+                else QImage()
+            elapsed = time.perf_counter() - t0
+            self.progress.emit(job.id, done, total, elapsed / max(done, 1) * (total - done), img)
+
+        return run_chain(self.pipe, chain, on_progress, job.cancel_event)
+
+    def _run_batch(self, job: Job):
+        """An engine.batch run on the loaded model; progress counts items."""
+        from engine.batch import BatchRunner
+
+        b = job.batch
+        runner = BatchRunner(self.pipe, b["out"], b.get("sampling"))
+        t0 = time.perf_counter()
+
+        def on_item(done: int, total: int, outcome) -> None:
+            elapsed = time.perf_counter() - t0
+            self.progress.emit(job.id, done, total, elapsed / max(done, 1) * (total - done), QImage())
+
+        return runner.run(b["items"], on_item, job.cancel_event)
 
 
 def _preview_crop(layout, task: str) -> Optional[slice]:
@@ -355,11 +410,16 @@ class GuideWorker(QObject):
             hmr2 = Hmr2Adapter(spec["hmr2_folder"]) if spec.get("hmr2_folder") else None
             est = estimate_pose(spec["image"], spec.get("box"), spec.get("backend", "auto"), hmr2, body)
             guide = photo_guide(est, spec["width"], spec["height"], spec.get("style", "parts_shaded"), body)
+            head = None
+            if spec.get("head_size"):  # a head-panel crop around the estimated head (person-to-person)
+                from engine.body.estimate import head_crop
+
+                head = head_crop(spec["image"], est, *spec["head_size"], body_model=body)
         except Exception as e:  # noqa: BLE001 - every failure becomes a message
             self.failed.emit(token, readable_error(e), traceback.format_exc())
             return
         self.estimated.emit(token, {"state": est.state, "camera": est.camera.to_dict(), "box": est.box,
-                                    "backend": est.backend, "notes": est.notes, "guide": guide})
+                                    "backend": est.backend, "notes": est.notes, "guide": guide, "head": head})
 
 
 _GUIDE_THREAD: dict = {}
@@ -486,8 +546,11 @@ class JobQueue(QObject):
         self.loading = True
         self._load.emit(folder or "", device, precision, vae or "")
 
-    def submit(self, request, mode: str = "", app: dict | None = None, inputs: dict | None = None) -> Job:
-        job = Job(next(self._ids), request, mode, dict(app or {}), dict(inputs or {}))
+    def submit(self, request, mode: str = "", app: dict | None = None, inputs: dict | None = None,
+               chain=None, batch: dict | None = None) -> Job:
+        """Queue a generation (``request``), a chain (``chain``; ``request`` = its first stage's) or a batch
+        (``batch``; ``request`` carries the sampler settings shown in the queue)."""
+        job = Job(next(self._ids), request, mode, dict(app or {}), dict(inputs or {}), chain, batch)
         self.jobs.append(job)
         self.jobAdded.emit(job)
         self._dispatch()
@@ -589,13 +652,15 @@ class JobQueue(QObject):
         self._dispatch()
 
     def _on_finished(self, job_id: int, result) -> None:
-        self._end(job_id, JobState.FINISHED, result=result, step=result.steps_done)
+        job = self.get(job_id)
+        self._end(job_id, JobState.FINISHED, result=result,
+                  step=getattr(result, "steps_done", job.total if job is not None else 0))
 
     def _on_failed(self, job_id: int, message: str, details: str) -> None:
         self._end(job_id, JobState.FAILED, message=message, details=details)
 
     def _on_cancelled(self, job_id: int, result) -> None:
         attrs = {"result": result}
-        if result is not None:
+        if result is not None and hasattr(result, "steps_done"):
             attrs["step"] = result.steps_done
         self._end(job_id, JobState.CANCELLED, **attrs)
