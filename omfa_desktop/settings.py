@@ -49,6 +49,16 @@ class AppSettings:
                             in CPU memory between uses: GPUs with 8-12 GB); see engine.request.MEMORY_MODES
     notice_dismissed : bool the demo-model notice was closed by the user
     last_dir : str          the folder the last open dialog was in
+    kiosk : bool            start in kiosk mode (omfa_desktop.kiosk) even without ``--kiosk``
+    kiosk_pin : str         the administrator PIN as engine.kiosk_store.hash_pin stores it (salted PBKDF2,
+                            never the PIN itself); "" = not set yet (the kiosk asks for one at start)
+    kiosk_idle_seconds : int   a customer session with no touch for this long is purged (15-3600)
+    kiosk_drop_folder : str    where customers' photos arrive (the kiosk's own folder: photos are moved out
+                            of it, strays deleted); "" = none (camera only)
+    kiosk_photo_hint : str  the store's words on the photo screen ("AirDrop to 'Boutique screen'", ...)
+    kiosk_export_folder : str  a USB stick or share the "Save" button copies results to; "" = no Save button
+    kiosk_wardrobe_folder : str  the garments offered (an engine.wardrobe folder); "" = the user's wardrobe
+    kiosk_camera : bool     use a camera when Qt Multimedia finds one
     """
 
     # load_settings checks the fields in this order, each with the ones before it: the VAE after the model
@@ -64,6 +74,14 @@ class AppSettings:
     memory: str = "standard"
     notice_dismissed: bool = False
     last_dir: str = ""
+    kiosk: bool = False
+    kiosk_pin: str = ""
+    kiosk_idle_seconds: int = 90    # time to read a result; short enough that a walk-away is purged soon
+    kiosk_drop_folder: str = ""
+    kiosk_photo_hint: str = ""
+    kiosk_export_folder: str = ""
+    kiosk_wardrobe_folder: str = ""
+    kiosk_camera: bool = True
 
 
 class SettingsError(ValueError):
@@ -117,6 +135,7 @@ def validate(s: AppSettings, check_device: bool = True, deep: bool = True, model
         raise SettingsError("default_sampler", f"must be one of {', '.join(SAMPLERS)}, not {s.default_sampler!r}")
     if s.memory not in MEMORY_LABELS:
         raise SettingsError("memory", f"must be one of {', '.join(MEMORY_LABELS)}, not {s.memory!r}")
+    _validate_kiosk(s)
     if check_device:
         from engine.device import DeviceError, select_device
 
@@ -125,6 +144,25 @@ def validate(s: AppSettings, check_device: bool = True, deep: bool = True, model
         except DeviceError as e:
             field = "precision" if "precision" in str(e) or "fp16" in str(e) or "bf16" in str(e) else "device"
             raise SettingsError(field, str(e)) from None
+
+
+KIOSK_IDLE_RANGE = (15, 3600)
+
+
+def _validate_kiosk(s: AppSettings) -> None:
+    """The kiosk fields. Folders are not required to exist: a USB stick may be unplugged at start."""
+    if s.kiosk_pin:
+        from engine.kiosk_store import parse_pin_record
+
+        try:
+            parse_pin_record(s.kiosk_pin)
+        except ValueError as e:
+            raise SettingsError("kiosk_pin", f"{e}; set the PIN again (omfa-desktop --set-kiosk-pin)") from None
+    lo, hi = KIOSK_IDLE_RANGE
+    if isinstance(s.kiosk_idle_seconds, bool) or not lo <= s.kiosk_idle_seconds <= hi:
+        raise SettingsError("kiosk_idle_seconds", f"must be {lo} to {hi} seconds, not {s.kiosk_idle_seconds!r}")
+    if len(s.kiosk_photo_hint) > 300:
+        raise SettingsError("kiosk_photo_hint", "must be at most 300 characters")
 
 
 def _validate_vae(folder: Path, model_folder: str) -> None:
