@@ -4,7 +4,8 @@
 
 Takes: the window before a try-off, during it (progress + live preview), after it (result in the gallery),
 and the viewport posing a non-preset pose (a preset with hand-edited joints) from the side. Uses a
-temporary data folder so the user's gallery is untouched.
+temporary data folder so the user's gallery is untouched. ``--only dialogs`` takes the four input dialogs of
+omfa_desktop/workdialogs.py (batch, turntable, person to person, layer) without loading a model.
 """
 from __future__ import annotations
 
@@ -21,9 +22,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="docs/screenshots")
     ap.add_argument("--model", help="model folder (default: the demo model, or its untrained stand-in)")
     ap.add_argument("--steps", type=int, help="denoising steps of the try-off shown (default: the preset's)")
-    ap.add_argument("--only", choices=["all", "faults", "estimate", "wardrobe"], default="all",
+    ap.add_argument("--only", choices=["all", "faults", "estimate", "wardrobe", "dialogs"], default="all",
                     help="'faults': only the fault-handling shots (out of memory, a damaged gallery entry); "
-                         "'wardrobe': the Wardrobe tab with a kept try-off result and three sample garments")
+                         "'wardrobe': the Wardrobe tab with a kept try-off result and three sample garments; "
+                         "'dialogs': the batch, turntable, person-to-person and layer dialogs (no model needed)")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -38,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     from omfa_desktop.window import MainWindow
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
+    if args.only == "dialogs":
+        return _dialog_shots(app, out)
     w = MainWindow(model_folder=args.model)
     w.show()
 
@@ -145,6 +149,50 @@ def _wardrobe_shot(w, wait, shot) -> int:
     w.wardrobe.tags_edit.editingFinished.emit()
     shot(w, "wardrobe.png")
     w.shutdown()
+    return 0
+
+
+def _dialog_shots(app, out: Path) -> int:
+    """The four dialogs of omfa_desktop.workdialogs, filled with the shipped samples (copied into client and
+    garment folders for the batch), as they look before OK."""
+    import shutil
+
+    from engine.images import load_image
+    from engine.paths import SAMPLES
+    from omfa_desktop.workdialogs import BatchDialog, LayerDialog, PersonToPersonDialog, TurntableDialog
+
+    root = Path(tempfile.mkdtemp(prefix="omfa_shots_")) / "shop"
+    for i, name in enumerate(("anna", "ben", "chloe")):
+        (root / "clients").mkdir(parents=True, exist_ok=True)
+        shutil.copy(SAMPLES / f"demo_00{i}_person.png", root / "clients" / f"{name}.png")
+    for i, name in enumerate(("striped_tee", "print_tee", "check_shirt", "two_tone_top")):
+        (root / "garments").mkdir(parents=True, exist_ok=True)
+        shutil.copy(SAMPLES / f"demo_00{i}_garment.png", root / "garments" / f"{name}.png")
+
+    def shot(dialog, name: str) -> None:
+        dialog.show()
+        t = time.time()
+        while time.time() - t < 0.4:
+            app.processEvents()
+            time.sleep(0.01)
+        path = out / name
+        dialog.grab().save(str(path))
+        print(f"wrote {path}")
+        dialog.close()
+
+    batch = BatchDialog(start_dir=str(root))
+    batch.set_paths(people=root / "clients", garments=root / "garments", out=root / "results")
+    batch.set_poses(["own", "walking", "hands_on_hips"])
+    shot(batch, "dialog_batch.png")
+    turntable = TurntableDialog()
+    turntable.quick[24].click()
+    shot(turntable, "dialog_turntable.png")
+    p2p = PersonToPersonDialog(photo_a=load_image(SAMPLES / "demo_000_person.png"))
+    p2p.set_photo_b(SAMPLES / "demo_001_person.png")
+    shot(p2p, "dialog_person_to_person.png")
+    layer = LayerDialog(base=load_image(SAMPLES / "demo_001_person.png"))
+    layer.set_garment(SAMPLES / "demo_000_garment.png")
+    shot(layer, "dialog_layer.png")
     return 0
 
 
