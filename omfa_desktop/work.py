@@ -249,13 +249,11 @@ class WorkActions(QObject):
 
             dlg = (dialog_cls or BatchDialog)(self.w)
             last = getattr(self, "last_batch", None)  # this session's last choice
-            if last and hasattr(dlg, "set_paths"):
+            if last:
                 try:
-                    dlg.set_paths(**{k: v for k, v in last.items() if k != "poses"})
-                    if last.get("poses"):
-                        dlg.set_poses(last["poses"])
+                    dlg.set_values(last)
                 except Exception:  # noqa: BLE001 - a stale remembered folder is not an error
-                    pass
+                    log.debug("could not restore the last batch choice", exc_info=True)
             if not dlg.exec():
                 return None
             items, out = dlg.items, dlg.out

@@ -128,3 +128,38 @@ def test_batch_job_runs_resumes_and_reports(qtbot, make_window, tmp_path):
     assert job.result.count("skipped") == made and job.result.count("done") == 4 - made
     assert "batch" in job.title() and "4 items" in job.title()
     assert "already done" in w.messages.text.text() and (out / "index.html").is_file()
+
+
+def test_menu_actions_open_the_real_dialogs_and_queue_their_job(qtbot, make_window, tmp_path):
+    """Create → Turntable / Batch through the real dialogs (accepted as a user would, after filling them)."""
+    from omfa_desktop.workdialogs import BatchDialog, TurntableDialog
+
+    class Turntable(TurntableDialog):
+        def exec(self):
+            self.set_options(_options(views=3, batch=3))
+            return True
+
+    class Batch(BatchDialog):
+        def exec(self):
+            self.set_paths(people=SAMPLES, garments=tmp_path / "garments", out=tmp_path / "results")
+            self.set_poses([str(SAMPLES / "demo_000_guide.png")])
+            assert self.ok_button.isEnabled(), self.problem
+            self.accept()
+            return True
+
+    (tmp_path / "garments").mkdir()
+    Image.open(SAMPLES / "demo_000_garment.png").save(tmp_path / "garments" / "g.png")
+    w = make_window()
+    w.load_samples()
+    w.steps.setValue(1)
+    w.work.turntable(dialog_cls=Turntable)
+    job = _wait_job(qtbot, w, 0)
+    assert job.state.value == "finished", job.details
+    assert len(w.gallery.entries[0].outputs) == 3
+    # every image in the samples folder counts as a client photo here: the job runs the dialog's plan as is
+    job = w.work.batch(dialog_cls=Batch)
+    assert job is not None and job.batch["out"] == tmp_path / "results"
+    assert len(job.batch["items"]) == len([p for p in SAMPLES.iterdir() if p.suffix == ".png"])
+    w.queue.cancel(job)
+    qtbot.waitUntil(lambda: job.done, timeout=120_000)
+    assert w.work.last_batch  # remembered for the next Batch… of this session
