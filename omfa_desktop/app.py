@@ -21,10 +21,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--headless", action="store_true", help="run the headless engine demo instead of the window")
     ap.add_argument("--steps", type=int, default=50, help="denoising steps of the headless demo")
     ap.add_argument("--out", help="output folder of the headless demo (default: the user data folder)")
+    ap.add_argument("--kiosk", action="store_true",
+                    help="full-screen, touch-only kiosk for an unattended shop screen (README: Kiosk mode)")
+    ap.add_argument("--no-kiosk", action="store_true", help="open the normal window even if kiosk mode is set")
+    ap.add_argument("--set-kiosk-pin", action="store_true",
+                    help="set the kiosk's staff PIN (asked twice; stored salted and hashed) and exit")
     args = ap.parse_args(argv)
+
+    if args.set_kiosk_pin:
+        from omfa_desktop.kiosk import set_pin_interactive
+
+        return set_pin_interactive()
+    kiosk = args.kiosk
+    if not kiosk and not args.no_kiosk and not args.headless:
+        from omfa_desktop.settings import load_settings
+
+        kiosk = load_settings()[0].kiosk
 
     from omfa_desktop.glenv import configure_gl_environment, has_display
 
+    if kiosk and not has_display():
+        print("OMFA Desktop: kiosk mode needs a display (DISPLAY / WAYLAND_DISPLAY are not set).", file=sys.stderr)
+        return 2
     if args.headless or not has_display():
         if not args.headless:
             print("OMFA Desktop: no display (DISPLAY / WAYLAND_DISPLAY are not set), so the window cannot open. "
@@ -35,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_demo(args.out, args.steps)
 
     configure_gl_environment()
+    if kiosk:
+        from omfa_desktop.kiosk import run_kiosk
+
+        return run_kiosk(args.model, args.device, args.precision)
     from PySide6.QtWidgets import QApplication
 
     from engine.logs import setup_logging

@@ -1,0 +1,67 @@
+"""Kiosk mode (``omfa-desktop --kiosk``): a full-screen, touch-only try-on for an unattended shop screen.
+
+- :mod:`.window`: KioskWindow, the flow (Start → Photo → Garment → Pose → Working → Result) and its rules
+- :mod:`.pages`: the screens; :mod:`.style`: touch-sized look; :mod:`.lockdown`: keys that would leave the app
+- :mod:`.camera`: an optional Qt Multimedia camera; :mod:`.screens`: screenshots for the docs
+- headless rules (PIN, sessions and their purge, drop folder, idle clock, export): :mod:`engine.kiosk_store`
+"""
+from __future__ import annotations
+
+import logging
+import sys
+
+
+def run_kiosk(model: str | None = None, device: str | None = None, precision: str | None = None) -> int:
+    """Open the kiosk full screen and run until staff close it. Returns the exit code."""
+    from PySide6.QtWidgets import QApplication
+
+    from engine.logs import setup_logging
+    from omfa_desktop.app import install_excepthook
+    from omfa_desktop.kiosk.window import KioskWindow
+
+    log_file = setup_logging()
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "omfa-desktop"])
+    app.setApplicationName("OMFA Desktop")
+    win = KioskWindow(model_folder=model, device=device, precision=precision, fullscreen=True)
+    install_excepthook(win, log_file)
+    win.present()
+    code = app.exec()
+    win.shutdown()
+    logging.getLogger("omfa").info("kiosk exit %s", code)
+    return code
+
+
+def set_pin_interactive(stdin=None, out=None) -> int:
+    """``omfa-desktop --set-kiosk-pin``: ask for the PIN twice (no echo on a terminal; one line each from a
+    pipe, for deployment scripts) and store its salted hash in the settings. Returns the exit code."""
+    import dataclasses
+    import getpass
+
+    from engine.kiosk_store import hash_pin, pin_problem
+    from engine.persist import StorageError
+    from omfa_desktop.settings import load_settings, save_settings, settings_path
+
+    stdin = stdin or sys.stdin
+    out = out or sys.stderr
+
+    def ask(prompt: str) -> str:
+        if stdin.isatty():
+            return getpass.getpass(prompt)
+        return stdin.readline().strip()
+
+    pin = ask("New kiosk staff PIN (4-12 digits): ")
+    problem = pin_problem(pin)
+    if problem:
+        print(f"Not set: {problem}.", file=out)
+        return 2
+    if ask("The same PIN again: ") != pin:
+        print("Not set: the two PINs were different.", file=out)
+        return 2
+    settings, _ = load_settings()
+    try:
+        save_settings(dataclasses.replace(settings, kiosk_pin=hash_pin(pin)))
+    except StorageError as e:
+        print(f"Not set: {e}", file=out)
+        return 1
+    print(f"The kiosk PIN is set (stored salted and hashed in {settings_path()}).", file=out)
+    return 0
