@@ -84,9 +84,10 @@ def rss_mb() -> float:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def run_visit(qtbot, k, drop: Path, pose: str = "own", timeout: int = 120_000, done: bool = True) -> None:
+def run_visit(qtbot, k, drop: Path, pose: str = "own", timeout: int = 120_000, done: bool = True,
+              photo: Path | None = None) -> None:
     """One customer: a photo in the drop folder → garment → pose → result (→ Done)."""
-    drop_photo(drop)
+    drop_photo(drop, src=photo)
     k._poll_drop()
     assert k.current() == "photo" and k.visit is not None and k.visit.photo is not None, k.photo_page.message.text()
     k.photo_page.use_button.click()
