@@ -12,12 +12,79 @@ import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
-                               QPushButton, QScrollArea, QScroller, QSizePolicy, QSpinBox, QToolButton, QVBoxLayout,
-                               QWidget)
+                               QPushButton, QScrollArea, QScroller, QSizePolicy, QToolButton, QVBoxLayout, QWidget)
 
-from omfa_desktop.qtutil import ImageView, scaled_pixmap, to_qimage
+from omfa_desktop.qtutil import scaled_pixmap, to_qimage
 
 MARGIN = 64
+
+
+class Picture(QLabel):
+    """An image fitted inside its rounded white frame (drawn within the style's padding, never over the
+    frame's corners), rescaled with the widget; a placeholder text when empty."""
+
+    def __init__(self, placeholder: str = "", min_size: tuple[int, int] = (96, 128)) -> None:
+        super().__init__()
+        self.setObjectName("picture")
+        self._image: Optional[QImage] = None
+        self._placeholder = placeholder
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setMinimumSize(*min_size)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setText(placeholder)
+
+    def set_image(self, img: "np.ndarray | QImage | None") -> None:
+        self._image = None if img is None else (img if isinstance(img, QImage) else to_qimage(img))
+        self._refresh()
+
+    def image(self) -> Optional[QImage]:
+        return self._image
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        if self._image is None or self._image.isNull():
+            self.setPixmap(QPixmap())
+            self.setText(self._placeholder)
+            return
+        r = self.contentsRect()
+        self.setPixmap(scaled_pixmap(self._image, max(8, r.width()), max(8, r.height())))
+
+
+class Stepper(QWidget):
+    """A number with touch-sized − and + buttons (a spin box's arrows are too small for a finger)."""
+
+    def __init__(self, lo: int, hi: int, step: int, suffix: str = "") -> None:
+        super().__init__()
+        self.lo, self.hi, self.step, self.suffix = lo, hi, step, suffix
+        self._value = lo
+        self.minus = button("−", "", "stepMinus")
+        self.plus = button("+", "", "stepPlus")
+        for b in (self.minus, self.plus):
+            b.setFixedWidth(112)
+        self.text = label("", "body", wrap=False, center=True)
+        self.text.setMinimumWidth(160)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(16)
+        lay.addWidget(self.minus)
+        lay.addWidget(self.text)
+        lay.addWidget(self.plus)
+        lay.addStretch(1)
+        self.minus.clicked.connect(lambda: self.setValue(self._value - self.step))
+        self.plus.clicked.connect(lambda: self.setValue(self._value + self.step))
+        self.setValue(lo)
+
+    def value(self) -> int:
+        return self._value
+
+    def setValue(self, v: int) -> None:  # noqa: N802 - like QSpinBox
+        self._value = max(self.lo, min(self.hi, int(v)))
+        self.text.setText(f"{self._value}{self.suffix}")
+        self.minus.setEnabled(self._value > self.lo)
+        self.plus.setEnabled(self._value < self.hi)
 
 
 def label(text: str = "", role: str = "body", wrap: bool = True, center: bool = False) -> QLabel:
@@ -95,9 +162,9 @@ class StartPage(Page):
         super().__init__("Try it on", "See our garments on you — from one photo, in about a minute.")
         self.teaser = QGridLayout()
         self.teaser.setSpacing(20)
-        self.teaser_views: list[ImageView] = []
+        self.teaser_views: list[Picture] = []
         for i in range(6):
-            v = ImageView(min_size=(280, 360))
+            v = Picture(min_size=(280, 360))
             v.hide()
             self.teaser_views.append(v)
             self.teaser.addWidget(v, i // 3, i % 3)
@@ -138,7 +205,7 @@ class PhotoPage(Page):
         self.instructions = label("", "panel", center=True)
         self.instructions.setTextFormat(Qt.TextFormat.RichText)
         self.body.addWidget(self.instructions)
-        self.preview = ImageView("Waiting for your photo…", min_size=(480, 640))
+        self.preview = Picture("Waiting for your photo…", min_size=(480, 640))
         self.body.addWidget(self.preview, 1)
         self.back_button = button("Back", "", "photoBack")
         self.capture_button = button("Take photo", "", "captureButton")
@@ -170,7 +237,7 @@ class GarmentPage(Page):
     chosen = Signal(str)
 
     COLUMNS = 3
-    ICON = QSize(272, 352)
+    ICON = QSize(240, 312)
 
     def __init__(self) -> None:
         super().__init__("Choose a garment", "Touch the one you would like to try on.", "STEP 2 OF 3")
@@ -242,7 +309,7 @@ class PosePage(Page):
         for i, (key, text) in enumerate(poses):
             card = QToolButton()
             card.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
-            card.setIconSize(QSize(216, 288))
+            card.setIconSize(QSize(240, 320))
             card.setText(text)
             card.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             card.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
@@ -253,13 +320,13 @@ class PosePage(Page):
     def set_icon(self, key: str, img: Optional[np.ndarray | QImage]) -> None:
         card = self.cards.get(key)
         if card is not None:
-            card.setIcon(QIcon(scaled_pixmap(img, 216, 288)) if img is not None else QIcon())
+            card.setIcon(QIcon(scaled_pixmap(img, 240, 320)) if img is not None else QIcon())
 
 
 class WorkingPage(Page):
     def __init__(self) -> None:
         super().__init__("Creating your look…", "This takes about a minute. Watch it appear!")
-        self.preview = ImageView("", min_size=(480, 640))
+        self.preview = Picture("", min_size=(480, 640))
         self.body.addWidget(self.preview, 1)
         self.progress = QProgressBar()
         self.progress.setRange(0, 0)
@@ -281,14 +348,14 @@ class WorkingPage(Page):
 class ResultPage(Page):
     def __init__(self) -> None:
         super().__init__("Here you are!", "")
-        self.view = ImageView("", min_size=(600, 800))
+        self.view = Picture("", min_size=(600, 800))
         self.body.addWidget(self.view, 1)
         self.view_label = label("", "small", center=True)
         self.body.addWidget(self.view_label)
         row = QHBoxLayout()
         row.setSpacing(24)
-        self.photo_thumb = ImageView("", min_size=(150, 200))
-        self.garment_thumb = ImageView("", min_size=(150, 200))
+        self.photo_thumb = Picture("", min_size=(150, 200))
+        self.garment_thumb = Picture("", min_size=(150, 200))
         for v in (self.photo_thumb, self.garment_thumb):
             v.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
             v.setFixedSize(150, 200)
@@ -332,6 +399,7 @@ class PinPage(Page):
         self.digits = ""
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.dots = label("", "dots", wrap=False, center=True)
+        self.body.addStretch(1)
         self.body.addWidget(self.dots)
         grid = QGridLayout()
         grid.setSpacing(24)
@@ -408,11 +476,7 @@ class AdminPage(Page):
         form = QFormLayout()
         form.setVerticalSpacing(22)
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        self.idle = QSpinBox()
-        self.idle.setRange(15, 3600)
-        self.idle.setSuffix(" s")
-        self.idle.setButtonSymbols(QSpinBox.ButtonSymbols.PlusMinus)
-        self.idle.setMinimumWidth(240)
+        self.idle = Stepper(15, 3600, 15, " s")
         self.drop = QLineEdit()
         self.drop.setPlaceholderText("a folder only the kiosk uses")
         self.hint = QLineEdit()
@@ -426,7 +490,10 @@ class AdminPage(Page):
         for text, w in (("Idle timeout", self.idle), ("Photo drop folder", self.drop), ("Photo hint", self.hint),
                         ("Export folder", self.export), ("Wardrobe folder", self.wardrobe), ("", self.camera),
                         ("", self.start_kiosk)):
-            form.addRow(label(text, "body", wrap=False) if text else QLabel(), w)
+            name = label(text, "body", wrap=False) if text else QLabel()
+            name.setMinimumHeight(80)
+            name.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            form.addRow(name, w)
         self.body.addLayout(form)
         self.status = label("", "panel")
         self.status.setTextFormat(Qt.TextFormat.RichText)
@@ -440,7 +507,8 @@ class AdminPage(Page):
         col.setSpacing(24)
         row = QHBoxLayout()
         row.setSpacing(24)
-        for b in (self.pin_button, self.save_button, self.quit_button):
+        for b in (self.save_button, self.pin_button, self.quit_button):
+            b.setProperty("role", "compact")
             row.addWidget(b, 1)
         col.addLayout(row)
         col.addWidget(self.back_button)

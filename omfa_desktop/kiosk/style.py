@@ -28,8 +28,8 @@ QLabel[role="message"][kind="info"] {{ background: {OK_BG}; color: {OK_INK}; }}
 QLabel[role="panel"] {{ background: white; border: 2px solid {LINE}; border-radius: 28px; padding: 32px;
                         font-size: 34px; }}
 QLabel[role="dots"] {{ font-size: 80px; letter-spacing: 18px; min-height: 120px; }}
-QLabel#imageView {{ background: white; border: 2px solid {LINE}; border-radius: 28px; color: {MUTED};
-                    font-size: 32px; }}
+QLabel#picture {{ background: white; border: 2px solid {LINE}; border-radius: 28px; color: {MUTED};
+                  font-size: 32px; padding: 14px; }}
 QPushButton {{ min-height: {BUTTON_H}px; min-width: {MIN_TOUCH}px; font-size: 36px; font-weight: 600;
                border-radius: 28px; padding: 0 40px; background: white; color: {INK};
                border: 3px solid {LINE}; }}
@@ -41,6 +41,7 @@ QPushButton[role="primary"]:pressed {{ background: #4a403a; }}
 QPushButton[role="primary"]:disabled {{ background: #b9b0a7; color: #f1ece6; }}
 QPushButton[role="quiet"] {{ background: transparent; border: none; color: {MUTED}; font-size: 30px;
                              font-weight: 500; min-height: {MIN_TOUCH + 8}px; }}
+QPushButton[role="compact"] {{ font-size: 32px; padding: 0 12px; }}
 QPushButton[role="key"] {{ min-height: 128px; min-width: 200px; font-size: 54px; }}
 QToolButton {{ background: white; border: 3px solid {LINE}; border-radius: 28px; padding: 16px; font-size: 30px;
                font-weight: 600; color: {INK}; min-height: {MIN_TOUCH}px; }}

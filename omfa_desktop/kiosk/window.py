@@ -819,7 +819,7 @@ class KioskWindow(QWidget):
         rp.photo_thumb.set_image(v.photo)
         rp.garment_thumb.set_image(v.garment)
         turning = len(frames) > 1
-        rp.title.setText("Here you are — all around!" if turning else "Here you are!")
+        rp.title.setText("See it all around!" if turning else "Here you are!")
         rp.view_label.setText(f"View 1 of {len(frames)}" if turning else "")
         self._flip = (0, frames)
         self.go("result")
