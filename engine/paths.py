@@ -2,10 +2,27 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RESOURCES = Path(os.environ.get("OMFA_RESOURCES", ROOT / "resources"))
+
+
+def bundle_dir() -> Path | None:
+    """The folder a frozen (PyInstaller) app unpacked its data into (onedir: ``<app>/_internal``), else None."""
+    base = getattr(sys, "_MEIPASS", None)
+    return Path(base) if getattr(sys, "frozen", False) and base else None
+
+
+def resource_dir() -> Path:
+    """The shipped ``resources/`` folder: $OMFA_RESOURCES, else the frozen bundle's, else the source tree's."""
+    if os.environ.get("OMFA_RESOURCES"):
+        return Path(os.environ["OMFA_RESOURCES"])
+    bundle = bundle_dir()
+    return (bundle if bundle is not None else ROOT) / "resources"
+
+
+RESOURCES = resource_dir()
 DEMO_MODEL = RESOURCES / "models" / "demo"
 SAMPLES = RESOURCES / "samples"
 APP_NAME = "OMFA Desktop"
