@@ -299,7 +299,7 @@ class KioskWindow(QWidget):
         self.overlay.button.clicked.connect(self._still_here)
 
         sp = self.start_page
-        sp.start_button.clicked.connect(self.start_session)
+        sp.start_button.clicked.connect(lambda: self.start_session())  # not clicked(bool) as a photo
         sp.staff_button.clicked.connect(lambda: self.ask_pin("admin"))
         sp.set_ready(False)
         pp = self.photo_page

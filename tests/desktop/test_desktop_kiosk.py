@@ -86,6 +86,17 @@ def test_a_visit_from_drop_folder_to_result_leaves_nothing_behind(qtbot, make_ki
     assert folder.name not in caplog.text and "IMG_0001" not in caplog.text
 
 
+def test_start_button_then_a_photo_sent_to_the_drop_folder(qtbot, make_kiosk):
+    k = make_kiosk(estimator=StubEstimator(), drop_settle=0.2)
+    k.start_page.start_button.click()
+    assert k.current() == "photo" and k.visit is not None and not k.photo_page.use_button.isEnabled()
+    assert "Send us a photo" in k.photo_page.instructions.text()
+    drop_photo(k.paths["drop"])
+    qtbot.waitUntil(lambda: k.photo_page.use_button.isEnabled(), timeout=10_000)
+    k.photo_page.back_button.click()
+    assert k.current() == "start" and files_under(k.paths["root"]) == [] and k.start_page.message.message() == ""
+
+
 def test_the_pin_guards_quitting(qtbot, make_kiosk):
     k = make_kiosk(estimator=StubEstimator())
     assert k.close() is False and k.isVisible()         # a window-manager close is refused…
@@ -359,3 +370,20 @@ def test_real_path_blazepose_preset_pose_and_turntable_then_export(qtbot, make_k
     k.result_page.done_button.click()
     assert files_under(k.paths["root"]) == [] and files_under(k.paths["drop"]) == []
     assert np.asarray(k.visit is None)
+
+
+def test_set_kiosk_pin_from_the_command_line_stores_only_the_hash(data_dir, monkeypatch, capsys):
+    import io
+
+    from omfa_desktop.app import main
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("482915\n482915\n"))
+    assert main(["--set-kiosk-pin"]) == 0
+    text = (data_dir / "settings.json").read_text()
+    assert "482915" not in text and json.loads(text)["kiosk_pin"].startswith("pbkdf2-sha256$600000$")
+    assert "The kiosk PIN is set" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("482915\n482916\n"))
+    assert main(["--set-kiosk-pin"]) == 2 and "different" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("12\n"))
+    assert main(["--set-kiosk-pin"]) == 2 and "4 to 12 digits" in capsys.readouterr().err
+    assert json.loads((data_dir / "settings.json").read_text())["kiosk_pin"] == json.loads(text)["kiosk_pin"]
