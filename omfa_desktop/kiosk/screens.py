@@ -58,8 +58,8 @@ def _run(args, out: Path, tmp: Path) -> int:
     (tmp / "usb").mkdir()
     settings = AppSettings(kiosk_pin=hash_pin("24681357"), kiosk_drop_folder=str(tmp / "drop"),
                            kiosk_export_folder=str(tmp / "usb"), kiosk_wardrobe_folder=str(tmp / "wardrobe"),
-                           kiosk_photo_hint="AirDrop it to “OMFA Boutique”, or scan the QR code on the fitting-room "
-                                            "mirror and upload it.",
+                           kiosk_photo_hint="AirDrop it to “OMFA Boutique”, or scan the QR code on the "
+                                            "fitting-room mirror and upload it.",
                            kiosk_camera=False, kiosk=True)
     offset = [0.0]
     k = KioskWindow(model_folder=args.model, settings=settings, root=tmp / "kiosk", fullscreen=False, camera=False,

@@ -2,10 +2,10 @@
 
 Flow (one customer = one *visit* = one session folder, engine.kiosk_store):
 
-    Start ──(touch, or a photo arriving in the drop folder)──► Photo ──► Garment ──► Pose ──► Working ──► Result
-      ▲                                                                                                   │
-      └──────────── Done · idle timeout · a failed or cancelled job · an unexpected error ◄────────────────┘
-                    (each purges the session folder and says why, kindly)
+    Start ─(touch, or a photo in the drop folder)─► Photo ─► Garment ─► Pose ─► Working ─► Result
+      ▲                                                                                  │
+      └─── Done · idle timeout · a failed or cancelled job · an unexpected error ◄───────┘
+           (each purges the session folder and says why, kindly)
 
 - The photo gives the pose and the head: GuideService.estimate with ``head_size`` (BlazePose built in), on
   the guide thread. "My pose" uses that guide; a preset pose renders its guide; "Turntable" renders N views
@@ -34,7 +34,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer, Slot
-from PySide6.QtWidgets import QApplication, QFrame, QLabel, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QFrame, QStackedWidget, QVBoxLayout, QWidget
 
 from engine.kiosk_store import DropFolder, IdleClock, KioskStore, PinGuard, Session
 from omfa_desktop.kiosk import pages as P
