@@ -34,9 +34,9 @@ def main(argv: list[str] | None = None) -> int:
         return set_pin_interactive()
     kiosk = args.kiosk
     if not kiosk and not args.no_kiosk and not args.headless:
-        from omfa_desktop.settings import load_settings
+        from omfa_desktop.kiosk import kiosk_enabled
 
-        kiosk = load_settings()[0].kiosk
+        kiosk = kiosk_enabled()
 
     from omfa_desktop.glenv import configure_gl_environment, has_display
 

@@ -11,6 +11,20 @@ import logging
 import sys
 
 
+def kiosk_enabled() -> bool:
+    """The "start in kiosk mode" setting, read without side effects (load_settings would move a damaged file
+    aside before the window that reports it gets to see it). False when the file is missing or unreadable."""
+    import json
+
+    from omfa_desktop.settings import settings_path
+
+    try:
+        data = json.loads(settings_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("kiosk") is True
+
+
 def run_kiosk(model: str | None = None, device: str | None = None, precision: str | None = None) -> int:
     """Open the kiosk full screen and run until staff close it. Returns the exit code."""
     from PySide6.QtWidgets import QApplication

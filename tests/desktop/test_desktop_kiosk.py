@@ -386,3 +386,14 @@ def test_set_kiosk_pin_from_the_command_line_stores_only_the_hash(data_dir, monk
     monkeypatch.setattr("sys.stdin", io.StringIO("12\n"))
     assert main(["--set-kiosk-pin"]) == 2 and "4 to 12 digits" in capsys.readouterr().err
     assert json.loads((data_dir / "settings.json").read_text())["kiosk_pin"] == json.loads(text)["kiosk_pin"]
+
+
+def test_the_start_in_kiosk_setting_is_read_without_touching_a_damaged_file(data_dir):
+    from omfa_desktop.kiosk import kiosk_enabled
+
+    assert kiosk_enabled() is False                      # no settings yet
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "settings.json").write_text(json.dumps({"kiosk": True}))
+    assert kiosk_enabled() is True
+    (data_dir / "settings.json").write_text("{damaged")
+    assert kiosk_enabled() is False and (data_dir / "settings.json").read_text() == "{damaged"
