@@ -11,7 +11,7 @@ from engine.paths import SAMPLES
 
 
 def _wait_job(qtbot, w, n_before, timeout=120_000):
-    qtbot.waitUntil(lambda: len(w.queue.jobs) > n_before, timeout=60_000)
+    qtbot.waitUntil(lambda: len(w.queue.jobs) > n_before, timeout=240_000)  # guides or a pose estimate first
     job = w.queue.jobs[-1]
     qtbot.waitUntil(lambda: job.done, timeout=timeout)
     return job
