@@ -166,13 +166,12 @@ README_TEMPLATE = """OMFA Desktop {version} - licences
 def _dist_licence(dist) -> str:
     meta = dist.metadata
     lic = meta.get("License-Expression") or ""
+    if not lic:  # the classifiers name a licence; the free-text License field is often a whole text
+        lic = ", ".join(c.split("::")[-1].strip() for c in meta.get_all("Classifier") or [] if c.startswith("License ::"))
     if not lic:
         raw = (meta.get("License") or "").strip()
         lic = raw.splitlines()[0][:120] if raw and raw.upper() != "UNKNOWN" else ""
-    if not lic:
-        classes = [c.split("::")[-1].strip() for c in meta.get_all("Classifier") or [] if c.startswith("License ::")]
-        lic = ", ".join(classes)
-    return lic or "see its licence file"
+    return lic or "see its licence text below"
 
 
 def _licence_texts(dist) -> list[tuple[str, str]]:
