@@ -22,10 +22,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="docs/screenshots")
     ap.add_argument("--model", help="model folder (default: the demo model, or its untrained stand-in)")
     ap.add_argument("--steps", type=int, help="denoising steps of the try-off shown (default: the preset's)")
-    ap.add_argument("--only", choices=["all", "faults", "estimate", "wardrobe", "dialogs"], default="all",
+    ap.add_argument("--only", choices=["all", "faults", "estimate", "wardrobe", "dialogs", "work"], default="all",
                     help="'faults': only the fault-handling shots (out of memory, a damaged gallery entry); "
                          "'wardrobe': the Wardrobe tab with a kept try-off result and three sample garments; "
-                         "'dialogs': the batch, turntable, person-to-person and layer dialogs (no model needed)")
+                         "'dialogs': the batch, turntable, person-to-person and layer dialogs (no model needed); "
+                         "'work': the Create menu, a finished 8-view turntable and a person-to-person job")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -78,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         return _estimate_shot(w, wait, shot)
     if args.only == "wardrobe":
         return _wardrobe_shot(w, wait, shot)
+    if args.only == "work":
+        return _work_shots(w, wait, shot, pump)
     shot(w, "window_before_try_off.png")
 
     job = w.generate()
@@ -148,6 +151,31 @@ def _wardrobe_shot(w, wait, shot) -> int:
     w.wardrobe.tags_edit.setText("try-off, demo")
     w.wardrobe.tags_edit.editingFinished.emit()
     shot(w, "wardrobe.png")
+    w.shutdown()
+    return 0
+
+
+def _work_shots(w, wait, shot, pump) -> int:
+    """Create menu; a turntable (8 views of the walking pose) in the gallery; a person-to-person job's stages."""
+    from types import SimpleNamespace
+
+    from engine.images import load_image
+    from engine.paths import SAMPLES
+
+    w.notice.hide()
+    menu = next(a.menu() for a in w.menuBar().actions() if a.text() == "&Create")
+    menu.popup(w.mapToGlobal(w.menuBar().actionGeometry(menu.menuAction()).bottomLeft()))
+    shot(menu, "create_menu.png")
+    menu.hide()
+    opts = SimpleNamespace(views=8, batch=8, elevation=0.0, fps=8.0, gif=True, mp4=True, sheet=True, folder="")
+    w.work.turntable(opts)
+    wait(lambda: w.queue.jobs and w.queue.jobs[-1].done)
+    shot(w, "window_turntable.png")
+    n = len(w.queue.jobs)
+    w.work.person_to_person(load_image(SAMPLES / "demo_000_person.png"), load_image(SAMPLES / "demo_001_person.png"),
+                            load_image(SAMPLES / "demo_001_head.png"), pose_source="viewport")
+    wait(lambda: len(w.queue.jobs) > n and w.queue.jobs[-1].done)
+    shot(w, "window_person_to_person.png")
     w.shutdown()
     return 0
 
