@@ -68,7 +68,7 @@ EXCLUDES = [
 #: Files dropped after the analysis (globs on the destination path inside the contents directory):
 #: - Qt: the app ships no translations (Qt's own .qm files only translate Qt's standard dialogs), uses no
 #:   QML and no web engine; the GTK3 platform theme needs the system's GTK 3 and would drag half of it in.
-#: - torch: C++ test programs and test libraries of the wheel.
+#: - torch: C++ test programs, test libraries and protoc of the wheel (torch_shm_manager stays: torch needs it).
 #: - Mesa (OSMesa, LLVM, glapi) that PyInstaller finds through engine/body/render.py's ctypes calls: offscreen
 #:   GL must come from the system (Mesa or the GPU driver, matching its own libEGL/libGL), never from the
 #:   build machine; with them go the build machine's libz3, libxml2 and ICU 72 that only LLVM needed.
@@ -84,7 +84,7 @@ DROP = (
     "libatspi.so*", "libcairo.so*", "libcairo-gobject.so*", "libpango-1.0.so*", "libpangocairo-1.0.so*",
     "libpangoft2-1.0.so*", "libepoxy.so*", "libfribidi.so*", "libthai.so*", "libdatrie.so*", "libpixman-1.so*",
     "libgraphite2.so*",
-    "torch/bin/*", "torch/test/*", "torch/lib/libjitbackend_test.so", "torch/lib/libtorchbind_test.so",
+    "torch/bin/*Test", "torch/bin/test_*", "torch/bin/protoc*", "torch/bin/*.ptl", "torch/test/*",  # not torch_shm_manager "torch/lib/libjitbackend_test.so", "torch/lib/libtorchbind_test.so",
     "torch/lib/libbackend_with_compiler.so", "torch/lib/libaoti_custom_ops.so",
     "libOSMesa.so*", "libLLVM*.so*", "libglapi.so*", "libgallium*.so*", "libz3.so*", "libxml2.so*",
     "libicudata.so.72*", "libicuuc.so.72*", "libicui18n.so.72*",

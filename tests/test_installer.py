@@ -83,11 +83,13 @@ def test_smplx_model_files_are_refused(tmp_path):
 
 def test_trimming_keeps_what_the_app_uses():
     drop = ["PySide6/Qt/translations/qtbase_de.qm", "PySide6/Qt/qml/QtQuick/qmldir", "PySide6/Qt/lib/libQt6Quick.so.6",
-            "PySide6/Qt/plugins/platformthemes/libqgtk3.so", "libgtk-3.so.0", "torch/bin/test_api",
+            "PySide6/Qt/plugins/platformthemes/libqgtk3.so", "libgtk-3.so.0", "torch/bin/test_api", "torch/bin/protoc",
+            "torch/bin/TCPStoreTest",
             "torch/test/test_jit", "libLLVM-15.so.1", "libOSMesa.so.8", "libglapi.so.0"]
     keep = ["PySide6/Qt/plugins/platforms/libqxcb.so", "PySide6/Qt/plugins/xcbglintegrations/libqxcb-egl-integration.so",
             "PySide6/Qt/plugins/imageformats/libqjpeg.so", "PySide6/Qt/lib/libQt6Widgets.so.6",
             "PySide6/Qt/lib/libQt6OpenGLWidgets.so.6", "PySide6/Qt/lib/libicudata.so.73", "torch/lib/libtorch_cpu.so",
+            "torch/bin/torch_shm_manager",
             "resources/models/demo/omfa_config.json", "ai_edge_litert/libpywrap_litert_common.so"]
     assert [d for d in drop if bundle.keep_file(d)] == []
     assert [k for k in keep if not bundle.keep_file(k)] == []
