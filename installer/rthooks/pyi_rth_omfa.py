@@ -14,7 +14,8 @@ _bundle = getattr(sys, "_MEIPASS", "")
 if sys.platform.startswith("linux"):
     if "LD_LIBRARY_PATH_ORIG" in os.environ:
         os.environ["LD_LIBRARY_PATH"] = os.environ["LD_LIBRARY_PATH_ORIG"]
-    elif os.environ.get("LD_LIBRARY_PATH", "").split(os.pathsep)[0] == _bundle:
-        os.environ.pop("LD_LIBRARY_PATH", None)
+    elif _bundle and os.path.realpath(os.environ.get("LD_LIBRARY_PATH", "").split(os.pathsep)[0] or "/-") \
+            == os.path.realpath(_bundle):
+        os.environ.pop("LD_LIBRARY_PATH", None)  # it was unset before the bootloader set it
 elif sys.platform == "win32" and _bundle:
     os.environ["PATH"] = _bundle + os.pathsep + os.environ.get("PATH", "")
