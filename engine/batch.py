@@ -9,7 +9,9 @@ a client's photo (``heads/``) and each pose guide (``guides/``).
 Several GPUs or machines: the same command under ``accelerate launch`` (accelerate's PartialState splits
 the items between processes; every process writes only its own items, the main one writes the sheet)::
 
-    accelerate launch --num_processes 4 -m engine.cli batch --people P --garments G --poses walking,own --out R
+    accelerate launch --multi_gpu --num_processes 4 -m engine.cli batch --people P --garments G --poses walking,own --out R
+
+(``--multi_gpu`` also on a machine without GPUs: the processes then share the CPU over gloo.)
 
 Folder layout of the results::
 
@@ -429,12 +431,17 @@ def _partial_state():
 
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 and "ACCELERATE_USE_CPU" not in os.environ:
         return None
+    import torch
     from accelerate import PartialState
 
-    return PartialState()
+    # without a GPU, cpu=True makes accelerate join the processes over gloo (MULTI_CPU) instead of
+    # quietly running each as a single process that would do every item
+    return PartialState(cpu=not torch.cuda.is_available())
 
 
 def process_device(default: str = "auto") -> str:
     """The device of this process under ``accelerate launch`` (one GPU each), else ``default``."""
     state = _partial_state()
-    return str(state.device) if state is not None and state.num_processes > 1 else default
+    if state is None or state.num_processes <= 1:
+        return default
+    return "cpu" if state.device.type == "cpu" else str(state.device)

@@ -282,7 +282,9 @@ def cmd_batch(args) -> int:
         print("interrupted: finished items are kept; run the same command again to do the rest", file=sys.stderr)
         return 130
     bar.close()
-    print(f"batch: {report.summary()}; contact sheet {report.sheet}, {report.html}")
+    where = f"contact sheet {report.sheet}, {report.html}" if report.sheet else \
+        "the main process writes the contact sheet"
+    print(f"batch: {report.summary()}; {where}")
     return 1 if report.count("failed") else 0
 
 

@@ -17,8 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-NAMES = ["Striped tee", "Sunday top", "Checked shirt", "Polka dots", "Letter tee", "Two-tone", "Print tee",
-         "Classic tee"]
+# the sample garments demo_000 ... demo_007, in order (the wardrobe lists them newest first)
+NAMES = ["Striped tee", "GX letter tee", "Checked shirt", "Two-tone tee", "Grey classic tee", "Teal classic tee",
+         "DB print tee", "Polka dots"]
 
 
 def main(argv: list[str] | None = None) -> int:
