@@ -38,7 +38,7 @@ if ! "$VPY" -c "import torch, sys; sys.exit(0 if torch.__version__.startswith('2
   say "installing torch 2.13.0 (first, so nothing after it can pull another build)"
   "$VPY" -m pip install -q "torch==2.13.0"
 fi
-CUDA="$("$VPY" -c 'import torch; print(torch.version.cuda or "")')"
+CUDA="$("$VPY" -c 'import torch; print(torch.version.cuda or "")' 2>/dev/null)"
 if [ -n "$CUDA" ] && [ "${OMFA_ALLOW_CUDA_TORCH:-0}" != "1" ]; then
   die "the build environment has a CUDA torch (CUDA $CUDA, several GB): set OMFA_ALLOW_CUDA_TORCH=1 if you mean it"
 fi
