@@ -103,7 +103,7 @@ def _sampler_args(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--preset", default=DEFAULT_PRESET, choices=list(SAMPLING_PRESETS),
                    help="sampling preset: fast = DPM++ 20 steps, guidance on the first half; paper = DDIM 50, "
-                        "guidance on every step; fastest = DPM++ 15 steps, guidance on the first 40% "
+                        "guidance on every step; fastest = DPM++ 15 steps, guidance on the first 40%% "
                         f"(default {DEFAULT_PRESET}); the options below override it")
     p.add_argument("--steps", type=int, help="denoising steps (default: the preset's)")
     p.add_argument("--guidance", type=float, help="classifier-free guidance (default 2.0)")

@@ -97,3 +97,18 @@ def test_sampling_presets_and_explicit_options():
     assert paper == dict(scheduler="ddim", steps=50, guidance=2.0, guidance_until=1.0, memory="low")
     mixed = cli._sampling(p.parse_args(base + ["--preset", "paper", "--scheduler", "unipc", "--guidance-until", "0.3"]))
     assert (mixed["scheduler"], mixed["steps"], mixed["guidance_until"]) == ("unipc", 50, 0.3)
+
+
+def test_every_command_has_working_help(capsys):
+    """argparse formats help texts with %: a stray '%' crashes --help (it did for the sampling commands)."""
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    for name, p in sub.choices.items():
+        p.format_help()  # raises ValueError / TypeError on a bad format character
+        nested = [a for a in p._actions if a.__class__.__name__ == "_SubParsersAction"]
+        for a in nested:
+            for q in a.choices.values():
+                q.format_help()
+    with pytest.raises(SystemExit) as e:
+        cli.main(["try-off", "--help"])
+    assert e.value.code == 0 and "fastest" in capsys.readouterr().out
