@@ -136,6 +136,11 @@ class OmfaModel(nn.Module):
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.unet.parameters())
 
+    @property
+    def width_multiple(self) -> int:
+        """Latent widths the UNet takes are multiples of this (its down-sampling factor)."""
+        return 2 ** (len(self.unet.config.block_out_channels) - 1)
+
     def forward(self, x_in: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
         """One UNet call.
 

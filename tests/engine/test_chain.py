@@ -157,3 +157,4 @@ def test_bad_chains_and_stages_are_named(pipe, rng):
     bad = person_to_person(img(rng), [np.zeros((5, 5, 3), np.uint8)], None, sampling=TryOnRequest(steps=2))
     with pytest.raises(RequestError, match=r"stage 2 of 2 \(put it on person B\): is 5x5"):
         run_chain(pipe, bad)
+

@@ -167,3 +167,23 @@ def test_a_vae_follows_load_models_dtype_rules(vae_dirs, tmp_path):
     fixed = _save_vae(tmp_path / "fixed", force_upcast=False)
     assert next(load_vae(fixed, like, torch.float16).parameters()).dtype == torch.float16
     assert next(load_vae(vae_dirs["f4"], like, torch.bfloat16).parameters()).dtype == torch.bfloat16
+
+
+# ---------------------------------------------------------------------------------------- cropped uncond
+def test_uncond_on_the_panel_runs_a_narrow_canvas_and_changes_only_what_it_should(pipe, rng):
+    garment, guide = rand_image(rng, 32, 32), rand_image(rng, 32, 32)
+    req = TryOnRequest(task="try-on", garment=garment, pose_guides=[guide], steps=3, guidance=2.0, seed=1)
+    full = pipe.run(req)
+    widths = []
+    forward = pipe.model.forward
+    pipe.model.forward = lambda x, t: (widths.append((x.shape[0], x.shape[-1])), forward(x, t))[1]
+    pipe.optimize(uncond_panel=True)
+    narrow = pipe.run(req)
+    # per guided step: the uncond on the person panel's 8 latent columns, then the cond on the 24-column canvas
+    assert widths == [(1, 8), (1, 24)] * 3 and narrow.settings["uncond_panel"] is True
+    assert not np.array_equal(narrow.outputs[0], full.outputs[0])
+    # guidance 1.0 has no uncond branch: identical with or without the option
+    one = TryOnRequest(task="try-on", garment=garment, pose_guides=[guide], steps=3, guidance=1.0, seed=1)
+    a = pipe.run(one).outputs[0]
+    pipe.optimize(uncond_panel=False)
+    assert np.array_equal(a, pipe.run(one).outputs[0])
