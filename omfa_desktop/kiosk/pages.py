@@ -272,7 +272,9 @@ class GarmentPage(Page):
             card.setIconSize(self.ICON)
             card.setText(_elide(name, 22))
             card.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-            card.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            # Ignored: the three columns share the width the page has (a long name must not widen its card
+            # past the screen: the horizontal scroll bar is off)
+            card.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
             card.clicked.connect(lambda _=False, i=item_id: self.chosen.emit(i))
             self.grid.addWidget(card, i // self.COLUMNS, i % self.COLUMNS)
             self.cards[item_id] = card
@@ -312,7 +314,9 @@ class PosePage(Page):
             card.setIconSize(QSize(240, 320))
             card.setText(text)
             card.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-            card.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            # Ignored: the three columns share the width the page has (a long name must not widen its card
+            # past the screen: the horizontal scroll bar is off)
+            card.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
             card.clicked.connect(lambda _=False, k=key: self.chosen.emit(k))
             self.grid.addWidget(card, i // 3, i % 3)
             self.cards[key] = card

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 # the sample garments demo_000 ... demo_007, in order (the wardrobe lists them newest first)
-NAMES = ["Striped tee", "GX letter tee", "Checked shirt", "Two-tone tee", "Grey classic tee", "Teal classic tee",
+NAMES = ["Striped tee", "GX letter tee", "Checked shirt", "Two-tone tee", "Grey tee", "Teal tee",
          "DB print tee", "Polka dots"]
 
 
