@@ -79,6 +79,8 @@ if [ -n "$missing" ]; then
 fi
 smpl="$(find "$BUNDLE" -type f \( -iname 'SMPLX_*' -o -iname 'SMPL_*' \) | head -5)"
 [ -z "$smpl" ] || die "SMPL-X/SMPL model files must never be bundled: $smpl"
+smplx_pkg="$(find "$BUNDLE" -path '*smplx*' \( -name '*.py' -o -name '*.pyc' -o -name 'METADATA' \) | head -5)"
+[ -z "$smplx_pkg" ] || die "the smplx package must not be bundled (its licence forbids redistribution): $smplx_pkg"
 
 # 5. desktop entry, icon, install notes --------------------------------------------------------------------
 cp resources/icons/$NAME.png "$BUNDLE/$NAME.png"

@@ -51,6 +51,8 @@ EXCLUDES = [
     "tkinter", "_tkinter", "turtle", "idlelib", "matplotlib", "IPython", "jupyter", "notebook",
     "pytest", "_pytest", "pytestqt", "pytest_qt", "pytest_xvfb", "pytest_timeout", "xvfbwrapper",
     "pyvirtualdisplay", "PyInstaller", "pip",
+    # smplx's licence forbids redistribution: engine.body.skinning poses SMPL-X-format bodies instead
+    "smplx",
     "hf_xet",  # huggingface_hub's download accelerator: the app never downloads (hub checks it is optional)
     "torchvision", "torchaudio", "transformers", "tensorflow", "jax", "mediapipe", "cv2", "hmr2",
     "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtQuickWidgets", "PySide6.QtQuickControls2",
@@ -144,9 +146,10 @@ no-redistribution licence and are never part of this package. To use them: regis
 https://smpl-x.is.tue.mpg.de, accept the licence, download SMPL-X, and point OMFA at the folder holding
 SMPLX_NEUTRAL.npz (and/or SMPLX_MALE, SMPLX_FEMALE): Edit -> Settings -> SMPL-X folder.
 
-The smplx Python package (the code that poses an SMPL-X-format body, also the mannequin) is part of this
-package; it has its own licence terms from the Max Planck Institute for Intelligent Systems:
-smplx-package-LICENSE.txt beside this file.
+The smplx Python package is NOT included either: its licence (Max Planck Institute for Intelligent
+Systems) does not allow redistributing it. OMFA poses SMPL-X-format bodies - the mannequin and your SMPL-X
+.npz files - with its own code (engine/body/skinning.py). Use the .npz files of the SMPL-X download; the
+installed app cannot read the .pkl ones (they need smplx).
 """
 
 README_TEMPLATE = """OMFA Desktop {version} - licences
@@ -155,8 +158,7 @@ README_TEMPLATE = """OMFA Desktop {version} - licences
   own synthetic world): Apache License 2.0, Apache-2.0.txt.
 - BlazePose models (resources/models/blazepose, from MediaPipe 0.10.21): (c) Google LLC, Apache License 2.0,
   BlazePose-LICENSE.txt.
-- SMPL-X: model files NOT included, see SMPL-X-NOT-INCLUDED.txt. The smplx package's own licence:
-  smplx-package-LICENSE.txt.
+- SMPL-X: neither the model files nor the smplx package are included, see SMPL-X-NOT-INCLUDED.txt.
 - Qt (PySide6): LGPL-3.0; its libraries are separate files in _internal/PySide6 and may be replaced.
 - PyAV (MP4 export) bundles FFmpeg (LGPL) built with libx264 (GPL).
 - Every other bundled Python distribution with its version, licence and licence text: THIRD_PARTY.txt.
@@ -219,12 +221,6 @@ def write_licenses(folder: Path, top_levels: set[str] = frozenset(), root: Path 
         "BlazePose-LICENSE.txt": (root / "resources/models/blazepose/LICENSE").read_text(),
         "THIRD_PARTY.txt": third_party(set(top_levels)),
     }
-    try:
-        texts = _licence_texts(metadata.distribution("smplx"))
-        files["smplx-package-LICENSE.txt"] = texts[0][1] if texts else (
-            "The smplx package ships no licence file; its terms: https://github.com/vchoutas/smplx/blob/main/LICENSE\n")
-    except metadata.PackageNotFoundError:
-        files["smplx-package-LICENSE.txt"] = "smplx is not installed in the build environment.\n"
     out = []
     for name, text in files.items():
         (folder / name).write_text(text, encoding="utf-8")

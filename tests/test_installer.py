@@ -38,7 +38,8 @@ def test_spec_names_what_exists():
     assert (ROOT / bundle.ENTRY_GUI).is_file() and (ROOT / bundle.ENTRY_CLI).is_file()
     assert spec.count("EXE(") == 2 and spec.count("Analysis(") == 1  # one analysis, two executables
     hooks = {p.stem for p in (INSTALLER / "hooks").glob("hook-*.py")}
-    assert {"hook-diffusers", "hook-huggingface_hub", "hook-pyrender", "hook-ai_edge_litert", "hook-smplx"} <= hooks
+    assert {"hook-diffusers", "hook-huggingface_hub", "hook-pyrender", "hook-ai_edge_litert"} <= hooks
+    assert "hook-smplx" not in hooks
     # the GL platforms PyOpenGL imports by name
     assert all(p in (INSTALLER / "hooks" / "hook-pyrender.py").read_text() for p in ("egl", "osmesa", "glx"))
 
@@ -103,7 +104,7 @@ def test_no_qt_module_the_app_imports_is_excluded():
     excluded = {m.split(".", 1)[1] for m in bundle.EXCLUDES if m.startswith("PySide6.")}
     assert not used & excluded
     assert "QtMultimedia" not in excluded  # the kiosk's optional camera (PySide6-Addons)
-    assert "tkinter" in bundle.EXCLUDES and "smplx" not in bundle.EXCLUDES  # smplx is a dependency
+    assert "tkinter" in bundle.EXCLUDES and "smplx" in bundle.EXCLUDES  # its licence forbids redistribution
 
 
 def test_version_matches_pyproject_and_iss_default():
@@ -161,10 +162,10 @@ def test_iss_disk_spanning_and_layout():
 
 def test_write_licenses(tmp_path):
     files = {p.name for p in bundle.write_licenses(tmp_path / "LICENSES", {"numpy", "torch", "smplx"})}
-    assert {"README.txt", "SMPL-X-NOT-INCLUDED.txt", "BlazePose-LICENSE.txt", "Apache-2.0.txt", "THIRD_PARTY.txt",
-            "smplx-package-LICENSE.txt"} <= files
+    assert {"README.txt", "SMPL-X-NOT-INCLUDED.txt", "BlazePose-LICENSE.txt", "Apache-2.0.txt",
+            "THIRD_PARTY.txt"} <= files and "smplx-package-LICENSE.txt" not in files
     note = (tmp_path / "LICENSES" / "SMPL-X-NOT-INCLUDED.txt").read_text()
-    assert "NOT included" in note and "https://smpl-x.is.tue.mpg.de" in note
+    assert "NOT included" in note and "https://smpl-x.is.tue.mpg.de" in note and "skinning.py" in note
     third = (tmp_path / "LICENSES" / "THIRD_PARTY.txt").read_text()
     assert "numpy " in third and "torch " in third and "omfa-desktop" not in third.split("\n\n")[1]
 

@@ -1,4 +1,10 @@
-"""BodyModel: an ``smplx.SMPLX`` (the mannequin or a user's real SMPL-X) posed from a :class:`BodyState`."""
+"""BodyModel: an SMPL-X-format body (the mannequin or a user's real SMPL-X) posed from a :class:`BodyState`.
+
+Posed by engine.body.skinning (our implementation of the SMPL-X equations, identical output to
+``smplx.SMPLX`` for the 55 joints and the vertices) so the app and its installers do not need the ``smplx``
+package, whose licence forbids redistribution; only a ``.pkl`` SMPL-X file (loaded on explicit request)
+goes through ``smplx``, installed by the user.
+"""
 
 from __future__ import annotations
 
@@ -94,7 +100,9 @@ class BodyModel:
                                  "explicitly allowed (allow_pickle=True).")
         try:
             model = _make_smplx(found)
-        except Exception as e:  # smplx raises KeyError/ValueError/UnpicklingError on bad files
+        except BodyModelError:
+            raise
+        except Exception as e:  # SkinningError / smplx's KeyError, ValueError, UnpicklingError on bad files
             raise BodyModelError(f"invalid SMPL-X file {found}: {type(e).__name__}: {e}. Re-download it from "
                                  f"{SMPLX_URL}.") from e
         return cls(model, f"smplx-{gender}")
@@ -135,7 +143,7 @@ class BodyModel:
         return self.forward(BodyState(betas=np.asarray(betas, np.float32)))
 
     def forward(self, state: BodyState) -> tuple[np.ndarray, np.ndarray]:
-        """Pose the body with smplx's LBS.
+        """Pose the body (SMPL-X blend shapes and linear blend skinning).
 
         Parameters
         ----------
@@ -145,7 +153,7 @@ class BodyModel:
         -------
         vertices : np.ndarray, shape (V, 3) float32
         joints : np.ndarray, shape (J, 3) float32
-            The 55 skeleton joints first (``joint_names`` order), then smplx's extra keypoints.
+            The 55 skeleton joints (``joint_names`` order); smplx's extra keypoints too for a ``.pkl`` model.
         """
         return self.forward_batch([state])
 
@@ -173,10 +181,19 @@ class BodyModel:
 
 
 def _make_smplx(path: Path):
-    """``smplx.SMPLX`` built directly (``smplx.create`` would guess the model type from the file name)."""
-    import smplx
+    """The posable body of an SMPL-X-format file: engine.body.skinning for ``.npz`` (the mannequin, a user's
+    SMPL-X); ``smplx.SMPLX`` for a ``.pkl``, which only smplx can read."""
+    if path.suffix.lower() != ".pkl":
+        from engine.body.skinning import SmplxSkinning
 
+        return SmplxSkinning(path, num_betas=10, num_expression_coeffs=10)
+    try:
+        import smplx
+    except ImportError:
+        raise BodyModelError(f"{path} is a .pkl SMPL-X file, which needs the smplx package (pip install "
+                             "smplx; non-commercial licence); use the .npz files of the same SMPL-X download "
+                             "instead") from None
     # smplx prints a warning to stdout for models with only 10+10 shape columns; keep our output clean.
     with contextlib.redirect_stdout(io.StringIO()):
-        return smplx.SMPLX(str(path), ext=path.suffix.lstrip("."), use_pca=False, flat_hand_mean=True, num_betas=10,
+        return smplx.SMPLX(str(path), ext="pkl", use_pca=False, flat_hand_mean=True, num_betas=10,
                            num_expression_coeffs=10, batch_size=1)
