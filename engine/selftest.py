@@ -28,7 +28,7 @@ from typing import Optional, TextIO
 #: Modules the engine needs at run time: (import name, optional). Optional ones may be absent on a platform
 #: without a wheel (ai-edge-litert on Intel macOS); then their stage is skipped and said so.
 MODULES = (("torch", False), ("diffusers", False), ("safetensors", False), ("accelerate", False),
-           ("numpy", False), ("PIL", False), ("smplx", False), ("trimesh", False), ("pyrender", False),
+           ("numpy", False), ("PIL", False), ("trimesh", False), ("pyrender", False),
            ("OpenGL", False), ("platformdirs", False), ("av", False), ("ai_edge_litert", True))
 #: Qt modules the window needs: found, not imported (the self-test stays headless).
 QT_MODULES = ("PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets", "PySide6.QtOpenGLWidgets")
