@@ -77,8 +77,8 @@ def ensure_gl_platform() -> str:
     Returns
     -------
     str
-        The platform in force ("egl", "osmesa", or whatever ``PYOPENGL_PLATFORM`` already said;
-        "preloaded" if OpenGL was imported before we could choose).
+        The platform in force ("egl", "osmesa", "pyglet" on Windows and macOS, or whatever
+        ``PYOPENGL_PLATFORM`` already said; "preloaded" if OpenGL was imported before we could choose).
 
     Raises
     ------
@@ -88,6 +88,10 @@ def ensure_gl_platform() -> str:
     current = os.environ.get("PYOPENGL_PLATFORM")
     if current:
         return current
+    if sys.platform in ("win32", "darwin"):
+        # no EGL/OSMesa there: pyrender's default, a hidden pyglet window on the desktop's own OpenGL
+        # driver (WGL / CGL), with PyOpenGL on its native platform. Not exercised on this project's CI.
+        return "pyglet"
     if "OpenGL" in sys.modules:  # too late to choose: PyOpenGL already bound a platform
         return "preloaded"
     for name, probe in (("egl", _probe_egl), ("osmesa", _probe_osmesa)):

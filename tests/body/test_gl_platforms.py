@@ -42,3 +42,14 @@ def test_platform_is_chosen_automatically():
     code = "from engine.body.render import ensure_gl_platform; print(ensure_gl_platform())"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() in ("egl", "osmesa")
+
+
+def test_windows_and_macos_use_pyrenders_pyglet_window(monkeypatch):
+    """No EGL/OSMesa there: the platform is left to pyrender (a hidden pyglet window), PyOpenGL untouched."""
+    from engine.body import render
+
+    monkeypatch.delenv("PYOPENGL_PLATFORM", raising=False)
+    for name in ("win32", "darwin"):
+        monkeypatch.setattr(render.sys, "platform", name)
+        assert render.ensure_gl_platform() == "pyglet"
+        assert "PYOPENGL_PLATFORM" not in os.environ
