@@ -55,6 +55,29 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise
 
 
+@contextmanager
+def staging_folder(root: str | Path, prefix: str) -> Iterator[Path]:
+    """Yield a new hidden folder ``root/<prefix>…`` to fill with a record's files; the caller renames it into
+    place as the block's last step (the commit point: before it the record does not exist, after it it is
+    complete). If a write fails, the folder is removed and the OS error becomes :class:`StorageError`.
+    Leftovers of a killed process keep the prefix, so the store can find them at its next start."""
+    import shutil
+
+    root = Path(root)
+    stage = None
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=prefix, dir=root))
+        yield stage
+    except OSError as e:
+        if stage is not None:
+            shutil.rmtree(stage, ignore_errors=True)
+        if isinstance(e, StorageError):
+            raise
+        raise StorageError(e.errno, describe_os_error(e, root)) from e
+    # anything else (an interruption) leaves the folder as a kill would: the store moves it aside at start
+
+
 def _fsync(path: Path) -> None:
     # The data must be on disk before the rename, or a power cut can leave an empty file under the new name.
     with open(path, "rb+") as f:

@@ -23,8 +23,6 @@ import os
 import re
 import secrets
 import shlex
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -370,11 +368,9 @@ class Wardrobe:
 
     def _commit(self, item: WardrobeItem, image: np.ndarray) -> None:
         from engine.export import save_png
+        from engine.persist import staging_folder
 
-        stage = None
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            stage = Path(tempfile.mkdtemp(prefix=f"{STAGING}{item.id}-", dir=self.root))
+        with staging_folder(self.root, f"{STAGING}{item.id}-") as stage:
             # The PNG carries what made it (so it re-opens in the window) and the item's fixed facts; the
             # editable ones (name, tags) live in item.json only.
             png_meta = {**(item.settings or {}),
@@ -383,12 +379,6 @@ class Wardrobe:
             _save_plain_png(_thumb(image), stage / THUMB)
             write_json(stage / ITEM, item.to_json())
             stage.rename(item.folder)  # the commit point: before it the item does not exist, after it is complete
-        except OSError as e:
-            if stage is not None:
-                shutil.rmtree(stage, ignore_errors=True)
-            if isinstance(e, StorageError):
-                raise
-            raise StorageError(e.errno, describe_os_error(e, self.root)) from e
 
     def update(self, id: str, name: str | None = None, tags: str | Iterable[str] | None = None) -> WardrobeItem:
         """Rename and/or retag (None leaves a field as it is; an empty name gets the default name)."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,13 +136,10 @@ class GalleryStore:
     def add_result(self, req, result, mode: str, app: dict | None = None) -> GalleryEntry:
         """Store one request and its Result (a job, or one stage of a chained job) as an entry."""
         from engine.export import save_png
-        from engine.persist import StorageError, describe_os_error, write_json
+        from engine.persist import staging_folder, write_json
 
         base = time.strftime("%Y%m%d-%H%M%S") + f"-{req.task}"
-        stage = None
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            stage = Path(tempfile.mkdtemp(prefix=f"{self.STAGING}{base}-", dir=self.root))
+        with staging_folder(self.root, f"{self.STAGING}{base}-") as stage:
             meta = {"request": req.settings(), "result": result.metadata(), "app": {"mode": mode, **(app or {})}}
             outputs = []
             for i, img in enumerate(result.outputs):
@@ -167,12 +163,6 @@ class GalleryStore:
             entry = GalleryEntry(folder.name, folder, mode, req.task, time.time(), outputs, inputs, meta)
             write_json(stage / "entry.json", entry.to_json())
             stage.rename(folder)  # the commit point: before it the entry does not exist, after it is complete
-        except OSError as e:
-            if stage is not None:
-                shutil.rmtree(stage, ignore_errors=True)
-            if isinstance(e, StorageError):
-                raise
-            raise StorageError(e.errno, describe_os_error(e, self.root)) from e
         return entry
 
     def load_all(self) -> list[GalleryEntry]:

@@ -82,3 +82,18 @@ def test_quarantine_never_overwrites_an_earlier_damaged_copy(tmp_path):
 def test_describe_os_error_names_path_and_reason(tmp_path):
     msg = persist.describe_os_error(OSError(errno.EDQUOT, "Disk quota exceeded"), tmp_path / "g")
     assert "quota" in msg and str(tmp_path / "g") in msg
+
+
+def test_staging_folder_commits_by_rename_and_cleans_up_a_failed_write(tmp_path):
+    import errno
+
+    from engine.persist import StorageError, staging_folder
+
+    with staging_folder(tmp_path, ".staging-a-") as stage:
+        (stage / "f.txt").write_text("x")
+        stage.rename(tmp_path / "a")
+    assert (tmp_path / "a" / "f.txt").read_text() == "x" and [p.name for p in tmp_path.iterdir()] == ["a"]
+    with pytest.raises(StorageError, match="the disk is full"):
+        with staging_folder(tmp_path, ".staging-b-"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+    assert [p.name for p in tmp_path.iterdir()] == ["a"]  # the half-written folder is gone
