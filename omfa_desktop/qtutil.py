@@ -141,3 +141,28 @@ class MessageBar(QFrame):
 
     def message(self) -> str:
         return self.text.text() if self.isVisible() else ""
+
+
+def pump_events(seconds: float = 0.3) -> None:
+    """Let Qt run for ``seconds`` outside an event loop (screenshot scripts, not the app)."""
+    import time
+
+    from PySide6.QtCore import QCoreApplication, QEventLoop
+
+    t = time.time()
+    while time.time() - t < seconds:
+        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 30)
+        time.sleep(0.01)
+
+
+def wait_for(cond, timeout: float = 600.0) -> bool:
+    """Process Qt events until ``cond()`` is true or ``timeout`` seconds pass; returns ``cond()``."""
+    import time
+
+    from PySide6.QtCore import QCoreApplication, QEventLoop
+
+    t = time.time()
+    while not cond() and time.time() - t < timeout:
+        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+        time.sleep(0.01)
+    return bool(cond())

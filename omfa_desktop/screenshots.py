@@ -35,7 +35,6 @@ def main(argv: list[str] | None = None) -> int:
     from omfa_desktop.glenv import configure_gl_environment
 
     gl = configure_gl_environment()
-    from PySide6.QtCore import QEventLoop
     from PySide6.QtWidgets import QApplication
 
     from omfa_desktop.window import MainWindow
@@ -46,18 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     w = MainWindow(model_folder=args.model)
     w.show()
 
-    def pump(seconds: float = 0.3) -> None:
-        t = time.time()
-        while time.time() - t < seconds:
-            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 30)
-            time.sleep(0.01)
-
-    def wait(cond, timeout: float = 600.0) -> bool:
-        t = time.time()
-        while not cond() and time.time() - t < timeout:
-            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
-            time.sleep(0.01)
-        return bool(cond())
+    from omfa_desktop.qtutil import pump_events as pump, wait_for as wait
 
     def shot(widget, name: str) -> None:
         pump(0.4)

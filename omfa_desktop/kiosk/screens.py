@@ -42,7 +42,6 @@ def _run(args, out: Path, tmp: Path) -> int:
     from omfa_desktop.glenv import configure_gl_environment
 
     configure_gl_environment()
-    from PySide6.QtCore import QEventLoop
     from PySide6.QtWidgets import QApplication
 
     from engine.images import load_image
@@ -69,18 +68,7 @@ def _run(args, out: Path, tmp: Path) -> int:
     k.resize(w, h)
     k.show()
 
-    def pump(seconds: float = 0.3) -> None:
-        t = time.time()
-        while time.time() - t < seconds:
-            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 30)
-            time.sleep(0.01)
-
-    def wait(cond, timeout: float = 600.0) -> bool:
-        t = time.time()
-        while not cond() and time.time() - t < timeout:
-            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
-            time.sleep(0.01)
-        return bool(cond())
+    from omfa_desktop.qtutil import pump_events as pump, wait_for as wait
 
     def shot(name: str) -> None:
         pump(0.5)
