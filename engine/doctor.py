@@ -68,8 +68,10 @@ def _gl() -> Check:
 
 def _packages() -> Check:
     missing, found = [], []
-    for mod in ("torch", "diffusers", "safetensors", "accelerate", "smplx", "pyrender", "OpenGL", "PySide6",
-                "numpy", "PIL", "platformdirs"):
+    # smplx is not required: engine.body.skinning poses SMPL-X .npz bodies; smplx reads only .pkl files and
+    # is never in the installers (its licence forbids redistribution)
+    for mod in ("torch", "diffusers", "safetensors", "accelerate", "pyrender", "OpenGL", "PySide6",
+                "numpy", "PIL", "platformdirs", "av"):
         try:
             m = __import__(mod)
             found.append(f"{mod} {getattr(m, '__version__', '')}".strip())
