@@ -60,9 +60,12 @@ class WorkActions(QObject):
                             guidance_until=s["guidance_until"], seed=s["seed"], precision=s["precision"],
                             memory=self.w.settings.memory)
 
-    def _render(self, views: int, elevation: float, then: Callable, what: str) -> int:
+    def _render(self, views: int, elevation: float, then: Callable, what: str, state=None) -> int:
+        """Guides of ``state`` (default: the viewport's pose) from ``views`` orbit cameras, on the guide thread;
+        ``then(images, cameras)`` gets them."""
         pose = self.w.pose
-        spec = {**pose.params, "views": views, "elevation": elevation, "state": pose.state.copy(), "keep": True,
+        spec = {**pose.params, "views": views, "elevation": elevation, "keep": True,
+                "state": (state if state is not None else pose.state).copy(),
                 "body_folder": pose.body[0], "body_gender": pose.body[1]}
         token = self.w.guides.request(spec)
         self._waiting[token] = (then, what)
@@ -128,8 +131,9 @@ class WorkActions(QObject):
 
     # ------------------------------------------------------------------ turntable
     def turntable(self, options=None, dialog_cls=None) -> Optional[int]:
-        """N views around the viewport's pose, of the garment input (or the garment taken off the person
-        photo when there is no garment). Returns the guide token it waits for (None if it stopped)."""
+        """N views around the viewport's pose, of the garment input — or, with no garment, of the garment taken
+        off the person photo, around the photo's own pose when it has been estimated (Edit → Estimate pose).
+        Returns the guide token it waits for (None if it stopped)."""
         if self._ready() is None:
             return None
         garment, photo = self.w.slots["garment"].image, self.w.slots["person"].image
@@ -144,10 +148,20 @@ class WorkActions(QObject):
             if not dlg.exec():
                 return None
             options = dlg.options()
+        state = self.photo_state() if garment is None else None  # around the photo's body, when estimated
         return self._render(options.views, options.elevation,
-                            lambda guides, cams: self._submit_turntable(options, guides, cams), "turntable")
+                            lambda guides, cams: self._submit_turntable(options, guides, cams, state),
+                            "turntable", state)
 
-    def _submit_turntable(self, options, guides, cameras) -> Optional[Job]:
+    def photo_state(self):
+        """The BodyState estimated from the current person photo (Edit → Estimate pose), or None."""
+        est = getattr(self.w, "estimated_pose", None)
+        photo = self.w.slots["person"].image
+        if not est or photo is None or est.get("photo_shape") != photo.shape:
+            return None
+        return est.get("state")
+
+    def _submit_turntable(self, options, guides, cameras, state=None) -> Optional[Job]:
         from engine.chain import turntable
 
         garment = self._fit(self.w.slots["garment"].image, "garment")
@@ -157,7 +171,7 @@ class WorkActions(QObject):
         label = self.w.slots["garment"].label if garment is not None else self.w.slots["person"].label
         chain = turntable(list(guides), head, garment=garment, photo=photo, photo_guide=photo_guide,
                           batch=options.batch, sampling=self.sampling(), label=label or "turntable",
-                          cameras=list(cameras), body=self.w.pose.state.to_dict())
+                          cameras=list(cameras), body=(state if state is not None else self.w.pose.state).to_dict())
         opts = dataclasses.asdict(options) if dataclasses.is_dataclass(options) else dict(vars(options))
         app = {"turntable": opts, "preset": self.w.pose.preset, "pose": self.w.pose.describe()}
         inputs = {k: s.image for k, s in self.w.slots.items() if s.image is not None}

@@ -163,3 +163,22 @@ def test_menu_actions_open_the_real_dialogs_and_queue_their_job(qtbot, make_wind
     w.queue.cancel(job)
     qtbot.waitUntil(lambda: job.done, timeout=120_000)
     assert w.work.last_batch  # remembered for the next Batch… of this session
+
+
+def test_turntable_from_the_photo_orbits_the_photos_estimated_pose(qtbot, make_window):
+    """No garment, a person photo with an estimated pose: the garment is taken off the photo and the views
+    go around the photo's body, not the viewport's preset."""
+    from engine.body.presets import load_preset
+
+    w = make_window()
+    w.load_samples()
+    w.slots["garment"].clear()
+    w.steps.setValue(1)
+    waving = load_preset("waving")
+    w.estimated_pose = {"state": waving, "photo_shape": w.slots["person"].image.shape}
+    w.work.turntable(_options(views=2, batch=2))
+    job = _wait_job(qtbot, w, 0)
+    assert job.state.value == "finished", job.details
+    assert [s.request.task for s in job.chain.stages] == ["try-off", "multi-view"]
+    assert np.allclose(job.chain.stages[1].request.body["body_pose"], waving.to_dict()["body_pose"])
+    assert w.gallery.entries[0].mode == "turntable" and w.gallery.entries[1].task == "try-off"
