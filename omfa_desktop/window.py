@@ -1033,8 +1033,19 @@ class MainWindow(QMainWindow):
         self.slots["photo_guide"].set_image(result["guide"], f"estimated ({result['backend']})")
         x0, y0, x1, y1 = (round(v) for v in result["box"])
         self.show_message(f"Photo's pose estimated with {backend} (person box {x0},{y0}–{x1},{y1}); its guide is in "
-                          "'Photo's pose'. Check that it lines up with the photo.", "; ".join(result["notes"]), "info")
+                          "'Photo's pose'. Check that it lines up with the photo.", "; ".join(result["notes"]), "info",
+                          actions=[("Pose the mannequin like this", self.use_estimated_pose)])
         self.statusBar().showMessage("Pose estimated", 4000)
+
+    def use_estimated_pose(self) -> bool:
+        """The last estimated photo pose becomes the target pose (viewport, new-pose and multi-view guides);
+        an undoable step in the viewport. False when there is no estimate."""
+        est = getattr(self, "estimated_pose", None)
+        if not est or est.get("state") is None:
+            return False
+        self.pose.set_state(est["state"], "", False, True)
+        self.statusBar().showMessage("The target pose is now the photo's pose (Ctrl+Z undoes it)", 5000)
+        return True
 
     def _on_estimate_failed(self, token: int, message: str, details: str) -> None:
         if token != getattr(self, "_estimate_token", None):

@@ -20,6 +20,11 @@ def test_estimate_pose_from_the_sample_photo_fills_the_photo_guide(qtbot, make_w
     assert guide.shape == (128, 96, 3) and not np.array_equal(guide, before)
     assert w.slots["photo_guide"].label == "estimated (blazepose)"
     assert w.estimated_pose["backend"] == "blazepose"
+    # the message offers the estimate as the target pose; one click poses the mannequin like the photo
+    button = next(b for b in w.messages.action_buttons if b.text() == "Pose the mannequin like this")
+    assert not np.allclose(w.pose.state.body_pose, w.estimated_pose["state"].body_pose)
+    button.click()
+    assert np.allclose(w.pose.state.body_pose, w.estimated_pose["state"].body_pose) and w.pose.edited
 
 
 def test_estimate_without_a_person_says_so_and_changes_nothing(qtbot, make_window):
