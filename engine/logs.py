@@ -24,12 +24,20 @@ def versions() -> dict[str, str]:
 
     out = {"python": platform.python_version(), "os": f"{platform.system()} {platform.release()}",
            "machine": platform.machine()}
-    for dist in ("omfa-desktop", "torch", "diffusers", "safetensors", "PySide6", "pyrender", "PyOpenGL",
-                 "numpy", "Pillow", "smplx"):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            out[dist] = "not installed"
+    # name in the log -> the distributions that provide it (the project installs PySide6-Essentials and
+    # pyrender-maintained, not "PySide6" or "pyrender")
+    dists = {"omfa-desktop": ("omfa-desktop",), "torch": ("torch",), "diffusers": ("diffusers",),
+             "safetensors": ("safetensors",), "PySide6": ("PySide6-Essentials", "PySide6"),
+             "pyrender": ("pyrender-maintained", "pyrender"), "PyOpenGL": ("PyOpenGL",), "numpy": ("numpy",),
+             "Pillow": ("Pillow",), "av": ("av",), "smplx": ("smplx",)}
+    for name, candidates in dists.items():
+        out[name] = "not installed"
+        for dist in candidates:
+            try:
+                out[name] = metadata.version(dist)
+                break
+            except metadata.PackageNotFoundError:
+                continue
     return out
 
 
