@@ -119,7 +119,7 @@ def cmd_turntable(args) -> int:
     from engine.chain import turntable
     from engine.export import save_png
     from engine.images import fit
-    from engine.media import MediaError, save_contact_sheet, save_gif, save_mp4
+    from engine.media import MediaError, export_views
     from engine.persist import StorageError
 
     cli = _cli()
@@ -140,11 +140,7 @@ def cmd_turntable(args) -> int:
     res = _run_chain(pipe, chain, args.quiet)
     if not res.ok:
         raise cli.CliError("cancelled")
-    from engine.media import upscaled
-
     views = res.outputs()
-    frames, scale = upscaled(views)
-    settings = {"chain": chain.settings(), "views": len(frames), "fps": args.fps, "scale": scale}
     try:
         written = []
         if photo is not None:
@@ -155,17 +151,11 @@ def cmd_turntable(args) -> int:
             for img in r.outputs:
                 written.append(save_png(img, out / f"view_{v:02d}.png", _meta(chain, k, r, view=v)))
                 v += 1
-        written.append(save_gif(frames, out / "turntable.gif", settings, fps=args.fps))
-        if not args.no_mp4:
-            written.append(save_mp4(frames, out / "turntable.mp4", settings, fps=args.fps))
-        written.append(save_contact_sheet(views, out / "contact_sheet.png", settings, cell=frames[0].shape[1::-1],
-                                          labels=[f"view {i} · {360 * i / len(frames):.0f}°"
-                                                  for i in range(len(frames))],
-                                          title=f"Turntable, {len(frames)} views"))
+        written += export_views(views, out, {"chain": chain.settings()}, fps=args.fps, mp4=not args.no_mp4)
     except (MediaError, StorageError) as e:
         raise cli.CliError(str(e)) from None
     sec = sum(r.timings.get("total", 0) for r in res.results)
-    print(f"turntable: {len(frames)} views in {len(res.results) - first} batch(es), {sec:.1f} s; wrote "
+    print(f"turntable: {len(views)} views in {len(res.results) - first} batch(es), {sec:.1f} s; wrote "
           f"{len(written)} files to {out} (turntable.gif{', turntable.mp4' if not args.no_mp4 else ''}, "
           "contact_sheet.png, view_NN.png)")
     return 0

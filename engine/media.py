@@ -186,6 +186,28 @@ table {{ font-size: 11px; margin-top: 4px; }}
     return write_text(out, doc)
 
 
+def export_views(views: Sequence[np.ndarray], folder: str | Path, settings: Optional[dict] = None,
+                 fps: float = 8.0, gif: bool = True, mp4: bool = True, sheet: bool = True,
+                 prefix: str = "") -> list[Path]:
+    """A turntable's views as ``<prefix>turntable.gif``, ``.mp4`` and ``<prefix>contact_sheet.png`` in
+    ``folder`` (small panels enlarged, see :func:`upscaled`), each carrying ``settings`` plus the view count,
+    fps and scale. Raises MediaError / engine.persist.StorageError with a message; returns the files."""
+    frames, scale = upscaled(views)
+    settings = {**(settings or {}), "views": len(frames), "fps": fps, "scale": scale}
+    folder = Path(folder)
+    written = []
+    if gif:
+        written.append(save_gif(frames, folder / f"{prefix}turntable.gif", settings, fps=fps))
+    if mp4:
+        written.append(save_mp4(frames, folder / f"{prefix}turntable.mp4", settings, fps=fps))
+    if sheet:
+        written.append(save_contact_sheet(views, folder / f"{prefix}contact_sheet.png", settings,
+                                          cell=frames[0].shape[1::-1], title=f"Turntable, {len(frames)} views",
+                                          labels=[f"view {i} · {360 * i / len(frames):.0f}°"
+                                                  for i in range(len(frames))]))
+    return written
+
+
 def read_settings(path: str | Path) -> dict:
     """The settings an export of this module (or engine.export.save_png) carries; ValueError when none."""
     p = Path(path)

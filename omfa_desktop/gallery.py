@@ -445,24 +445,10 @@ class GalleryWidget(QWidget):
                          mp4: bool = True, sheet: bool = True) -> list[Path]:
         """The entry's views as turntable.gif / .mp4 / contact_sheet.png in ``folder``, carrying its metadata.
         Raises engine.media.MediaError or engine.persist.StorageError with a message."""
-        from engine.media import save_contact_sheet, save_gif, save_mp4, upscaled
+        from engine.media import export_views
 
-        views = entry.output_images()
-        frames, scale = upscaled(views)
-        settings = {**entry.metadata, "views": len(views), "fps": fps, "scale": scale}
-        folder = Path(folder)
-        stem = entry.id
-        written = []
-        if gif:
-            written.append(save_gif(frames, folder / f"{stem}_turntable.gif", settings, fps=fps))
-        if mp4:
-            written.append(save_mp4(frames, folder / f"{stem}_turntable.mp4", settings, fps=fps))
-        if sheet:
-            written.append(save_contact_sheet(views, folder / f"{stem}_contact_sheet.png", settings,
-                                              cell=frames[0].shape[1::-1], title=f"{len(views)} views",
-                                              labels=[f"view {i} · {360 * i / len(views):.0f}°"
-                                                      for i in range(len(views))]))
-        return written
+        return export_views(entry.output_images(), folder, entry.metadata, fps=fps, gif=gif, mp4=mp4, sheet=sheet,
+                            prefix=f"{entry.id}_")
 
     def _export_animation_dialog(self) -> None:
         e = self.current()
