@@ -255,11 +255,11 @@ class BatchRunner:
         from engine.images import ImageError
         from engine.persist import StorageError, write_text
 
-        if self.is_done(item):
-            return ItemOutcome(item, "skipped", self.output(item))
         t0 = time.perf_counter()
         err = self.out / "items" / f"{item.key}.error.txt"
         try:
+            if self.is_done(item):
+                return ItemOutcome(item, "skipped", self.output(item))
             request = self._request(item, cancel)
             if request is None:
                 return ItemOutcome(item, "cancelled")
@@ -275,8 +275,9 @@ class BatchRunner:
             err.unlink(missing_ok=True)
             return ItemOutcome(item, "done", out, seconds=time.perf_counter() - t0)
         except (RequestError, ImageError, EstimatorUnavailable, RenderError, BodyStateError, BatchError,
-                StorageError) as e:
-            message = str(e)
+                OSError) as e:  # OSError: an input moved or deleted since planning; StorageError: a failed write
+            message = str(e) if not isinstance(e, OSError) or isinstance(e, StorageError) else \
+                f"{getattr(e, 'filename', None) or item.key}: cannot be read ({e.strerror or e})"
             try:
                 write_text(err, message + "\n")
             except StorageError:
@@ -398,7 +399,7 @@ class BatchRunner:
     # ------------------------------------------------------------------ contact sheet
     def write_sheet(self, items: Sequence[BatchItem]) -> tuple[Optional[Path], Optional[Path]]:
         """contact_sheet.png (every item's result, or a grey cell if it failed) and index.html."""
-        from engine.images import load_image
+        from engine.images import ImageError, load_image
         from engine.media import save_contact_sheet, save_html_sheet, sheet_cell
 
         if not items:
@@ -408,7 +409,11 @@ class BatchRunner:
         for it in items:
             out = self.output(it)
             ok = out.is_file()
-            cells.append(load_image(out) if ok else np.full((h, w, 3), 200, np.uint8))
+            try:
+                cells.append(load_image(out) if ok else np.full((h, w, 3), 200, np.uint8))
+            except ImageError:  # damaged since it was made: shown as not made (a re-run makes it again)
+                ok = False
+                cells.append(np.full((h, w, 3), 200, np.uint8))
             labels.append(it.key.replace("__", " · ") if ok else f"{it.key} (not made)")
             err = self.out / "items" / f"{it.key}.error.txt"
             details = {"person": it.person.name, "garment": it.garment.name

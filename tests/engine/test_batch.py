@@ -151,3 +151,15 @@ def test_two_items_that_would_share_a_file_are_refused(pipe, inputs, tmp_path):
     b = BatchItem(inputs / "heads" / "anna.png", inputs / "garments" / "red.png", "walking")
     with pytest.raises(BatchError, match="both be saved as anna__red__walking.png"):
         BatchRunner(pipe, tmp_path / "out", SAMPLING).run([a, b])
+
+
+def test_an_input_deleted_after_planning_fails_that_item_only(pipe, inputs, tmp_path):
+    items = _plan(inputs)
+    (inputs / "garments" / "red.png").unlink()  # gone between planning and running
+    report = BatchRunner(pipe, tmp_path / "out", SAMPLING).run(items)
+    failed = [o for o in report.outcomes if o.status == "failed"]
+    assert report.count("done") == 2 and len(failed) == 2
+    assert all("red.png" in o.error for o in failed), [o.error for o in failed]
+    (tmp_path / "out" / "items" / "anna__blue__guide1.png").write_bytes(b"\x89PNG damaged")
+    sheet, html = BatchRunner(pipe, tmp_path / "out", SAMPLING).write_sheet(items)  # no traceback
+    assert "not made" in html.read_text()
