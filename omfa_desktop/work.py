@@ -115,17 +115,15 @@ class WorkActions(QObject):
 
         info = self.w.model_info
         layout = PanelLayout.from_dict(info["layout"])
-        for i, st in enumerate(chain.stages):  # links are empty until run: check what is known now
-            probe = dataclasses.replace(st.request, **{ln.field: None for ln in st.links})
-            if st.links and probe.task in ("try-on", "multi-view") and probe.garment is None:
-                probe = dataclasses.replace(probe, garment=np.zeros((*layout.panel_size("garment")[::-1], 3),
-                                                                    np.uint8))
-            if st.links and probe.strength < 1 and probe.person is None and probe.task != "try-off":
-                probe = dataclasses.replace(probe, strength=1.0)
+        # stages whose inputs are all here are checked now; a linked stage is checked when it runs (its
+        # inputs are an earlier stage's output), and run_chain's error names the stage
+        for st in chain.stages:
+            if st.links:
+                continue
             try:
-                probe.validate(layout, list(info["schedulers"]))
+                st.request.validate(layout, list(info["schedulers"]))
             except RequestError as e:
-                self.w.show_message(f"{chain.stages[i].name}: {e.message}", "", "error")
+                self.w.show_message(f"{st.name}: {e.message}", "", "error")
                 return None
         return self.w.queue.submit(chain.stages[0].request, mode, app, inputs, chain=chain)
 
