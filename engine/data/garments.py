@@ -6,9 +6,13 @@ A garment is described by a small JSON-serialisable :class:`GarmentSpec`. Its te
 The body code maps the same box onto the mannequin through its per-vertex ``garment_uv``, so the texture
 rendered here is both the flat canonical garment and the one worn in the person render.
 
-Periods are fractions of the garment width. The demo model works on 64 x 48 panels, so the smallest period
-(0.12) is ~6 px there; everything is anti-aliased by supersampling so 48-px-wide renders stay crisp and the
-same spec renders consistently at 256 x 192 or 1024 x 768.
+Periods are fractions of the garment width. World version 2 (the demo model's) uses fewer, larger pattern
+elements than version 1 did (stripes 0.12-0.35, checks 0.16-0.40, dots 0.14-0.30; dots stay below 0.31
+because sparser lattices stop reading as dots to the pattern analyser): worn by a full-body
+mannequin in a 96 x 128 panel, the T-shirt is only ~50 px wide, so a 0.12 period was ~6 px on the person,
+1.5 latent pixels, below what the demo UNet's attention (one token per 8 px) can carry to the flat garment.
+Everything is anti-aliased by supersampling so small renders stay crisp and the same spec renders
+consistently at 256 x 192 or 1024 x 768.
 
 Conventions
 -----------
@@ -31,8 +35,9 @@ PATTERNED: frozenset[str] = frozenset(FAMILIES) - {"solid"}
 TWO_TONE_SPLITS: tuple[str, ...] = ("vertical", "horizontal", "diagonal")
 
 # Per-family period ranges (fractions of garment width). Checks start higher: a cell is half a period.
+WORLD_VERSION = 2
 PERIOD_RANGE: dict[str, tuple[float, float]] = {
-    "stripes": (0.12, 0.35), "checks": (0.16, 0.40), "dots": (0.14, 0.30)}
+    "stripes": (0.22, 0.42), "checks": (0.28, 0.48), "dots": (0.22, 0.30)}
 MIN_CONTRAST_DE: float = 25.0  # CIE76 ΔE between primary and secondary for patterned families
 
 # A curated clothing palette (sRGB): neutrals, brights, pastels and darks.

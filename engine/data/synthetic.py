@@ -52,7 +52,8 @@ import numpy as np
 from engine.body.camera import Camera, orbit_cameras
 from engine.body.skeleton import BODY_JOINT_NAMES
 from engine.body.state import BodyState
-from engine.data.garments import GarmentSpec, flat_garment_image, render_texture, sample_garment_spec
+from engine.data.garments import (WORLD_VERSION, GarmentSpec, flat_garment_image, render_texture,
+                                   sample_garment_spec)
 from engine.data.heads import HeadSpec, head_vertex_colors, sample_head_spec
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
@@ -461,7 +462,7 @@ class SyntheticWorld:
         head = self._render_head(verts[2], spec.head_view, spec.head, colors)
 
         meta = spec.to_meta()
-        meta.update(panel_size=[self.width, self.height], head_width=self.head_width)
+        meta.update(panel_size=[self.width, self.height], head_width=self.head_width, world_version=WORLD_VERSION)
         meta["pose_a"]["camera"] = cam_a.to_dict()
         meta["pose_b"]["camera"] = cam_b.to_dict()
         return SyntheticSample(person=person, garment=garment, head=head, guide=guide, person_b=person_b,

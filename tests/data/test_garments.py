@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from engine.data.garments import (FAMILIES, MIN_CONTRAST_DE, PATTERNED, GarmentSpec, _delta_e76,
+from engine.data.garments import (FAMILIES, MIN_CONTRAST_DE, PATTERNED, PERIOD_RANGE, GarmentSpec, _delta_e76,
                                   flat_garment_image, render_texture, sample_garment_spec, tshirt_silhouette)
 
 
@@ -33,7 +33,8 @@ def test_sampling_balanced_and_contrasty():
         if s.family in PATTERNED:
             assert _delta_e76(s.primary, s.secondary) >= MIN_CONTRAST_DE
         if s.family in ("stripes", "checks", "dots"):
-            assert 0.12 <= s.period <= 0.4
+            lo, hi = PERIOD_RANGE[s.family]
+            assert lo <= s.period <= hi
 
 
 def test_sampling_deterministic():
