@@ -42,7 +42,28 @@ def make_scheduler(name: str, noise_schedule: dict):
     if name not in SCHEDULERS:
         raise ValueError(f"scheduler must be one of {', '.join(SCHEDULERS)}, not {name!r}")
     cls = getattr(diffusers, SCHEDULERS[name])
+    if noise_schedule.get("rescale_betas_zero_snr") and not _supports_zero_snr(cls):
+        raise ValueError(f"the {name} sampler cannot follow this model's zero-terminal-SNR noise schedule; "
+                         f"choose one of {', '.join(zero_snr_schedulers())}")
     return cls.from_config(noise_schedule)
+
+
+def _supports_zero_snr(cls) -> bool:
+    import inspect
+
+    return "rescale_betas_zero_snr" in inspect.signature(cls.__init__).parameters
+
+
+def zero_snr_schedulers() -> list[str]:
+    """The samplers that support a zero-terminal-SNR schedule (Lin et al. 2024, rescaled betas)."""
+    import diffusers
+
+    return [n for n, c in SCHEDULERS.items() if _supports_zero_snr(getattr(diffusers, c))]
+
+
+def schedulers_for(noise_schedule: dict) -> list[str]:
+    """The samplers a model with this noise schedule can use."""
+    return zero_snr_schedulers() if noise_schedule.get("rescale_betas_zero_snr") else list(SCHEDULERS)
 
 
 def training_scheduler(noise_schedule: dict):
@@ -82,12 +103,21 @@ def training_target(x0: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tens
     raise ValueError(f"unsupported prediction_type {kind!r}")
 
 
-def min_snr_weights(timesteps: torch.Tensor, scheduler, gamma: float = 5.0) -> torch.Tensor:
-    """Min-SNR-gamma loss weights (Hang et al. 2023) for each sample, shape (B,)."""
+def min_snr_weights(timesteps: torch.Tensor, scheduler, gamma: float = 5.0, v_floor: bool = False) -> torch.Tensor:
+    """Min-SNR-gamma loss weights (Hang et al. 2023) for each sample, shape (B,).
+
+    ``v_floor`` (v-prediction only): weight ``min(SNR + 1, gamma) / (SNR + 1)`` instead of
+    ``min(SNR, gamma) / (SNR + 1)``. Both clamp the easy low-noise steps alike; the plain form also gives
+    high-noise steps almost no weight (zero at SNR = 0, the last step of a zero-terminal-SNR schedule),
+    and those are the steps that decide an image's overall colours. With the floor they keep a full
+    v-loss weight of 1.
+    """
     abar = scheduler.alphas_cumprod.to(timesteps.device)[timesteps].float()
-    snr = abar / (1 - abar)
-    w = torch.clamp(snr, max=gamma)
+    snr = abar / (1 - abar).clamp(min=1e-12)
     kind = scheduler.config.prediction_type
+    if kind == "v_prediction" and v_floor:
+        return torch.clamp(snr + 1, max=gamma) / (snr + 1)
+    w = torch.clamp(snr, max=gamma)
     if kind == "epsilon":
         return w / snr
     if kind == "v_prediction":

@@ -17,7 +17,7 @@ import torch
 
 from engine.codec import Codec, VaeCodec, to_tensor, to_uint8
 from engine.device import DevicePolicy, OutOfMemory, free_memory, is_out_of_memory, select_device
-from engine.diffusion import SCHEDULERS, make_scheduler, sample
+from engine.diffusion import make_scheduler, sample, schedulers_for
 from engine.layout import GENERATED, Task
 from engine.integrity import (check_diffusers_weights, check_folder, diffusers_weights, refuse_pickle_file,
                               refuse_pickle_only)
@@ -225,7 +225,7 @@ class Pipeline:
         t0 = time.perf_counter()
         # 1. check inputs
         layout = self.layout
-        request.validate(layout, list(SCHEDULERS))
+        request.validate(layout, schedulers_for(self.model.config.noise_schedule))
         if request.precision not in ("auto", self.policy.precision):
             raise RequestError("precision", f"this pipeline runs in {self.policy.precision}; "
                                             f"load it again for {request.precision}")

@@ -201,6 +201,11 @@ class TrainConfig:
     task_weights: dict = field(default_factory=lambda: {"try-off": 0.4, "try-on": 0.3, "try-on-b": 0.3})
     prediction_type: str = "v_prediction"
     min_snr_gamma: float = 5.0
+    # Zero terminal SNR (Lin et al. 2024): the last training step is pure noise, as sampling starts, so the
+    # model cannot lean on a trace of the true image there (with SD's schedule 7 % of it is left, and the
+    # colours it samples drift towards the middle). Needs v-prediction; samplers then use trailing steps.
+    zero_terminal_snr: bool = True
+    min_snr_v_floor: bool = True     # see engine.diffusion.min_snr_weights
     grad_checkpointing: bool = False
     mixed_precision: str = "no"      # accelerate: "no" | "fp16" | "bf16"
     seed: int = 0
@@ -276,6 +281,11 @@ def _build(cfg: TrainConfig):
                              "('omfa train-codec')")
         model.codec = codec
     model.config.noise_schedule["prediction_type"] = cfg.prediction_type
+    if cfg.zero_terminal_snr:
+        if cfg.prediction_type != "v_prediction":
+            raise ModelError("zero terminal SNR needs v-prediction: at the last step the noise is all there is, "
+                             "so an epsilon model has nothing to predict")
+        model.config.noise_schedule.update(rescale_betas_zero_snr=True, timestep_spacing="trailing")
     model.config.name = cfg.name
     return model
 
@@ -398,7 +408,7 @@ def train(cfg: TrainConfig, log=print, stop_after: Optional[int] = None) -> Path
         with accelerator.autocast():
             pred = model(unet_input(x_in, pose_in, mask), t)
         target = training_target(x0, noise, t, scheduler)
-        w = min_snr_weights(t, scheduler, cfg.min_snr_gamma) if cfg.min_snr_gamma > 0 else None
+        w = min_snr_weights(t, scheduler, cfg.min_snr_gamma, cfg.min_snr_v_floor) if cfg.min_snr_gamma > 0 else None
         loss = masked_loss(pred, target, mask, w)
         opt.zero_grad(set_to_none=True)
         accelerator.backward(loss)

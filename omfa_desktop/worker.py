@@ -171,7 +171,7 @@ def load_pipeline(folder: str | None, device: str = "auto", precision: str = "au
 
 def model_info(pipe, fallback: bool, folder: Path, vae_error: str = "") -> dict:
     """What the GUI needs to know about a loaded pipeline (plain data, no torch objects)."""
-    from engine.diffusion import SCHEDULERS
+    from engine.diffusion import schedulers_for
 
     cfg = pipe.model.config
     lay = pipe.layout
@@ -181,7 +181,7 @@ def model_info(pipe, fallback: bool, folder: Path, vae_error: str = "") -> dict:
             "layout": lay.to_dict(), "panels": list(lay.panels),
             "panel_sizes": {p: tuple(lay.panel_size(p)) for p in lay.panels},
             "render_style": cfg.render_style, "default_scheduler": cfg.default_scheduler,
-            "schedulers": list(SCHEDULERS), "fallback": fallback, "folder": str(folder),
+            "schedulers": schedulers_for(cfg.noise_schedule), "fallback": fallback, "folder": str(folder),
             "parameters": pipe.model.num_parameters(), "preset": cfg.preset,
             "vae": str(pipe.vae_folder) if pipe.vae_folder is not None else "", "vae_error": vae_error}
 

@@ -74,12 +74,28 @@ def test_train_smoke_20_steps(tmp_path, capsys):
     assert code == 0
     cfg = json.loads((tmp_path / "run/model/omfa_config.json").read_text())
     assert cfg["training"]["steps"] == 20 and cfg["trained"] is False  # 20 steps is not a trained model
+    # The demo recipe's zero-terminal-SNR schedule travels with the model, so samplers follow it.
+    assert cfg["noise_schedule"]["rescale_betas_zero_snr"] is True
+    assert cfg["noise_schedule"]["timestep_spacing"] == "trailing"
+    assert cfg["noise_schedule"]["prediction_type"] == "v_prediction"
     progress = json.loads((tmp_path / "run/checkpoint/progress.json").read_text())
     assert progress["step"] == 20 and len(progress["losses"]) >= 1
     # Resuming past the end does nothing more; asking for more steps continues from 20.
     assert cli.main(["train", "--preset", "demo", "--steps", "22", "--batch", "2", "--pool", "2",
                      "--out", str(tmp_path / "run")]) == 0
     assert json.loads((tmp_path / "run/checkpoint/progress.json").read_text())["step"] == 22
+
+
+def test_train_noise_schedule_choice(tmp_path):
+    from engine.integrity import ModelError
+    from engine.train import TrainConfig, _build
+
+    assert cli.main(["train", "--preset", "demo", "--steps", "1", "--batch", "1", "--pool", "1",
+                     "--noise-schedule", "sd", "--out", str(tmp_path / "v1")]) == 0
+    ns = json.loads((tmp_path / "v1/model/omfa_config.json").read_text())["noise_schedule"]
+    assert not ns.get("rescale_betas_zero_snr") and ns["timestep_spacing"] == "leading"
+    with pytest.raises(ModelError, match="zero terminal SNR needs v-prediction"):
+        _build(TrainConfig(prediction_type="epsilon"))
 
 
 

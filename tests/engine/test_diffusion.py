@@ -1,5 +1,6 @@
 import threading
 
+import pytest
 import torch
 
 from engine.diffusion import (drop_conditions, make_scheduler, masked_loss, partial_noise, sample,
@@ -129,3 +130,46 @@ def test_cancel_stops_within_one_step(model):
         out = sample(rec, x0, pose, mask, make_scheduler("ddim", DEFAULT_NOISE_SCHEDULE), steps=50,
                      generator=torch.Generator().manual_seed(0), progress=progress, cancel=cancel)
     assert out.cancelled and out.steps_done == 3 and seen == [1, 2, 3] and len(rec.batches) == 3
+
+
+# ------------------------------------------------------------------ zero terminal SNR (demo recipe v2)
+ZERO_SNR = {**DEFAULT_NOISE_SCHEDULE, "prediction_type": "v_prediction", "rescale_betas_zero_snr": True,
+            "timestep_spacing": "trailing"}
+
+
+def test_zero_snr_schedule_ends_in_pure_noise_and_samplers_start_there():
+    sched = training_scheduler(ZERO_SNR)
+    assert float(sched.alphas_cumprod[-1]) == 0.0  # SD's own schedule keeps sqrt(0.0047) = 7 % of the image
+    assert float(training_scheduler(DEFAULT_NOISE_SCHEDULE).alphas_cumprod[-1]) > 0.004
+    x0, noise = _latents(1), _latents(1, seed=1)
+    x_t = partial_noise(x0, noise, LAY.mask("try-off"), torch.tensor([999]), sched)
+    gen = LAY.mask("try-off").bool().expand_as(x0)
+    assert torch.equal(x_t[gen], noise[gen]) and torch.equal(x_t[~gen], x0[~gen])
+    for name in ("ddim", "dpm++2m", "euler", "unipc"):
+        s = make_scheduler(name, ZERO_SNR)
+        s.set_timesteps(20)
+        assert int(s.timesteps[0]) == 999, name  # trailing spacing: the first step is the pure-noise one
+
+
+def test_a_sampler_without_zero_snr_support_is_refused_by_name():
+    from engine.diffusion import zero_snr_schedulers
+
+    with pytest.raises(ValueError, match="heun sampler cannot follow .* zero-terminal-SNR.*ddim"):
+        make_scheduler("heun", ZERO_SNR)
+    assert "heun" not in zero_snr_schedulers() and "dpm++2m" in zero_snr_schedulers()
+    make_scheduler("heun", DEFAULT_NOISE_SCHEDULE)  # SD's schedule: every sampler
+
+
+def test_min_snr_v_floor_keeps_high_noise_steps_weighted():
+    from engine.diffusion import min_snr_weights
+
+    sched = training_scheduler(ZERO_SNR)
+    t = torch.tensor([999, 900, 500, 10])
+    plain = min_snr_weights(t, sched, 5.0)
+    floor = min_snr_weights(t, sched, 5.0, v_floor=True)
+    assert float(plain[0]) == 0.0 and float(floor[0]) == 1.0  # the last step: plain min-SNR ignores it
+    abar = sched.alphas_cumprod[t]
+    snr = abar / (1 - abar)
+    assert torch.allclose(floor, torch.clamp(snr + 1, max=5.0) / (snr + 1))
+    assert float(floor[-1]) == pytest.approx(float(plain[-1]), rel=1e-5)  # low noise: the same gamma clamp
+    assert (floor >= plain - 1e-6).all()

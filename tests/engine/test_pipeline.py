@@ -69,6 +69,19 @@ def test_bad_request_is_refused_before_work(pipe, rng):
         pipe.run(TryOnRequest(person=rand_image(rng, 32, 32), steps=2, precision="fp16"))
 
 
+def test_a_zero_snr_model_samples_and_refuses_a_sampler_it_cannot_follow(rng):
+    m = tiny_model()
+    m.config.noise_schedule.update(prediction_type="v_prediction", rescale_betas_zero_snr=True,
+                                   timestep_spacing="trailing")
+    pipe = Pipeline(m, select_device("cpu"))
+    person = rand_image(rng, 32, 32)
+    with pytest.raises(RequestError, match="scheduler.*must be one of ddim.*not 'heun'"):
+        pipe.run(TryOnRequest(task="try-off", person=person, steps=2, scheduler="heun"))
+    for name in ("dpm++2m", "ddim", "euler"):  # euler starts from sigma 4096: still a finite image
+        r = pipe.run(TryOnRequest(task="try-off", person=person, steps=3, scheduler=name))
+        assert r.ok and r.outputs[0].std() > 0, name
+
+
 def test_device_policy():
     assert select_device("cpu").precision == "fp32"
     assert select_device("auto").device in ("cpu", "cuda", "mps")
