@@ -168,6 +168,51 @@ class PanelLayout:
                 m[..., s] = 1.0
         return m
 
+    # ---------------------------------------------------------------- several views on one canvas
+    def views_canvas(self, persons: "list", rest: Mapping[str, "object"], latent: bool = True):
+        """``k`` person panels side by side, then the other panels once: ``p1 .. pk | garment | head``.
+
+        Multi-view on one canvas computes the garment and head columns once per step for ``k`` views
+        (a model must have been trained on such canvases: ``ModelConfig.views_per_canvas``).
+
+        Parameters
+        ----------
+        persons : k tensors (B, C, h, w_person)
+        rest : the other panels, as for :meth:`concat` (missing ones filled with zeros)
+
+        Returns
+        -------
+        torch.Tensor (B, C, h, k * w_person + W - w_person)
+        """
+        import torch
+
+        self._check("person")
+        parts = list(persons)
+        if len(self._order) > 1:
+            others = self.without("person")
+            if rest:
+                parts.append(others.concat(rest, latent))
+            else:  # nothing given: zeros (e.g. the pose latent, which only the person panels carry)
+                ref, f = parts[0], self.factor if latent else 1
+                parts.append(ref.new_zeros(*ref.shape[:2], self.height // f, others.width // f))
+        batch = max(t.shape[0] for t in parts)
+        return torch.cat([t.expand(batch, *t.shape[1:]) if t.shape[0] == 1 else t for t in parts], dim=-1)
+
+    def views_person_slices(self, views: int, latent: bool = True) -> list[slice]:
+        """Column slices of the ``views`` person panels of :meth:`views_canvas`."""
+        w = self.widths["person"] // (self.factor if latent else 1)
+        return [slice(i * w, (i + 1) * w) for i in range(views)]
+
+    def views_mask(self, views: int, latent: bool = True):
+        """(1, 1, h, W) mask of a :meth:`views_canvas`: 1 over the ``views`` person panels (generated)."""
+        import torch
+
+        f = self.factor if latent else 1
+        w = self.widths["person"] // f
+        m = torch.zeros(1, 1, self.height // f, (self.width + (views - 1) * self.widths["person"]) // f)
+        m[..., :views * w] = 1.0
+        return m
+
     def to_dict(self) -> dict:
         return {"widths": dict(self.widths), "height": self.height, "factor": self.factor}
 

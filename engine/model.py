@@ -86,6 +86,7 @@ class ModelConfig:
     noise_schedule: dict = field(default_factory=lambda: dict(DEFAULT_NOISE_SCHEDULE))
     default_scheduler: str = "ddim"
     trained: bool = False                              # False: random weights, outputs are noise
+    views_per_canvas: int = 1                          # >1: trained on p1..pk | garment | head canvases
     description: str = ""
     training: dict = field(default_factory=dict)       # provenance: data, steps, time, metrics
     format: str = FORMAT
@@ -227,7 +228,8 @@ def build_model(preset: str = "demo", layout: PanelLayout | None = None, name: s
     return OmfaModel(unet, codec, config, null, pooled, learn_null_text=learned)
 
 
-_JSON_TYPES = {"str": (str, "a string"), "dict": (dict, "a JSON object"), "bool": (bool, "true or false")}
+_JSON_TYPES = {"str": (str, "a string"), "dict": (dict, "a JSON object"), "bool": (bool, "true or false"),
+               "int": (int, "an integer")}
 
 
 def _same_json_type(value: Any, default: Any) -> bool:
@@ -256,6 +258,9 @@ def parse_config(raw: Any, cfg_path: Path) -> ModelConfig:
         if k in DEFAULT_NOISE_SCHEDULE and not _same_json_type(v, DEFAULT_NOISE_SCHEDULE[k]):
             raise ModelError(f"{cfg_path} is invalid: noise_schedule.{k} must be a "
                              f"{type(DEFAULT_NOISE_SCHEDULE[k]).__name__}, not {type(v).__name__} {v!r:.60}")
+    if isinstance(raw.get("views_per_canvas"), bool) or raw.get("views_per_canvas", 1) < 1:
+        raise ModelError(f"{cfg_path} is invalid: 'views_per_canvas' must be an integer >= 1, "
+                         f"not {raw['views_per_canvas']!r:.60}")
     config = ModelConfig(**{k: v for k, v in raw.items() if k in ModelConfig.__dataclass_fields__})
     try:
         config.panel_layout
