@@ -172,7 +172,7 @@ def cmd_try_on(args) -> int:
         body, cameras = state.to_dict(), [c.to_dict() for c in cams]
     task = "multi-view" if args.views > 1 else "try-on"
     req = TryOnRequest(task=task, garment=garment, head=head, pose_guides=guides, num_views=args.views,
-                       **_sampling(args), seed=args.seed,
+                       views_per_canvas=args.views_per_canvas, **_sampling(args), seed=args.seed,
                        precision=args.precision, device=args.device, body=body, cameras=cameras,
                        label=Path(args.garment).name)
     return _run(pipe, req, Path(args.out), args.quiet)
@@ -478,6 +478,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--state", help="a BodyState JSON file")
     src.add_argument("--guide", help="a ready guide image")
     p.add_argument("--views", type=int, default=1, help="orbit views in one batch (>1: multi-view)")
+    p.add_argument("--views-per-canvas", type=int, default=0,
+                   help="multi-view: person panels per canvas, sharing the garment and head (0: the model's own)")
     p.add_argument("--elevation", type=float, default=0.0, help="camera elevation, degrees")
     p.add_argument("--azimuth", type=float, default=0.0, help="first view's azimuth, degrees (0 = front)")
     p.add_argument("--out", default="person.png", help="output PNG (views get _viewNN suffixes)")

@@ -226,6 +226,7 @@ class Pipeline:
         # 1. check inputs
         layout = self.layout
         request.validate(layout, schedulers_for(self.model.config.noise_schedule))
+        k = self.views_per_canvas(request)
         if request.precision not in ("auto", self.policy.precision):
             raise RequestError("precision", f"this pipeline runs in {self.policy.precision}; "
                                             f"load it again for {request.precision}")
@@ -263,6 +264,8 @@ class Pipeline:
         generator = torch.Generator("cpu").manual_seed(int(request.seed))
         noise = torch.randn(x0_clean.shape, generator=generator)
         mask = layout.mask(generated).to(device)
+        if k > 1:  # k views side by side on each canvas: garment and head computed once per k views
+            x0_clean, pose, noise, mask = self._share_canvas(k, x0_clean, pose, noise)
         scheduler = make_scheduler(request.scheduler, self.model.config.noise_schedule)
         preview = LinearPreview.fit(fit_lat, fit_img, codec.factor) if fit_lat else None
 
@@ -294,7 +297,10 @@ class Pipeline:
 
         # 5. decode the generated panels; clean panels are returned as given
         t2 = time.perf_counter()
-        split = layout.split(out.latents)
+        latents = self._unshare_canvas(k, out.latents, b) if k > 1 else out.latents
+        if task == Task.MULTI_VIEW:
+            settings["views_per_canvas"] = k  # what ran, so a replay runs the same
+        split = layout.split(latents)
         images: dict[str, list[np.ndarray]] = {}
         with self._placed(codec):
             for name in layout.panels:
@@ -312,6 +318,47 @@ class Pipeline:
                    "per_step": t_sample / max(out.steps_done, 1)}
         return Result("finished", images, tuple(p for p in layout.panels if p in generated), settings, timings,
                       out.steps_done)
+
+    def views_per_canvas(self, request: TryOnRequest) -> int:
+        """Person panels per canvas this request runs with (1: one canvas per view)."""
+        if request.task_enum != Task.MULTI_VIEW or request.num_views < 2 or "person" not in self.layout.panels:
+            return 1
+        trained = max(1, int(self.model.config.views_per_canvas))
+        want = request.views_per_canvas or trained
+        if want > trained:
+            raise RequestError("views_per_canvas", f"this model was trained with at most {trained} view(s) per "
+                                                   f"canvas; more come out as noise (use 0 for the model's own)")
+        return min(want, request.num_views)
+
+    def _share_canvas(self, k: int, x0: torch.Tensor, pose: torch.Tensor, noise: torch.Tensor):
+        """(b, C, h, W) per-view canvases -> ceil(b / k) canvases ``p1 .. pk | garment | head``.
+
+        Each view keeps its own guide and its own noise; a last group short of k views is padded with
+        copies of its last view (computed, then dropped).
+        """
+        lay, b = self.layout, x0.shape[0]
+        ps = lay.slices()["person"]
+        idx = list(range(b)) + [b - 1] * (-b % k)
+        groups = [idx[i:i + k] for i in range(0, len(idx), k)]
+        rest = {p: x0[:1, :, :, s] for p, s in lay.slices().items() if p != "person"}
+
+        def canvas(t: torch.Tensor, others: dict) -> torch.Tensor:
+            return torch.cat([lay.views_canvas([t[j:j + 1, :, :, ps] for j in g], others) for g in groups])
+
+        x0_s = canvas(x0, rest)
+        noise_s = canvas(noise, {p: noise[:1, :, :, s] for p, s in lay.slices().items() if p != "person"})
+        pose_s = canvas(pose, {})
+        return x0_s, pose_s, noise_s, lay.views_mask(k).to(x0.device)
+
+    def _unshare_canvas(self, k: int, latents: torch.Tensor, b: int) -> torch.Tensor:
+        """Inverse of :meth:`_share_canvas` for the result: b per-view canvases ``person | garment | head``."""
+        lay = self.layout
+        views = torch.cat([latents[:, :, :, s] for s in lay.views_person_slices(k)], dim=0)  # view-major
+        g = latents.shape[0]
+        order = [j * g + i for i in range(g) for j in range(k)][:b]  # canvas i, slot j -> view i * k + j
+        persons = views[order]
+        tail = latents[:1, :, :, k * lay.widths["person"] // lay.factor:]
+        return torch.cat([persons, tail.expand(b, -1, -1, -1)], dim=-1)
 
     def _encode(self, images: torch.Tensor) -> torch.Tensor:
         codec = self.model.codec

@@ -43,6 +43,9 @@ class TryOnRequest:
     pose_guides : list of (H, W, 3) uint8   guide renders, one per view (try-off: of the photo, optional)
     steps, guidance, scheduler, seed : sampler settings (DDIM 50, CFG 2.0 by default, as in the paper)
     num_views : views generated in one batch (multi-view); 1 otherwise
+    views_per_canvas : multi-view only: person panels per canvas (``p1 .. pk | garment | head``, so the garment
+        and head are computed once for k views); 0 (default) = what the model was trained on
+        (``ModelConfig.views_per_canvas``), 1 = one canvas per view
     precision, device : "auto" or an explicit choice (see engine.device)
     guidance_until : guidance runs on the first this fraction of the steps (1.0 = all, the paper); the
         rest run the conditional branch only, at half the cost (see engine.presets "fast")
@@ -69,6 +72,7 @@ class TryOnRequest:
     scheduler: str = "ddim"
     seed: int = 0
     num_views: int = 1
+    views_per_canvas: int = 0
     precision: str = "auto"
     device: str = "auto"
     memory: str = "standard"
@@ -125,6 +129,9 @@ class TryOnRequest:
             raise RequestError("strength", f"must be a fraction in (0, 1], not {self.strength!r}")
         if self.memory not in MEMORY_MODES:
             raise RequestError("memory", f"must be one of {', '.join(MEMORY_MODES)}, not {self.memory!r}")
+        if isinstance(self.views_per_canvas, bool) or not isinstance(self.views_per_canvas, (int, np.integer)) \
+                or not 0 <= self.views_per_canvas <= 64:
+            raise RequestError("views_per_canvas", f"must be between 0 (the model's) and 64, not {self.views_per_canvas!r}")
         if task != Task.MULTI_VIEW and self.num_views != 1:
             raise RequestError("num_views", f"{task.value} makes one view; use the multi-view task for several")
 

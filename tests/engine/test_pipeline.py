@@ -2,6 +2,7 @@ import threading
 
 import numpy as np
 import pytest
+import torch
 
 from engine.device import DeviceError, select_device
 from engine.export import read_png_metadata, save_png
@@ -67,6 +68,48 @@ def test_bad_request_is_refused_before_work(pipe, rng):
     assert e.value.field == "person"
     with pytest.raises(RequestError, match="precision"):
         pipe.run(TryOnRequest(person=rand_image(rng, 32, 32), steps=2, precision="fp16"))
+
+
+def test_multi_view_on_shared_canvases_puts_each_guide_on_its_own_person_panel(rng):
+    m = tiny_model()
+    m.config.views_per_canvas = 2  # as a model trained on two-view canvases records
+    pipe = Pipeline(m, select_device("cpu"))
+    guides = [rand_image(rng, 32, 32) for _ in range(3)]
+    seen = []
+    orig = m.forward
+    m.forward = lambda x, t: (seen.append(x.clone()), orig(x, t))[1]
+    r = pipe.run(TryOnRequest(task="multi-view", garment=rand_image(rng, 32, 32), pose_guides=guides, num_views=3,
+                              steps=2, guidance=2.0))
+    assert r.ok and len(r.images["person"]) == 3 and r.settings["views_per_canvas"] == 2
+    # 3 views -> 2 canvases p1 p2 | garment | head (the second padded with view 3), cond + uncond: 4 rows of
+    # 4 panels (32 latent columns) instead of 6 rows of 3 panels
+    assert [x.shape for x in seen] == [(4, 9, 8, 32)] * 2
+    z = pipe._encode(torch.from_numpy(np.stack(guides)).permute(0, 3, 1, 2).float().div(127.5).sub(1))
+    cond = seen[0][2:]
+    for canvas, slots in ((0, (0, 1)), (1, (2, 2))):
+        for slot, view in enumerate(slots):
+            assert torch.allclose(cond[canvas, 4:8, :, slot * 8:(slot + 1) * 8], z[view], atol=1e-5)
+        assert (cond[canvas, 8, :, :16] == 1).all() and (cond[canvas, 8, :, 16:] == 0).all()  # mask
+    # the same request on one canvas per view, and more views per canvas than the model knows
+    rows = []
+    m.forward = lambda x, t: (rows.append(tuple(x.shape)), orig(x, t))[1]
+    one = pipe.run(TryOnRequest(task="multi-view", garment=rand_image(rng, 32, 32), pose_guides=guides,
+                                num_views=3, steps=1, views_per_canvas=1))
+    assert one.ok and rows == [(6, 9, 8, 24)] and one.settings["views_per_canvas"] == 1
+    with pytest.raises(RequestError, match="at most 2 view"):
+        pipe.run(TryOnRequest(task="multi-view", garment=rand_image(rng, 32, 32), pose_guides=guides,
+                              num_views=3, steps=1, views_per_canvas=3))
+
+
+def test_shared_canvas_round_trip_keeps_view_order():
+    m = tiny_model()
+    pipe = Pipeline(m, select_device("cpu"))
+    b, k = 5, 2
+    x = torch.randn(b, 4, 8, 24)
+    x[..., 8:] = x[:1, :, :, 8:]  # clean panels are the same for every view
+    shared, _, _, mask = pipe._share_canvas(k, x, torch.zeros_like(x), torch.randn_like(x))
+    assert shared.shape == (3, 4, 8, 32) and mask.shape == (1, 1, 8, 32)
+    assert torch.equal(pipe._unshare_canvas(k, shared, b), x)
 
 
 def test_a_zero_snr_model_samples_and_refuses_a_sampler_it_cannot_follow(rng):
