@@ -94,11 +94,13 @@ def guided_steps(steps: int, guidance: float, guidance_until: float) -> int:
 
 def omfa_plan(name: str, steps: int = 50, guidance: float = 2.0, guidance_until: float = 1.0,
               panels: dict[str, int] | None = None, height: int = 1024, task: str = "try-on",
-              preset: str = "sdxl", views: int = 1) -> Plan:
-    """An OMFA generation on SDXL: one joint canvas per view, partial diffusion (clean panels encoded once)."""
+              preset: str = "sdxl", views: int = 1, views_per_canvas: int = 1) -> Plan:
+    """An OMFA generation on SDXL, partial diffusion (clean panels encoded once): one joint canvas per view,
+    or ``views_per_canvas`` person panels sharing each canvas's garment and head (multi-view)."""
     panels = panels or {"person": 768, "garment": 768, "head": 768}
-    canvas = sum(panels.values())
-    forwards = views * (steps + guided_steps(steps, guidance, guidance_until))
+    k = max(1, min(views_per_canvas, views))
+    canvas = sum(panels.values()) + (k - 1) * panels["person"]
+    forwards = -(-views // k) * (steps + guided_steps(steps, guidance, guidance_until))
     generated = "garment" if task == "try-off" else "person"
     clean = [w for p, w in panels.items() if p != generated]
     vae = [(w, height, "encode", 1) for w in clean]                  # clean panels: once, shared by the views

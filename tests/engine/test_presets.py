@@ -72,3 +72,13 @@ def test_the_fastest_preset_costs_less_than_an_idm_vton_like_design():
                         panels={"person": 768, "garment": 768, "head": 384}).flops()["total"]
     idm = next(p for p in peer_plans() if p.name.startswith("IDM")).flops()["total"]
     assert fastest < idm
+
+
+def test_multi_view_plan_shares_the_garment_and_head_columns_between_views():
+    panels = {"person": 768, "garment": 768, "head": 384}
+    one = omfa_plan("", steps=20, guidance_until=0.5, views=8, panels=panels)
+    shared = omfa_plan("", steps=20, guidance_until=0.5, views=8, views_per_canvas=2, panels=panels)
+    assert one.unet == [("sdxl", 1920, 1024, None, 8 * 30)]
+    assert shared.unet == [("sdxl", 2688, 1024, None, 4 * 30)]  # p1 p2 | garment | head, 4 canvases
+    odd = omfa_plan("", steps=20, guidance_until=0.5, views=3, views_per_canvas=2, panels=panels)
+    assert odd.unet[0][4] == 2 * 30  # the last canvas is padded, not dropped
