@@ -19,6 +19,7 @@ KINDS = ("person", "garment", "head", "guide", "guide_b", "person_b")
 
 
 def write_samples(count: int = 8, folder=SAMPLES, seed: int = 0) -> list[str]:
+    from engine.data.garments import WORLD_VERSION
     from engine.data.synthetic import SyntheticWorld
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -35,7 +36,7 @@ def write_samples(count: int = 8, folder=SAMPLES, seed: int = 0) -> list[str]:
         names.append(name)
     (folder / "samples.json").write_text(json.dumps(
         {"about": "Held-out test-split samples of OMFA's synthetic mannequin world (never seen in training).",
-         "samples": index}, indent=1))
+         "world_version": WORLD_VERSION, "samples": index}, indent=1))
     world.close()
     return names
 
