@@ -293,7 +293,7 @@ def cmd_train(args) -> int:
                       grad_checkpointing=args.grad_checkpointing, mixed_precision=args.mixed_precision,
                       save_every=args.save_every, seed=args.seed, pool=args.pool,
                       zero_terminal_snr=args.noise_schedule == "zero-snr",
-                      min_snr_v_floor=args.noise_schedule == "zero-snr")
+                      min_snr_v_floor=args.noise_schedule == "zero-snr", p_two_views=args.two_views)
     folder = train(cfg, stop_after=args.stop_after)
     print(f"model saved to {folder}")
     return 0
@@ -531,9 +531,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--save-every", type=int, default=250)
     p.add_argument("--stop-after", type=int, help="leave after this many steps (checkpoint saved)")
-    p.add_argument("--noise-schedule", choices=["zero-snr", "sd"], default="zero-snr",
-                   help="zero-snr (default): SD's betas rescaled to zero terminal SNR, trailing sampler steps "
-                        "and the v-loss floor; sd: SD's schedule as is with plain min-SNR (demo recipe v1)")
+    p.add_argument("--noise-schedule", choices=["zero-snr", "sd"], default="sd",
+                   help="sd (default, the shipped demo's recipe): SD's schedule with plain min-SNR; zero-snr: SD's "
+                        "betas rescaled to zero terminal SNR, trailing sampler steps and the v-loss floor")
+    p.add_argument("--two-views", type=float, default=0.0,
+                   help="fraction of steps trained on two-view canvases [A | B | garment | head] (0-1)")
     p.add_argument("--grad-checkpointing", action="store_true")
     p.add_argument("--mixed-precision", default="no", choices=["no", "fp16", "bf16"])
     p.add_argument("--seed", type=int, default=0)

@@ -201,14 +201,14 @@ class TrainConfig:
     task_weights: dict = field(default_factory=lambda: {"try-off": 0.4, "try-on": 0.3, "try-on-b": 0.3})
     # Fraction of steps whose whole batch is two views on one canvas [person A | person B | garment | head],
     # both persons generated: what lets multi-view share the garment and head columns between views.
-    p_two_views: float = 0.2
+    p_two_views: float = 0.0         # recipe v2 tried 0.2 (see the demo model card)
     prediction_type: str = "v_prediction"
     min_snr_gamma: float = 5.0
     # Zero terminal SNR (Lin et al. 2024): the last training step is pure noise, as sampling starts, so the
     # model cannot lean on a trace of the true image there (with SD's schedule 7 % of it is left, and the
     # colours it samples drift towards the middle). Needs v-prediction; samplers then use trailing steps.
-    zero_terminal_snr: bool = True
-    min_snr_v_floor: bool = True     # see engine.diffusion.min_snr_weights
+    zero_terminal_snr: bool = False
+    min_snr_v_floor: bool = False    # see engine.diffusion.min_snr_weights
     grad_checkpointing: bool = False
     mixed_precision: str = "no"      # accelerate: "no" | "fp16" | "bf16"
     seed: int = 0

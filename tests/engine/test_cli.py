@@ -74,10 +74,7 @@ def test_train_smoke_20_steps(tmp_path, capsys):
     assert code == 0
     cfg = json.loads((tmp_path / "run/model/omfa_config.json").read_text())
     assert cfg["training"]["steps"] == 20 and cfg["trained"] is False  # 20 steps is not a trained model
-    # The demo recipe's zero-terminal-SNR schedule travels with the model, so samplers follow it.
-    assert cfg["noise_schedule"]["rescale_betas_zero_snr"] is True
-    assert cfg["noise_schedule"]["timestep_spacing"] == "trailing"
-    assert cfg["noise_schedule"]["prediction_type"] == "v_prediction"
+    assert cfg["noise_schedule"]["prediction_type"] == "v_prediction" and cfg["views_per_canvas"] == 1
     progress = json.loads((tmp_path / "run/checkpoint/progress.json").read_text())
     assert progress["step"] == 20 and len(progress["losses"]) >= 1
     # Resuming past the end does nothing more; asking for more steps continues from 20.
@@ -91,11 +88,13 @@ def test_train_noise_schedule_choice(tmp_path):
     from engine.train import TrainConfig, _build
 
     assert cli.main(["train", "--preset", "demo", "--steps", "1", "--batch", "1", "--pool", "1",
-                     "--noise-schedule", "sd", "--out", str(tmp_path / "v1")]) == 0
-    ns = json.loads((tmp_path / "v1/model/omfa_config.json").read_text())["noise_schedule"]
-    assert not ns.get("rescale_betas_zero_snr") and ns["timestep_spacing"] == "leading"
+                     "--noise-schedule", "zero-snr", "--two-views", "0.5", "--out", str(tmp_path / "v2")]) == 0
+    cfg = json.loads((tmp_path / "v2/model/omfa_config.json").read_text())
+    ns = cfg["noise_schedule"]  # the schedule travels with the model, so samplers follow it
+    assert ns["rescale_betas_zero_snr"] is True and ns["timestep_spacing"] == "trailing"
+    assert cfg["views_per_canvas"] == 2
     with pytest.raises(ModelError, match="zero terminal SNR needs v-prediction"):
-        _build(TrainConfig(prediction_type="epsilon"))
+        _build(TrainConfig(prediction_type="epsilon", zero_terminal_snr=True))
 
 
 
