@@ -290,7 +290,7 @@ def cmd_train(args) -> int:
 
     cfg = TrainConfig(preset=args.preset, out=args.out, data=args.data or "", codec=args.codec or "",
                       init=args.init or "", resume_model=args.resume_model or "", steps=args.steps, batch=args.batch, lr=args.lr,
-                      grad_checkpointing=args.grad_checkpointing, mixed_precision=args.mixed_precision,
+                      warmup=args.warmup, grad_checkpointing=args.grad_checkpointing, mixed_precision=args.mixed_precision,
                       save_every=args.save_every, seed=args.seed, pool=args.pool,
                       zero_terminal_snr=args.noise_schedule == "zero-snr",
                       min_snr_v_floor=args.noise_schedule == "zero-snr", p_two_views=args.two_views)
@@ -529,6 +529,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--warmup", type=int, default=200,
+                   help="lr warmup steps; with --resume-model the warmup and cosine restart at the model's step")
     p.add_argument("--save-every", type=int, default=250)
     p.add_argument("--stop-after", type=int, help="leave after this many steps (checkpoint saved)")
     p.add_argument("--noise-schedule", choices=["zero-snr", "sd"], default="sd",

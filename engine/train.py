@@ -188,7 +188,8 @@ class TrainConfig:
     codec: str = ""                  # a trained codec folder (demo); "" keeps the model's own
     init: str = ""                   # a diffusers SD/SDXL(-inpainting) folder for real runs
     resume_model: str = ""           # continue from an exported OMFA model folder (e.g. the shipped demo):
-                                     # weights, codec and step count; optimizer moments start afresh
+                                     # weights, codec and step count; optimizer moments and the lr schedule
+                                     # (warmup, cosine to `steps`) start afresh from the model's step
     steps: int = 1000
     batch: int = 8
     lr: float = 3e-4
@@ -216,6 +217,16 @@ class TrainConfig:
     save_every: int = 250
     log_every: int = 25
     name: str = "OMFA demo"
+
+
+def learning_rate(cfg: TrainConfig, step: int, schedule_start: int = 0) -> float:
+    """Linear warmup, then cosine down to 10 % at ``cfg.steps``; from the global step, so resume is exact.
+    ``schedule_start`` is where the schedule began (a fine-tune of an exported model starts a new one)."""
+    s, total = step - schedule_start, cfg.steps - schedule_start
+    if s < cfg.warmup:
+        return cfg.lr * (s + 1) / cfg.warmup
+    prog = (s - cfg.warmup) / max(1, total - cfg.warmup)
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(prog, 1.0))))
 
 
 def _save_checkpoint(path: Path, model, ema, opt, step: int, cfg: TrainConfig, stats: dict) -> None:
@@ -379,23 +390,27 @@ def train(cfg: TrainConfig, log=print, stop_after: Optional[int] = None) -> Path
     trainable = [p for n, p in model.named_parameters() if not n.startswith("codec.")]
     opt = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
     ema = EMAModel(trainable, decay=cfg.ema_decay)
-    start, stats = 0, {"elapsed": 0.0, "losses": []}
+    start, stats = 0, {"elapsed": 0.0, "losses": [], "schedule_start": 0}
     if (ckpt / "state.safetensors").is_file():
         progress = _load_checkpoint(ckpt, model, ema, opt)
         start = int(progress["step"])
-        stats = {"elapsed": progress.get("elapsed", 0.0), "losses": progress.get("losses", [])}
+        stats = {"elapsed": progress.get("elapsed", 0.0), "losses": progress.get("losses", []),
+                 "schedule_start": int(progress.get("schedule_start", 0))}
         log(f"resumed from {ckpt} at step {start}")
     elif cfg.resume_model:
         prev = model.config.training or {}
         start = int(prev.get("steps", 0))
-        stats = {"elapsed": float(prev.get("hours", 0.0)) * 3600, "losses": list(prev.get("losses", []))}
+        # A fine-tune is a new schedule: warmup again from the model's step, or fresh AdamW moments would
+        # meet either the old run's full lr or its last 10 %.
+        stats = {"elapsed": float(prev.get("hours", 0.0)) * 3600, "losses": list(prev.get("losses", [])),
+                 "schedule_start": start}
         log(f"continuing {cfg.resume_model} from step {start}")
-    # Step-dependent lr (linear warmup, cosine to 10%), computed from the global step so resume is exact.
+    base = stats["schedule_start"]
+    if cfg.steps <= start:
+        log(f"nothing to do: the run is at step {start} and --steps is {cfg.steps}")
+
     def lr_at(step: int) -> float:
-        if step < cfg.warmup:
-            return cfg.lr * (step + 1) / cfg.warmup
-        prog = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-        return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(prog, 1.0))))
+        return learning_rate(cfg, step, base)
 
     model, opt = accelerator.prepare(model, opt)
     raw = accelerator.unwrap_model(model)
@@ -470,6 +485,7 @@ def export(model, ema, trainable, folder: Path, cfg: TrainConfig, step: int, sta
                              "batch": cfg.batch, "lr": cfg.lr, "optimizer": "AdamW", "ema_decay": cfg.ema_decay,
                              "prediction_type": cfg.prediction_type, "p_drop": cfg.p_drop,
                              "p_two_views": cfg.p_two_views,
+                             "schedule_start": stats.get("schedule_start", 0), "warmup": cfg.warmup,
                              "data": cfg.data or "synthetic world rendered on the fly",
                              "losses": stats.get("losses", [])[-400:]}
     model.save(folder, fp16=cfg.preset == "demo")

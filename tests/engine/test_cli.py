@@ -81,6 +81,25 @@ def test_train_smoke_20_steps(tmp_path, capsys):
     assert cli.main(["train", "--preset", "demo", "--steps", "22", "--batch", "2", "--pool", "2",
                      "--out", str(tmp_path / "run")]) == 0
     assert json.loads((tmp_path / "run/checkpoint/progress.json").read_text())["step"] == 22
+    # A fine-tune of the exported model continues its step count and clock with a schedule of its own.
+    assert cli.main(["train", "--preset", "demo", "--resume-model", str(tmp_path / "run/model"), "--steps", "24",
+                     "--warmup", "2", "--batch", "2", "--pool", "2", "--out", str(tmp_path / "tune")]) == 0
+    progress = json.loads((tmp_path / "tune/checkpoint/progress.json").read_text())
+    assert progress["step"] == 24 and progress["schedule_start"] == 22
+    training = json.loads((tmp_path / "tune/model/omfa_config.json").read_text())["training"]
+    assert training["steps"] == 24 and training["schedule_start"] == 22 and training["warmup"] == 2
+
+
+def test_learning_rate_warms_up_then_decays_to_a_tenth_and_restarts_for_a_fine_tune():
+    from engine.train import TrainConfig, learning_rate
+
+    cfg = TrainConfig(lr=1e-3, warmup=10, steps=110)
+    assert learning_rate(cfg, 0) == pytest.approx(1e-4) and learning_rate(cfg, 9) == pytest.approx(1e-3)
+    assert learning_rate(cfg, 60) == pytest.approx(1e-3 * 0.55) and learning_rate(cfg, 110) == pytest.approx(1e-4)
+    tune = TrainConfig(lr=1e-3, warmup=10, steps=1110)
+    assert learning_rate(tune, 1000, schedule_start=1000) == pytest.approx(1e-4)  # warmup again
+    assert learning_rate(tune, 1060, schedule_start=1000) == pytest.approx(1e-3 * 0.55)
+    assert learning_rate(tune, 1000) < 0.13e-3  # without the restart: the old run's tail, 12 % of lr
 
 
 def test_train_noise_schedule_choice(tmp_path):
