@@ -286,15 +286,24 @@ def cmd_train_codec(args) -> int:
 
 
 def cmd_train(args) -> int:
+    from engine.integrity import ModelError
     from engine.train import TrainConfig, train
 
+    if not 0.0 <= args.two_views <= 1.0:
+        raise CliError(f"--two-views is a fraction of steps from 0 to 1, not {args.two_views}", 2)
+    if not 2 <= args.max_views_per_canvas <= 8:
+        raise CliError(f"--max-views-per-canvas must be from 2 to 8, not {args.max_views_per_canvas}", 2)
     cfg = TrainConfig(preset=args.preset, out=args.out, data=args.data or "", codec=args.codec or "",
                       init=args.init or "", resume_model=args.resume_model or "", steps=args.steps, batch=args.batch, lr=args.lr,
                       warmup=args.warmup, grad_checkpointing=args.grad_checkpointing, mixed_precision=args.mixed_precision,
                       save_every=args.save_every, seed=args.seed, pool=args.pool,
                       zero_terminal_snr=args.noise_schedule == "zero-snr",
-                      min_snr_v_floor=args.noise_schedule == "zero-snr", p_two_views=args.two_views)
-    folder = train(cfg, stop_after=args.stop_after)
+                      min_snr_v_floor=args.noise_schedule == "zero-snr", p_two_views=args.two_views,
+                      max_views_per_canvas=args.max_views_per_canvas)
+    try:
+        folder = train(cfg, stop_after=args.stop_after)
+    except (ModelError, OSError) as e:  # a missing or broken --resume-model/--codec/--init/--data folder
+        raise CliError(str(e)) from None
     print(f"model saved to {folder}")
     return 0
 
@@ -537,7 +546,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sd (default, the shipped demo's recipe): SD's schedule with plain min-SNR; zero-snr: SD's "
                         "betas rescaled to zero terminal SNR, trailing sampler steps and the v-loss floor")
     p.add_argument("--two-views", type=float, default=0.0,
-                   help="fraction of steps trained on two-view canvases [A | B | garment | head] (0-1)")
+                   help="fraction of steps trained on multi-view canvases [p1 .. pk | garment | head] (0-1)")
+    p.add_argument("--max-views-per-canvas", type=int, default=2,
+                   help="multi-view steps put 2..K views on a canvas (default 2); the model then takes up to K")
     p.add_argument("--grad-checkpointing", action="store_true")
     p.add_argument("--mixed-precision", default="no", choices=["no", "fp16", "bf16"])
     p.add_argument("--seed", type=int, default=0)

@@ -200,9 +200,11 @@ class TrainConfig:
     p_no_head: float = 0.10          # head absent (zeros) on top, so head-less requests are in-distribution
     p_no_guide_tryoff: float = 0.25  # try-off without a guide of the photo, likewise
     task_weights: dict = field(default_factory=lambda: {"try-off": 0.4, "try-on": 0.3, "try-on-b": 0.3})
-    # Fraction of steps whose whole batch is two views on one canvas [person A | person B | garment | head],
-    # both persons generated: what lets multi-view share the garment and head columns between views.
-    p_two_views: float = 0.0         # recipe v2 tried 0.2 (see the demo model card)
+    # Fraction of steps whose whole batch is multi-view canvases [p1 .. pk | garment | head], every person
+    # generated: what lets multi-view share the garment and head columns between views. k is drawn from
+    # 2..max_views_per_canvas per step; the world has two poses per identity, so slots take A, B, A, B ...
+    p_two_views: float = 0.0         # (name kept from when k was always 2) recipe v2 tried 0.2: see the card
+    max_views_per_canvas: int = 2
     prediction_type: str = "v_prediction"
     min_snr_gamma: float = 5.0
     # Zero terminal SNR (Lin et al. 2024): the last training step is pure noise, as sampling starts, so the
@@ -350,19 +352,26 @@ class _Batcher:
         return x0, pose, mask, drop_clean, drop_pose, [self.tasks[t] for t in tasks]
 
     def two_views(self, batch: dict[str, np.ndarray]):
-        """The same, for a batch of two-view canvases: persons A and B generated from garment, head, guides."""
+        """A batch of two-view canvases: persons A and B generated from garment, head and both guides."""
+        return self.multi_views(batch, 2)
+
+    def multi_views(self, batch: dict[str, np.ndarray], views: int):
+        """A batch of ``views``-view canvases ``p1 .. pk | garment | head``: slot i shows pose A for even i and
+        pose B for odd i (an identity has two poses), each with its own guide; every person is generated."""
         lay, cfg, rng = self.layout, self.cfg, self.rng
         n = len(batch["person"])
         z = {k: self.encode(batch[k]) for k in IMAGE_KEYS}
         head = z["head"].clone()
         head[torch.from_numpy(rng.random(n) < cfg.p_no_head)] = 0.0
         rest = {"garment": z["garment"], "head": head}
-        x0 = lay.views_canvas([z["person"], z["person_b"]], rest)
-        pose = lay.views_canvas([z["guide"], z["guide_b"]], {})
-        mask = lay.views_mask(2).expand(n, -1, -1, -1)
+        slots = [("person", "guide") if i % 2 == 0 else ("person_b", "guide_b") for i in range(views)]
+        x0 = lay.views_canvas([z[p] for p, _ in slots], rest)
+        pose = lay.views_canvas([z[g] for _, g in slots], {})
+        mask = lay.views_mask(views).expand(n, -1, -1, -1)
         drop_clean = torch.from_numpy(rng.random(n) < cfg.p_drop)
         drop_pose = torch.from_numpy(rng.random(n) < cfg.p_drop)
-        return x0, pose, mask, drop_clean, drop_pose, ["two-views"] * n
+        name = "two-views" if views == 2 else f"{views}-views"
+        return x0, pose, mask, drop_clean, drop_pose, [name] * n
 
 
 def train(cfg: TrainConfig, log=print, stop_after: Optional[int] = None) -> Path:
@@ -430,8 +439,11 @@ def train(cfg: TrainConfig, log=print, stop_after: Optional[int] = None) -> Path
     for step in range(start, end):
         idx = rng.integers(0, n_data, cfg.batch)
         batch = {k: v[idx] for k, v in data.items()} if data is not None else fly.batch(idx)
-        two = cfg.p_two_views > 0 and rng.random() < cfg.p_two_views
-        x0, pose, mask, drop_clean, drop_pose, _ = batcher.two_views(batch) if two else batcher(batch)
+        if cfg.p_two_views > 0 and rng.random() < cfg.p_two_views:
+            k = 2 if cfg.max_views_per_canvas <= 2 else int(rng.integers(2, cfg.max_views_per_canvas + 1))
+            x0, pose, mask, drop_clean, drop_pose, _ = batcher.multi_views(batch, k)
+        else:
+            x0, pose, mask, drop_clean, drop_pose, _ = batcher(batch)
         x0, pose, mask = (t.to(accelerator.device) for t in (x0, pose, mask))
         noise = torch.randn(x0.shape, generator=gen).to(x0.device)
         t = torch.randint(0, scheduler.config.num_train_timesteps, (x0.shape[0],), generator=gen).to(x0.device)
@@ -480,11 +492,11 @@ def export(model, ema, trainable, folder: Path, cfg: TrainConfig, step: int, sta
     ema.copy_to(trainable)
     # 'trained' tells users whether to expect more than noise: a short (smoke) run does not count.
     model.config.trained = step >= MIN_TRAINED_STEPS
-    model.config.views_per_canvas = 2 if cfg.p_two_views > 0 else 1
+    model.config.views_per_canvas = cfg.max_views_per_canvas if cfg.p_two_views > 0 else 1
     model.config.training = {"steps": step, "target_steps": cfg.steps, "hours": round(stats["elapsed"] / 3600, 2),
                              "batch": cfg.batch, "lr": cfg.lr, "optimizer": "AdamW", "ema_decay": cfg.ema_decay,
                              "prediction_type": cfg.prediction_type, "p_drop": cfg.p_drop,
-                             "p_two_views": cfg.p_two_views,
+                             "p_two_views": cfg.p_two_views, "max_views_per_canvas": cfg.max_views_per_canvas,
                              "schedule_start": stats.get("schedule_start", 0), "warmup": cfg.warmup,
                              "data": cfg.data or "synthetic world rendered on the fly",
                              "losses": stats.get("losses", [])[-400:]}

@@ -107,13 +107,27 @@ def test_train_noise_schedule_choice(tmp_path):
     from engine.train import TrainConfig, _build
 
     assert cli.main(["train", "--preset", "demo", "--steps", "1", "--batch", "1", "--pool", "1",
-                     "--noise-schedule", "zero-snr", "--two-views", "0.5", "--out", str(tmp_path / "v2")]) == 0
+                     "--noise-schedule", "zero-snr", "--two-views", "0.5", "--max-views-per-canvas", "4",
+                     "--out", str(tmp_path / "v2")]) == 0
     cfg = json.loads((tmp_path / "v2/model/omfa_config.json").read_text())
     ns = cfg["noise_schedule"]  # the schedule travels with the model, so samplers follow it
     assert ns["rescale_betas_zero_snr"] is True and ns["timestep_spacing"] == "trailing"
-    assert cfg["views_per_canvas"] == 2
+    assert cfg["views_per_canvas"] == 4 and cfg["training"]["max_views_per_canvas"] == 4
     with pytest.raises(ModelError, match="zero terminal SNR needs v-prediction"):
         _build(TrainConfig(prediction_type="epsilon", zero_terminal_snr=True))
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--two-views", "1.5"], "--two-views is a fraction of steps from 0 to 1"),
+    (["--two-views", "0.5", "--max-views-per-canvas", "1"], "--max-views-per-canvas must be from 2 to 8"),
+    (["--resume-model", "{tmp}/missing"], "does not exist"),
+])
+def test_train_refuses_bad_options_in_one_line(argv, words, tmp_path, capsys):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    code = cli.main(["train", "--steps", "1", "--batch", "1", "--pool", "1", "--out", str(tmp_path / "r"), *argv])
+    err = capsys.readouterr().err
+    assert code != 0 and words in err and "Traceback" not in err
+    assert not (tmp_path / "r/model").exists()
 
 
 

@@ -38,3 +38,17 @@ def test_two_view_canvas_drops_heads_like_the_single_canvas():
     x0, *_ = b.two_views(_batch())
     w = m.layout.widths["person"] // m.layout.factor
     assert (x0[..., 3 * w:] == 0).all() and (x0[..., 2 * w:3 * w] != 0).any()
+
+
+def test_four_view_canvas_alternates_the_two_poses_each_with_its_own_guide():
+    m = tiny_model()
+    b = _Batcher(m, TrainConfig(p_no_head=0.0, p_drop=0.0), np.random.default_rng(0))
+    batch = _batch(n=2)
+    x0, pose, mask, *_, tasks = b.multi_views(batch, 4)
+    z = {k: b.encode(batch[k]) for k in IMAGE_KEYS}
+    w = m.layout.widths["person"] // m.layout.factor
+    assert x0.shape == (2, 4, 8, 6 * w) and tasks == ["4-views"] * 2
+    for i, (p, g) in enumerate([("person", "guide"), ("person_b", "guide_b")] * 2):
+        assert torch.equal(x0[..., i * w:(i + 1) * w], z[p]) and torch.equal(pose[..., i * w:(i + 1) * w], z[g])
+    assert torch.equal(x0[..., 4 * w:5 * w], z["garment"]) and (pose[..., 4 * w:] == 0).all()
+    assert (mask[..., :4 * w] == 1).all() and (mask[..., 4 * w:] == 0).all()
