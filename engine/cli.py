@@ -272,7 +272,9 @@ def cmd_data_render(args) -> int:
     from engine.train import render_shards
 
     t0 = time.perf_counter()
-    paths = render_shards(args.out, args.split, args.count, args.shard_size, args.seed)
+    if not 0 <= args.views <= 8:
+        raise CliError(f"--views must be from 0 to 8, not {args.views}", 2)
+    paths = render_shards(args.out, args.split, args.count, args.shard_size, args.seed, views=args.views)
     print(f"{len(paths)} shard(s) of {args.split} in {args.out} ({time.perf_counter() - t0:.0f} s)")
     return 0
 
@@ -291,6 +293,8 @@ def cmd_train(args) -> int:
 
     if not 0.0 <= args.two_views <= 1.0:
         raise CliError(f"--two-views is a fraction of steps from 0 to 1, not {args.two_views}", 2)
+    if args.max_hours < 0:
+        raise CliError(f"--max-hours must be >= 0, not {args.max_hours}", 2)
     if not 2 <= args.max_views_per_canvas <= 8:
         raise CliError(f"--max-views-per-canvas must be from 2 to 8, not {args.max_views_per_canvas}", 2)
     cfg = TrainConfig(preset=args.preset, out=args.out, data=args.data or "", codec=args.codec or "",
@@ -299,7 +303,7 @@ def cmd_train(args) -> int:
                       save_every=args.save_every, seed=args.seed, pool=args.pool,
                       zero_terminal_snr=args.noise_schedule == "zero-snr",
                       min_snr_v_floor=args.noise_schedule == "zero-snr", p_two_views=args.two_views,
-                      max_views_per_canvas=args.max_views_per_canvas)
+                      max_views_per_canvas=args.max_views_per_canvas, max_hours=args.max_hours)
     try:
         folder = train(cfg, stop_after=args.stop_after)
     except (ModelError, OSError) as e:  # a missing or broken --resume-model/--codec/--init/--data folder
@@ -519,6 +523,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--shard-size", type=int, default=250)
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--out", default="runs/data")
+    d.add_argument("--views", type=int, default=0,
+                   help="also render this many consecutive turntable views of pose A per sample (multi-view "
+                        "training; 0-8)")
     d.set_defaults(func=cmd_data_render)
 
     p = sub.add_parser("train-codec", help="train the demo model's small codec")
@@ -542,6 +549,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="lr warmup steps; with --resume-model the warmup and cosine restart at the model's step")
     p.add_argument("--save-every", type=int, default=250)
     p.add_argument("--stop-after", type=int, help="leave after this many steps (checkpoint saved)")
+    p.add_argument("--max-hours", type=float, default=0.0,
+                   help="training-time budget over the model's life (a --resume-model counts its hours): "
+                        "save and stop once spent (0: none)")
     p.add_argument("--noise-schedule", choices=["zero-snr", "sd"], default="sd",
                    help="sd (default, the shipped demo's recipe): SD's schedule with plain min-SNR; zero-snr: SD's "
                         "betas rescaled to zero terminal SNR, trailing sampler steps and the v-loss floor")

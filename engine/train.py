@@ -23,14 +23,17 @@ import numpy as np
 import torch
 
 IMAGE_KEYS = ("person", "garment", "head", "guide", "person_b", "guide_b")
+VIEW_KEYS = ("views_person", "views_guide")  # optional: (N, V, H, W, 3) orbit views of pose A
 MIN_TRAINED_STEPS = 1000
 
 
 # ============================================================================================ data
 def render_shards(out: str | Path, split: str, count: int, shard_size: int = 250, seed: int = 0,
-                  panel_size: tuple[int, int] = (96, 128), head_width: int = 64, log=print) -> list[Path]:
+                  panel_size: tuple[int, int] = (96, 128), head_width: int = 64, log=print,
+                  views: int = 0) -> list[Path]:
     """Render ``count`` synthetic samples into shards ``{split}_{k:05d}.npz``; existing shards are kept
-    (so an interrupted render resumes)."""
+    (so an interrupted render resumes). ``views`` > 0 adds that many turntable views of pose A per sample
+    (``views_person``, ``views_guide``), which multi-view training cuts its canvases from."""
     from engine.data.synthetic import SyntheticWorld
 
     out = Path(out)
@@ -43,7 +46,7 @@ def render_shards(out: str | Path, split: str, count: int, shard_size: int = 250
         if path.is_file():
             continue
         t0 = time.perf_counter()
-        samples = [world.sample(i, split) for i in range(start, min(count, start + shard_size))]
+        samples = [world.sample(i, split, views) for i in range(start, min(count, start + shard_size))]
         arrays = world.to_arrays(samples)
         meta = json.dumps([s.meta for s in samples])
         tmp = path.with_suffix(".tmp.npz")
@@ -54,18 +57,27 @@ def render_shards(out: str | Path, split: str, count: int, shard_size: int = 250
     return paths
 
 
-def load_shards(folder: str | Path, split: str = "train", keys=IMAGE_KEYS) -> dict[str, np.ndarray]:
-    """Concatenate every shard of a split: key -> (N, ...)."""
+def load_shards(folder: str | Path, split: str = "train", keys=IMAGE_KEYS,
+                optional=VIEW_KEYS) -> dict[str, np.ndarray]:
+    """Concatenate every shard of a split: key -> (N, ...). ``optional`` keys are included only when every
+    shard has them with the same shape (orbit views rendered with one ``views`` count)."""
     paths = sorted(Path(folder).glob(f"{split}_*.npz"))
     paths = [p for p in paths if not p.name.endswith(".tmp.npz")]
     if not paths:
         raise FileNotFoundError(f"no {split}_*.npz shards in {folder} (make them with 'omfa data render')")
-    parts = {k: [] for k in keys}
+    parts: dict[str, list] = {k: [] for k in (*keys, *optional)}
     for p in paths:
         with np.load(p, allow_pickle=False) as z:  # shards may come from elsewhere: arrays only
             for k in keys:
                 parts[k].append(z[k])
-    return {k: np.concatenate(v) for k, v in parts.items()}
+            for k in optional:
+                if k in z.files:
+                    parts[k].append(z[k])
+    out = {k: np.concatenate(parts[k]) for k in keys}
+    for k in optional:
+        if len(parts[k]) == len(paths) and len({a.shape[1:] for a in parts[k]}) == 1:
+            out[k] = np.concatenate(parts[k])
+    return out
 
 
 class OnTheFly:
@@ -218,6 +230,9 @@ class TrainConfig:
     pool: int = 0                    # on-the-fly data only: distinct samples to render and reuse
     save_every: int = 250
     log_every: int = 25
+    # A training-time budget in hours over the model's whole life (a fine-tune of an exported model counts
+    # the hours it came with): the run saves and stops once it is spent. 0: no budget.
+    max_hours: float = 0.0
     name: str = "OMFA demo"
 
 
@@ -356,17 +371,26 @@ class _Batcher:
         return self.multi_views(batch, 2)
 
     def multi_views(self, batch: dict[str, np.ndarray], views: int):
-        """A batch of ``views``-view canvases ``p1 .. pk | garment | head``: slot i shows pose A for even i and
-        pose B for odd i (an identity has two poses), each with its own guide; every person is generated."""
+        """A batch of ``views``-view canvases ``p1 .. pk | garment | head``, every person generated, each
+        with its own guide. With orbit views in the data (``views_person``), the slots are ``views``
+        consecutive turntable views, as the app lays out a turntable; without them, slot i shows pose A for
+        even i and pose B for odd i (an identity then has only two poses)."""
         lay, cfg, rng = self.layout, self.cfg, self.rng
         n = len(batch["person"])
-        z = {k: self.encode(batch[k]) for k in IMAGE_KEYS}
+        z = {k: self.encode(batch[k]) for k in ("garment", "head")}
         head = z["head"].clone()
         head[torch.from_numpy(rng.random(n) < cfg.p_no_head)] = 0.0
         rest = {"garment": z["garment"], "head": head}
-        slots = [("person", "guide") if i % 2 == 0 else ("person_b", "guide_b") for i in range(views)]
-        x0 = lay.views_canvas([z[p] for p, _ in slots], rest)
-        pose = lay.views_canvas([z[g] for _, g in slots], {})
+        if "views_person" in batch and batch["views_person"].shape[1] >= views:
+            start = int(rng.integers(0, batch["views_person"].shape[1] - views + 1))
+            persons = [self.encode(batch["views_person"][:, start + j]) for j in range(views)]
+            guides = [self.encode(batch["views_guide"][:, start + j]) for j in range(views)]
+        else:
+            slots = [("person", "guide") if i % 2 == 0 else ("person_b", "guide_b") for i in range(views)]
+            zz = {k: self.encode(batch[k]) for k in ("person", "guide", "person_b", "guide_b")}
+            persons, guides = [zz[p] for p, _ in slots], [zz[g] for _, g in slots]
+        x0 = lay.views_canvas(persons, rest)
+        pose = lay.views_canvas(guides, {})
         mask = lay.views_mask(views).expand(n, -1, -1, -1)
         drop_clean = torch.from_numpy(rng.random(n) < cfg.p_drop)
         drop_pose = torch.from_numpy(rng.random(n) < cfg.p_drop)
@@ -411,12 +435,16 @@ def train(cfg: TrainConfig, log=print, stop_after: Optional[int] = None) -> Path
         start = int(prev.get("steps", 0))
         # A fine-tune is a new schedule: warmup again from the model's step, or fresh AdamW moments would
         # meet either the old run's full lr or its last 10 %.
-        stats = {"elapsed": float(prev.get("hours", 0.0)) * 3600, "losses": list(prev.get("losses", [])),
+        seconds = prev.get("seconds", float(prev.get("hours", 0.0)) * 3600)  # older models: hours only
+        stats = {"elapsed": float(seconds), "losses": list(prev.get("losses", [])),
                  "schedule_start": start}
         log(f"continuing {cfg.resume_model} from step {start}")
     base = stats["schedule_start"]
     if cfg.steps <= start:
         log(f"nothing to do: the run is at step {start} and --steps is {cfg.steps}")
+    if cfg.max_hours > 0 and stats["elapsed"] >= cfg.max_hours * 3600:
+        log(f"nothing to do: {stats['elapsed'] / 3600:.2f} h of training already spent, budget {cfg.max_hours:g} h")
+        return out / "model"
 
     def lr_at(step: int) -> float:
         return learning_rate(cfg, step, base)
@@ -473,14 +501,16 @@ def train(cfg: TrainConfig, log=print, stop_after: Optional[int] = None) -> Path
             stats["losses"].append([done, round(running, 5)])
             log(f"step {done}/{cfg.steps} loss {running:.4f} lr {lr_at(step):.2e} "
                 f"{stats['elapsed'] / max(1, done - 0):.2f} s/step total {stats['elapsed'] / 60:.1f} min")
-        stop = (out / "STOP").exists()  # a graceful stop: touch OUT/STOP, the run saves and leaves
+        over = cfg.max_hours > 0 and stats["elapsed"] >= cfg.max_hours * 3600
+        stop = over or (out / "STOP").exists()  # a graceful stop: touch OUT/STOP, the run saves and leaves
         if done % cfg.save_every == 0 or done == end or stop:
             if accelerator.is_main_process:
                 _save_checkpoint(ckpt, raw, ema, opt, done, cfg, stats)
                 export(raw, ema, trainable, out / "model", cfg, done, stats)
         if stop:
             (out / "STOP").unlink(missing_ok=True)
-            log(f"stopped at step {done} (STOP file); resume with the same command")
+            why = f"the {cfg.max_hours:g} h budget is spent" if over else "STOP file"
+            log(f"stopped at step {done} ({why}); resume with the same command")
             break
     bar.close()
     return out / "model"
@@ -494,6 +524,7 @@ def export(model, ema, trainable, folder: Path, cfg: TrainConfig, step: int, sta
     model.config.trained = step >= MIN_TRAINED_STEPS
     model.config.views_per_canvas = cfg.max_views_per_canvas if cfg.p_two_views > 0 else 1
     model.config.training = {"steps": step, "target_steps": cfg.steps, "hours": round(stats["elapsed"] / 3600, 2),
+                             "seconds": round(stats["elapsed"], 1),
                              "batch": cfg.batch, "lr": cfg.lr, "optimizer": "AdamW", "ema_decay": cfg.ema_decay,
                              "prediction_type": cfg.prediction_type, "p_drop": cfg.p_drop,
                              "p_two_views": cfg.p_two_views, "max_views_per_canvas": cfg.max_views_per_canvas,

@@ -17,7 +17,13 @@ field             shape                 what
 ``person_b_mask`` (H, W) bool           visible garment pixels in ``person_b``
 ``garment_mask``  (H, W) bool           the garment silhouette in ``garment``
 ``body_mask``     (H, W) bool           the whole figure in ``person``
+``views_person``  (V, H, W, 3) uint8    optional (``views=V``): pose A from V consecutive turntable cameras
+``views_guide``   (V, H, W, 3) uint8    optional: the guides of those V views
 ================  ====================  ================================================================
+
+The optional orbit views are what multi-view training needs: a turntable of N views (N drawn from
+:data:`ORBIT_VIEW_COUNTS`, starting at pose A's yaw, every view framed at one shared distance, as
+:func:`engine.body.guide.pose_guides` frames the app's turntables), of which the first V are rendered.
 
 Masks are pixel-centre coverage from depth passes; the colour images are anti-aliased, so edge pixels
 just outside a mask may be tinted.
@@ -75,6 +81,9 @@ _JOINT_SIGMA: dict[str, float] = {
 }
 _HAND_SIGMA = 0.05
 
+# Turntable sizes the orbit views are cut from: consecutive views are 360/N degrees apart, as in the app.
+ORBIT_VIEW_COUNTS: tuple[int, ...] = (4, 6, 8, 12, 16, 24)
+
 # View yaw (degrees; camera azimuth around the body, 0 = front): mostly front-ish, some side and back.
 _VIEW_MIX: tuple[float, float] = (0.70, 0.90)  # cumulative probability of front, side (the rest is back)
 
@@ -106,9 +115,12 @@ class SyntheticSample:
     person_b_mask: np.ndarray
     body_mask: np.ndarray
     meta: dict[str, Any] = field(default_factory=dict)
+    views_person: np.ndarray | None = None   # (V, H, W, 3) uint8, only when rendered with views=V
+    views_guide: np.ndarray | None = None
 
     IMAGE_FIELDS: ClassVar[tuple[str, ...]] = ("person", "garment", "head", "guide", "person_b", "guide_b")
     MASK_FIELDS: ClassVar[tuple[str, ...]] = ("person_mask", "garment_mask", "person_b_mask", "body_mask")
+    VIEW_FIELDS: ClassVar[tuple[str, ...]] = ("views_person", "views_guide")
 
     def arrays(self) -> dict[str, np.ndarray]:
         """All images and masks by field name (no meta), e.g. for ``np.savez``."""
@@ -424,22 +436,35 @@ class SyntheticWorld:
                           trousers=trousers, shoes=shoes, pose_a=state_a, pose_b=state_b, pose_a_info=info_a,
                           pose_b_info=info_b, view_a=view_a, view_b=view_b, head_view=head_view)
 
-    def sample(self, index: int, split: str = "train") -> SyntheticSample:
-        """The sample ``index`` of ``split`` (deterministic): ``render(spec(index, split))``.
+    def sample(self, index: int, split: str = "train", views: int = 0) -> SyntheticSample:
+        """The sample ``index`` of ``split`` (deterministic): ``render(spec(index, split), views)``.
 
         Parameters
         ----------
         index : int       >= 0
         split : str       one of :data:`SPLITS`
+        views : int       also render this many consecutive turntable views of pose A (0: none)
 
         Returns
         -------
         SyntheticSample
         """
-        return self.render(self.spec(index, split))
+        return self.render(self.spec(index, split), views)
 
-    def render(self, spec: SampleSpec) -> SyntheticSample:
-        """Render a drawn (or hand-edited) :class:`SampleSpec` into images and masks."""
+    def orbit_count(self, spec: SampleSpec) -> int:
+        """N of the turntable a sample's orbit views are cut from (views are 360/N degrees apart).
+
+        Drawn from the sample's 7th child stream, after the six :meth:`spec` uses, so every other draw of
+        the sample stays what it was before orbit views existed."""
+        rng = sample_rng(spec.seed, spec.split, spec.index)
+        rng.spawn(6)
+        return int(rng.spawn(1)[0].choice(ORBIT_VIEW_COUNTS))
+
+    def render(self, spec: SampleSpec, views: int = 0) -> SyntheticSample:
+        """Render a drawn (or hand-edited) :class:`SampleSpec` into images and masks (and ``views`` orbit
+        views of pose A when asked)."""
+        if views < 0:
+            raise ValueError(f"views must be >= 0, got {views}")
         a = _assets()
         states = [spec.pose_a.copy(), spec.pose_b.copy(), a.portrait.copy()]
         for st in states:  # one identity: spec.betas wins even if a pose was edited
@@ -465,9 +490,15 @@ class SyntheticWorld:
         meta.update(panel_size=[self.width, self.height], head_width=self.head_width, world_version=WORLD_VERSION)
         meta["pose_a"]["camera"] = cam_a.to_dict()
         meta["pose_b"]["camera"] = cam_b.to_dict()
+        views_person = views_guide = None
+        if views:
+            n = self.orbit_count(spec)
+            views_person, views_guide = self._render_orbit(verts[0], spec.view_a, spec.head, colors, atlas, n, views)
+            meta["orbit"] = {"turntable_views": n, "rendered": views, "step_deg": 360.0 / n}
         return SyntheticSample(person=person, garment=garment, head=head, guide=guide, person_b=person_b,
                                guide_b=guide_b, person_mask=pmask, garment_mask=garment_mask,
-                               person_b_mask=pmask_b, body_mask=body_mask, meta=meta)
+                               person_b_mask=pmask_b, body_mask=body_mask, meta=meta,
+                               views_person=views_person, views_guide=views_guide)
 
     @staticmethod
     def to_arrays(samples: list[SyntheticSample]) -> dict[str, np.ndarray]:
@@ -475,6 +506,8 @@ class SyntheticWorld:
         if not samples:
             raise ValueError("no samples to stack")
         keys = SyntheticSample.IMAGE_FIELDS + SyntheticSample.MASK_FIELDS
+        if all(s.views_person is not None for s in samples):
+            keys += SyntheticSample.VIEW_FIELDS
         return {k: np.stack([getattr(s, k) for s in samples]) for k in keys}
 
     def close(self) -> None:
@@ -570,6 +603,25 @@ class SyntheticWorld:
         depth_o = r.render_depth(*_compact(v, f[~gfaces])[:2], cam)[0]
         pmask = (depth_g > 0) & ((depth_o == 0) | (depth_g <= depth_o))
         return person, guide, pmask, (depth_g > 0) | (depth_o > 0), cam
+
+    def _render_orbit(self, vertices: np.ndarray, view: dict[str, float], hspec: HeadSpec, colors: np.ndarray,
+                      atlas: np.ndarray, turntable: int, views: int) -> tuple[np.ndarray, np.ndarray]:
+        """The first ``views`` of a ``turntable``-view orbit of one posed body, from ``view``'s yaw:
+        person images and guides, each (views, H, W, 3) uint8. One distance frames every view of the
+        turntable (the figure keeps its scale round the orbit, as in the app); the views are consecutive,
+        wrapping round when ``views`` exceeds ``turntable``."""
+        a = _assets()
+        r = self._renderer(self.width, self.height)
+        v, f, c, uv = self._figure(vertices, colors, hspec)
+        center = 0.5 * (v.min(0) + v.max(0)) + np.array([view["shift_x"], view["shift_y"], 0.0])
+        ring = orbit_cameras(v, turntable, view["elevation_deg"], self.width, self.height, fov_deg=view["fov_deg"],
+                             margin=view["margin"], start_azimuth_deg=view["yaw_deg"], center=center)
+        cams = [ring[j % turntable] for j in range(views)]
+        gfaces = np.zeros(len(f), bool)
+        gfaces[a.garment_face_ids] = True
+        persons = np.stack(r.render_appearance(v, f, cams, c, garment=(gfaces, uv, atlas)))
+        guides = np.stack(r.render(vertices, a.faces, cams))
+        return persons, guides
 
     def _render_head(self, vertices: np.ndarray, view: dict[str, float], hspec: HeadSpec,
                      colors: np.ndarray) -> np.ndarray:

@@ -151,3 +151,35 @@ def test_sample_grid_png(world, tmp_path):
     sheet = render_sample_grid(world, 2, "test", path)
     im = np.asarray(Image.open(path))
     assert im.shape == sheet.shape and im.shape[0] > 2 * H and im.shape[1] > 5 * W + HW
+
+
+def test_orbit_views_are_one_turntable_of_pose_a_and_change_nothing_else(world, samples):
+    s = world.sample(0, "train", views=3)
+    # the sample's own images are untouched (only meta gains "orbit")
+    assert all(np.array_equal(getattr(s, k), getattr(samples[0], k)) for k in SyntheticSample.IMAGE_FIELDS)
+    assert s.views_person.shape == (3, H, W, 3) and s.views_guide.shape == (3, H, W, 3)
+    n = s.meta["orbit"]["turntable_views"]
+    assert s.meta["orbit"] == {"turntable_views": n, "rendered": 3, "step_deg": 360.0 / n}
+    # the guides are exactly the app's orbit guides of the same body: each view's figure differs from the
+    # next (the camera moved), and the person image is dressed where its guide shows a body
+    for j in range(3):
+        body = (s.views_guide[j] != 255).any(-1)
+        dressed = (s.views_person[j] != 255).any(-1)
+        assert body.mean() > 0.05 and (body & dressed).sum() / body.sum() > 0.85
+    assert not np.array_equal(s.views_guide[0], s.views_guide[1])
+    # one distance frames the whole turntable: the figure's height is about the same in every view
+    heights = [np.ptp(np.nonzero((g != 255).any(-1))[0]) for g in s.views_guide]
+    assert max(heights) - min(heights) <= 0.1 * max(heights)
+    # deterministic, and a sample without views has none
+    again = world.sample(0, "train", views=3)
+    assert np.array_equal(again.views_person, s.views_person) and samples[0].views_person is None
+    stacked = SyntheticWorld.to_arrays([s, again])
+    assert stacked["views_guide"].shape == (2, 3, H, W, 3)
+    assert "views_person" not in SyntheticWorld.to_arrays(samples[:2])
+    with pytest.raises(ValueError):
+        world.sample(0, "train", views=-1)
+
+
+def test_orbit_turntable_sizes_vary_over_samples(world):
+    counts = {world.orbit_count(world.spec(i, "train")) for i in range(40)}
+    assert len(counts) >= 4 and counts <= {4, 6, 8, 12, 16, 24}

@@ -90,6 +90,18 @@ def test_train_smoke_20_steps(tmp_path, capsys):
     assert training["steps"] == 24 and training["schedule_start"] == 22 and training["warmup"] == 2
 
 
+def test_train_stops_when_its_time_budget_is_spent(tmp_path, capsys):
+    # a fresh run with a budget it spends in its first step: one step, saved and exported
+    assert cli.main(["train", "--preset", "demo", "--steps", "50", "--batch", "1", "--pool", "1",
+                     "--max-hours", "1e-9", "--out", str(tmp_path / "run")]) == 0
+    assert json.loads((tmp_path / "run/checkpoint/progress.json").read_text())["step"] == 1
+    assert "budget is spent" in capsys.readouterr().out
+    # a fine-tune counts the hours its model came with: nothing left to spend, nothing written
+    assert cli.main(["train", "--preset", "demo", "--resume-model", str(tmp_path / "run/model"), "--steps", "60",
+                     "--batch", "1", "--pool", "1", "--max-hours", "1e-9", "--out", str(tmp_path / "tune")]) == 0
+    assert "already spent" in capsys.readouterr().out and not (tmp_path / "tune/model").exists()
+
+
 def test_learning_rate_warms_up_then_decays_to_a_tenth_and_restarts_for_a_fine_tune():
     from engine.train import TrainConfig, learning_rate
 
@@ -121,6 +133,7 @@ def test_train_noise_schedule_choice(tmp_path):
     (["--two-views", "1.5"], "--two-views is a fraction of steps from 0 to 1"),
     (["--two-views", "0.5", "--max-views-per-canvas", "1"], "--max-views-per-canvas must be from 2 to 8"),
     (["--resume-model", "{tmp}/missing"], "does not exist"),
+    (["--max-hours", "-1"], "--max-hours must be >= 0"),
 ])
 def test_train_refuses_bad_options_in_one_line(argv, words, tmp_path, capsys):
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]

@@ -52,3 +52,41 @@ def test_four_view_canvas_alternates_the_two_poses_each_with_its_own_guide():
         assert torch.equal(x0[..., i * w:(i + 1) * w], z[p]) and torch.equal(pose[..., i * w:(i + 1) * w], z[g])
     assert torch.equal(x0[..., 4 * w:5 * w], z["garment"]) and (pose[..., 4 * w:] == 0).all()
     assert (mask[..., :4 * w] == 1).all() and (mask[..., 4 * w:] == 0).all()
+
+
+def test_canvases_cut_from_orbit_views_take_consecutive_views_with_their_guides():
+    m = tiny_model()
+    b = _Batcher(m, TrainConfig(p_no_head=0.0, p_drop=0.0), np.random.default_rng(0))
+    batch = _batch(n=2)
+    rng = np.random.default_rng(1)
+    batch["views_person"] = rng.integers(0, 256, (2, 4, 32, 32, 3), dtype=np.uint8)
+    batch["views_guide"] = rng.integers(0, 256, (2, 4, 32, 32, 3), dtype=np.uint8)
+    w = m.layout.widths["person"] // m.layout.factor
+    starts = set()
+    for _ in range(12):
+        x0, pose, mask, *_ = b.multi_views(batch, 3)
+        assert x0.shape == (2, 4, 8, 5 * w)
+        vp = [b.encode(batch["views_person"][:, j]) for j in range(4)]
+        vg = [b.encode(batch["views_guide"][:, j]) for j in range(4)]
+        start = next(s for s in range(2) if torch.equal(x0[..., :w], vp[s]))
+        starts.add(start)
+        for i in range(3):  # consecutive views, each with its own guide
+            assert torch.equal(x0[..., i * w:(i + 1) * w], vp[start + i])
+            assert torch.equal(pose[..., i * w:(i + 1) * w], vg[start + i])
+        assert torch.equal(x0[..., 3 * w:4 * w], b.encode(batch["garment"]))
+    assert starts == {0, 1}  # the window slides over the orbit
+
+
+def test_shards_keep_orbit_views_only_when_every_shard_has_them(tmp_path):
+    from engine.train import load_shards
+
+    rng = np.random.default_rng(0)
+    base = {k: rng.integers(0, 256, (2, 8, 8, 3), dtype=np.uint8) for k in IMAGE_KEYS}
+    views = {"views_person": np.zeros((2, 3, 8, 8, 3), np.uint8), "views_guide": np.zeros((2, 3, 8, 8, 3), np.uint8)}
+    np.savez(tmp_path / "train_00000.npz", **base, **views)
+    np.savez(tmp_path / "train_00001.npz", **base, **views)
+    got = load_shards(tmp_path)
+    assert got["views_person"].shape == (4, 3, 8, 8, 3) and got["person"].shape == (4, 8, 8, 3)
+    np.savez(tmp_path / "train_00002.npz", **base)  # one shard without views: none are used
+    got = load_shards(tmp_path)
+    assert "views_person" not in got and got["person"].shape == (6, 8, 8, 3)
