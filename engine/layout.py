@@ -203,6 +203,18 @@ class PanelLayout:
         w = self.widths["person"] // (self.factor if latent else 1)
         return [slice(i * w, (i + 1) * w) for i in range(views)]
 
+    def best_views_per_canvas(self, views: int, most: int) -> int:
+        """The views per canvas (1 .. ``most``) that makes ``views`` views on the narrowest canvases in all.
+
+        Canvases of one request share a width, so a short last group is padded; e.g. 6 views with up to 4
+        per canvas run as 2 x 3 (no padding), not 4 + 2 padded to 4. Cost is counted in canvas columns
+        (``ceil(views / k) * (k * w_person + w_rest)``); ties go to more views per canvas (fewer forwards).
+        """
+        self._check("person")
+        wp, rest = self.widths["person"], self.width - self.widths["person"]
+        ks = range(1, max(1, min(most, views)) + 1)
+        return min(ks, key=lambda k: (-(-views // k) * (k * wp + rest), -k))
+
     def views_mask(self, views: int, latent: bool = True):
         """(1, 1, h, W) mask of a :meth:`views_canvas`: 1 over the ``views`` person panels (generated)."""
         import torch

@@ -324,11 +324,12 @@ class Pipeline:
         if request.task_enum != Task.MULTI_VIEW or request.num_views < 2 or "person" not in self.layout.panels:
             return 1
         trained = max(1, int(self.model.config.views_per_canvas))
-        want = request.views_per_canvas or trained
-        if want > trained:
+        if not request.views_per_canvas:  # the model's choice: the least padding up to what it was trained on
+            return self.layout.best_views_per_canvas(request.num_views, trained)
+        if request.views_per_canvas > trained:
             raise RequestError("views_per_canvas", f"this model was trained with at most {trained} view(s) per "
                                                    f"canvas; more come out as noise (use 0 for the model's own)")
-        return min(want, request.num_views)
+        return min(request.views_per_canvas, request.num_views)
 
     def _share_canvas(self, k: int, x0: torch.Tensor, pose: torch.Tensor, noise: torch.Tensor):
         """(b, C, h, W) per-view canvases -> ceil(b / k) canvases ``p1 .. pk | garment | head``.

@@ -56,3 +56,15 @@ def test_bad_layouts_are_refused_with_names():
 def test_unknown_task():
     with pytest.raises(ValueError, match="try-off, try-on, multi-view"):
         Task.parse("dress-up")
+
+
+def test_best_views_per_canvas_avoids_padding_and_prefers_fewer_canvases():
+    lay = PanelLayout({"person": 96, "garment": 96, "head": 64}, 128, factor=4)  # the demo's layout
+    assert lay.best_views_per_canvas(8, 4) == 4       # 2 canvases of 4
+    assert lay.best_views_per_canvas(6, 4) == 3       # 2 x 3, not 4 + 2 padded to 4
+    assert lay.best_views_per_canvas(5, 4) == 3       # 2 x 3 (one padded) beats 2 x 4 (three padded)
+    assert lay.best_views_per_canvas(3, 4) == 3 and lay.best_views_per_canvas(2, 4) == 2
+    assert lay.best_views_per_canvas(1, 4) == 1 and lay.best_views_per_canvas(8, 1) == 1
+    assert lay.best_views_per_canvas(24, 4) == 4
+    with pytest.raises(LayoutError):
+        PanelLayout({"garment": 96}, 128).best_views_per_canvas(4, 4)
