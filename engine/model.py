@@ -180,6 +180,11 @@ class OmfaModel(nn.Module):
 
             unet = copy.deepcopy(unet).half()
         unet.save_pretrained(str(folder / "unet"), safe_serialization=True)
+        # diffusers records where a loaded UNet came from: a local path that means nothing in a shared model
+        cfg_path = folder / "unet" / "config.json"
+        unet_cfg = json.loads(cfg_path.read_text())
+        if unet_cfg.pop("_name_or_path", None) is not None:
+            cfg_path.write_text(json.dumps(unet_cfg, indent=2, sort_keys=True) + "\n")
         codec = self.codec
         if fp16 and isinstance(codec, VaeCodec):
             import copy

@@ -23,6 +23,9 @@ def test_save_load_gives_identical_outputs(tmp_path):
         assert torch.equal(m2(x, t), ref)
         img = torch.rand(1, 3, 32, 32) * 2 - 1
         assert torch.equal(m2.codec.encode(img), m.codec.encode(img))
+    # saved again (a fine-tune's export): no trace of the folder it was loaded from
+    m2.save(tmp_path / "again")
+    assert "_name_or_path" not in json.loads((tmp_path / "again/unet/config.json").read_text())
 
 
 def test_fp16_save_halves_the_unet(tmp_path):
