@@ -426,8 +426,11 @@ class GalleryWidget(QWidget):
             w.setLayout(box)
             self.inputs_box.addWidget(w)
         model = s.get("model", "?") + ("" if s.get("model_trained", True) else " (UNTRAINED)")
+        views = f"views {s.get('num_views')}"
+        if (s.get("views_per_canvas") or 1) > 1:  # what ran: several views shared each canvas's garment and head
+            views += f" ({s['views_per_canvas']} per canvas)"
         lines = [f"task {s.get('task')} · {s.get('scheduler')} · {s.get('steps')} steps · guidance {s.get('guidance')}",
-                 f"seed {s.get('seed')} · views {s.get('num_views')} · {s.get('device')} {s.get('precision')}",
+                 f"seed {s.get('seed')} · {views} · {s.get('device')} {s.get('precision')}",
                  f"model {model}"]
         chain = s.get("chain") or e.settings.get("chain")
         if chain:

@@ -48,6 +48,22 @@ def test_turntable_is_one_job_of_batched_views_stored_as_one_entry_and_exported(
     assert read_settings(gif)["request"]["chain"]["id"] == job.chain.id
 
 
+def test_turntable_on_a_model_trained_for_shared_canvases_puts_its_views_side_by_side(qtbot, make_window):
+    w = make_window()
+    w.load_samples()
+    w.steps.setValue(1)
+    w.queue.worker.pipe.model.config.views_per_canvas = 2  # as a model trained on 2-view canvases records
+    rows = _spy_rows(w)
+    assert w.work.turntable(_options(views=4, batch=4)) is not None
+    job = _wait_job(qtbot, w, 0)
+    assert job.state.value == "finished", job.details
+    assert rows == [4]  # 4 views on 2 canvases, x2 for guidance (8 rows with one canvas per view)
+    entry = w.gallery.entries[0]
+    meta = read_png_metadata(entry.folder / "output_03.png")
+    assert len(entry.outputs) == 4 and meta["result"]["settings"]["views_per_canvas"] == 2  # what ran
+    assert "views 4 (2 per canvas)" in w.gallery.info.text()
+
+
 def test_person_to_person_stores_both_stages_with_one_chain(qtbot, make_window):
     from engine.images import load_image
 
