@@ -187,10 +187,12 @@ def outfit(garments: Sequence[np.ndarray], pose_guide: np.ndarray, head: Optiona
 def turntable(pose_guides: Sequence[np.ndarray], head: Optional[np.ndarray], garment: Optional[np.ndarray] = None,
               photo: Optional[np.ndarray] = None, photo_guide: Optional[np.ndarray] = None, batch: int = 8,
               sampling: Optional[TryOnRequest] = None, label: str = "", cameras: Optional[list] = None,
-              body: Optional[dict] = None) -> Chain:
+              body: Optional[dict] = None, views_per_canvas: int = 0) -> Chain:
     """N views around the body (``pose_guides``, one per view, e.g. engine.body.guide.pose_guides with
     ``views=N``), generated ``batch`` views at a time: each batch is one multi-view request whose clean
-    panels are encoded once and shared by its views. The garment is given, or taken off ``photo`` first."""
+    panels are encoded once and shared by its views. The garment is given, or taken off ``photo`` first.
+    ``views_per_canvas``: 0 = as many views side by side on one canvas as the model was trained for (they
+    share its garment and head columns); 1 = one canvas per view."""
     if (garment is None) == (photo is None):
         raise RequestError("garment", "a turntable needs either a garment image or a photo to take it from")
     if not len(pose_guides):
@@ -209,6 +211,7 @@ def turntable(pose_guides: Sequence[np.ndarray], head: Optional[np.ndarray], gar
         chunk = list(pose_guides[start:start + batch])
         req = TryOnRequest(task="multi-view", garment=garment, head=head, pose_guides=chunk, num_views=len(chunk),
                            cameras=cameras[start:start + batch] if cameras else None, body=body,
+                           views_per_canvas=views_per_canvas,
                            label=f"{label} · views {start + 1}-{start + len(chunk)} of {n}".strip(" ·"), **s)
         stages.append(Stage(f"views {start + 1}-{start + len(chunk)} of {n}", req, list(links)))
     return Chain("turntable", stages, label=label)

@@ -136,7 +136,8 @@ def cmd_turntable(args) -> int:
     head = _head(pipe, args, photo, args.photo or "")
     chain = turntable(guides, head, garment=garment, photo=fit(photo, *lay.panel_size("person"))
                       if photo is not None else None, batch=args.batch, sampling=_sampling_request(args),
-                      label=Path(args.photo or args.garment).name, cameras=cams, body=body)
+                      label=Path(args.photo or args.garment).name, cameras=cams, body=body,
+                      views_per_canvas=args.views_per_canvas)
     res = _run_chain(pipe, chain, args.quiet)
     if not res.ok:
         raise cli.CliError("cancelled")
@@ -291,6 +292,9 @@ def register(sub, sampler_args) -> None:
     pose.add_argument("--state", help="a BodyState JSON file")
     p.add_argument("--views", type=int, default=8, help="views around the body (default 8)")
     p.add_argument("--batch", type=int, default=8, help="views per batch (one UNet call per step each)")
+    p.add_argument("--views-per-canvas", type=int, default=0,
+                   help="views side by side on one canvas, sharing its garment and head: 0 = the model's "
+                        "(faster), 1 = one canvas per view")
     p.add_argument("--elevation", type=float, default=0.0)
     p.add_argument("--fps", type=float, default=8.0)
     p.add_argument("--no-mp4", action="store_true", help="GIF and contact sheet only")

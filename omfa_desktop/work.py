@@ -169,7 +169,8 @@ class WorkActions(QObject):
         label = self.w.slots["garment"].label if garment is not None else self.w.slots["person"].label
         chain = turntable(list(guides), head, garment=garment, photo=photo, photo_guide=photo_guide,
                           batch=options.batch, sampling=self.sampling(), label=label or "turntable",
-                          cameras=list(cameras), body=(state if state is not None else self.w.pose.state).to_dict())
+                          cameras=list(cameras), body=(state if state is not None else self.w.pose.state).to_dict(),
+                          views_per_canvas=0 if getattr(options, "share_canvas", True) else 1)
         opts = dataclasses.asdict(options) if dataclasses.is_dataclass(options) else dict(vars(options))
         app = {"turntable": opts, "preset": self.w.pose.preset, "pose": self.w.pose.describe()}
         inputs = {k: s.image for k, s in self.w.slots.items() if s.image is not None}

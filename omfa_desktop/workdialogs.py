@@ -576,6 +576,7 @@ class TurntableOptions:
     mp4: bool = True
     sheet: bool = True
     folder: str = ""
+    share_canvas: bool = True  # several views side by side on one canvas (as many as the model was trained for)
 
     @property
     def batches(self) -> int:
@@ -619,6 +620,10 @@ class TurntableDialog(QDialog):
         self.batch = QSpinBox()
         self.batch.setRange(1, 64)
         self.batch.setToolTip("Views generated together in one generation (they share the clean panels)")
+        self.share = QCheckBox("Share canvases: faster")
+        self.share.setToolTip("Put several views side by side on one canvas, so the garment and head are computed "
+                              "once for them (as many as the model was trained for; the demo model: 4). Off: one "
+                              "canvas per view, slower and a little closer to the guide")
         self.elevation = QSpinBox()
         self.elevation.setRange(-30, 45)
         self.elevation.setSingleStep(5)
@@ -652,6 +657,7 @@ class TurntableDialog(QDialog):
         form.addRow("Views", views_row)
         form.addRow("Views per batch", self.batch)
         form.addRow("", hint_label("Each batch is one generation; smaller uses less GPU memory."))
+        form.addRow("", self.share)
         form.addRow("Camera elevation", self.elevation)
         form.addRow("Frame rate", self.fps)
         form.addRow("Export", formats)
@@ -679,6 +685,7 @@ class TurntableDialog(QDialog):
         self.gif.setChecked(bool(o.gif))
         self.mp4.setChecked(bool(o.mp4) and self._mp4)
         self.sheet.setChecked(bool(o.sheet))
+        self.share.setChecked(bool(getattr(o, "share_canvas", True)))
         self.folder.set_text(o.folder or "")
         self._update()
 
@@ -686,7 +693,7 @@ class TurntableDialog(QDialog):
         return TurntableOptions(views=self.views.value(), batch=self.batch.value(),
                                 elevation=float(self.elevation.value()), fps=self.fps.value(),
                                 gif=self.gif.isChecked(), mp4=self.mp4.isChecked(), sheet=self.sheet.isChecked(),
-                                folder=self.folder.text())
+                                folder=self.folder.text(), share_canvas=self.share.isChecked())
 
     def _update(self, *_) -> None:
         o = self.options()

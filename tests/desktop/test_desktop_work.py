@@ -62,6 +62,12 @@ def test_turntable_on_a_model_trained_for_shared_canvases_puts_its_views_side_by
     meta = read_png_metadata(entry.folder / "output_03.png")
     assert len(entry.outputs) == 4 and meta["result"]["settings"]["views_per_canvas"] == 2  # what ran
     assert "views 4 (2 per canvas)" in w.gallery.info.text()
+    # "Share canvases" unticked in the dialog: one canvas per view
+    rows.clear()
+    assert w.work.turntable(_options(views=4, batch=4, share_canvas=False)) is not None
+    job = _wait_job(qtbot, w, 1)
+    assert job.state.value == "finished", job.details
+    assert rows == [8] and "views 4 ·" in w.gallery.info.text()
 
 
 def test_person_to_person_stores_both_stages_with_one_chain(qtbot, make_window):

@@ -190,7 +190,7 @@ def test_turntable_defaults_options_and_cost(qtbot):
     qtbot.addWidget(d)
     o = d.options()
     assert o == TurntableOptions(views=8, batch=8, elevation=0.0, fps=8, gif=True, mp4=mp4_available(), sheet=True,
-                                 folder="")
+                                 folder="", share_canvas=True)
     assert "8 views = 1 batch;" in d.cost.text()
     d.quick[24].click()
     assert d.views.value() == 24 and d.cost.text().startswith("24 views = 3 batches;")
@@ -200,7 +200,8 @@ def test_turntable_defaults_options_and_cost(qtbot):
     d.fps.setValue(12)
     d.sheet.setChecked(False)
     d.folder.set_text("/tmp/spin")
-    assert d.options() == TurntableOptions(24, 10, -30.0, 12, True, mp4_available(), False, "/tmp/spin")
+    d.share.setChecked(False)   # one canvas per view
+    assert d.options() == TurntableOptions(24, 10, -30.0, 12, True, mp4_available(), False, "/tmp/spin", False)
     assert (d.views.minimum(), d.views.maximum(), d.batch.minimum(), d.batch.maximum()) == (2, 72, 1, 64)
     assert (d.elevation.maximum(), d.fps.minimum(), d.fps.maximum()) == (45, 1, 30)
     d2 = TurntableDialog(options=d.options())   # restored from the last use

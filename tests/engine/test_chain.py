@@ -129,6 +129,18 @@ def test_turntable_runs_batches_of_views_sharing_clean_panels(pipe, rng):
     assert len(res.outputs()) == 10
 
 
+def test_turntable_shares_canvases_unless_asked_for_one_canvas_per_view(pipe, rng):
+    pipe.model.config.views_per_canvas = 2  # as a model trained on 2-view canvases records
+    guides = [img(rng) for _ in range(4)]
+    garment, head = img(rng), img(rng)
+    for k, want_rows, ran in ((0, [4], 2), (1, [8], 1)):
+        rows = count_rows(pipe)
+        res = run_chain(pipe, turntable(guides, head, garment=garment, batch=4, views_per_canvas=k,
+                                        sampling=TryOnRequest(steps=1, guidance=2.0)))
+        assert res.ok and len(res.outputs()) == 4
+        assert rows == want_rows and res.results[0].settings["views_per_canvas"] == ran
+
+
 def test_turntable_from_a_photo_takes_the_garment_off_first(pipe, rng):
     guides = [img(rng) for _ in range(3)]
     res = run_chain(pipe, turntable(guides, img(rng), photo=img(rng), batch=8, sampling=TryOnRequest(steps=2)))
