@@ -308,7 +308,10 @@ def cmd_train(args) -> int:
         folder = train(cfg, stop_after=args.stop_after)
     except (ModelError, OSError) as e:  # a missing or broken --resume-model/--codec/--init/--data folder
         raise CliError(str(e)) from None
-    print(f"model saved to {folder}")
+    if (folder / "omfa_config.json").is_file():
+        print(f"model saved to {folder}")
+    else:
+        print("no model written (nothing was trained in this run)")
     return 0
 
 

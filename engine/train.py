@@ -74,9 +74,10 @@ def load_shards(folder: str | Path, split: str = "train", keys=IMAGE_KEYS,
                 if k in z.files:
                     parts[k].append(z[k])
     out = {k: np.concatenate(parts[k]) for k in keys}
-    for k in optional:
-        if len(parts[k]) == len(paths) and len({a.shape[1:] for a in parts[k]}) == 1:
-            out[k] = np.concatenate(parts[k])
+    # all or none: a shard with person views but no guides (or other shapes) would give canvases without poses
+    if optional and all(len(parts[k]) == len(paths) for k in optional) \
+            and len({a.shape[1:] for k in optional for a in parts[k]}) == 1:
+        out.update({k: np.concatenate(parts[k]) for k in optional})
     return out
 
 

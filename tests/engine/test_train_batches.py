@@ -90,3 +90,6 @@ def test_shards_keep_orbit_views_only_when_every_shard_has_them(tmp_path):
     np.savez(tmp_path / "train_00002.npz", **base)  # one shard without views: none are used
     got = load_shards(tmp_path)
     assert "views_person" not in got and got["person"].shape == (6, 8, 8, 3)
+    np.savez(tmp_path / "train_00002.npz", **base, views_person=views["views_person"])  # guides missing
+    got = load_shards(tmp_path)
+    assert "views_person" not in got and "views_guide" not in got
