@@ -303,7 +303,8 @@ def cmd_train(args) -> int:
                       save_every=args.save_every, seed=args.seed, pool=args.pool,
                       zero_terminal_snr=args.noise_schedule == "zero-snr",
                       min_snr_v_floor=args.noise_schedule == "zero-snr", p_two_views=args.two_views,
-                      max_views_per_canvas=args.max_views_per_canvas, max_hours=args.max_hours)
+                      max_views_per_canvas=args.max_views_per_canvas, max_hours=args.max_hours,
+                      patch=args.patch, full_attention=args.full_attention)
     try:
         folder = train(cfg, stop_after=args.stop_after)
     except (ModelError, OSError) as e:  # a missing or broken --resume-model/--codec/--init/--data folder
@@ -562,6 +563,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fraction of steps trained on multi-view canvases [p1 .. pk | garment | head] (0-1)")
     p.add_argument("--max-views-per-canvas", type=int, default=2,
                    help="multi-view steps put 2..K views on a canvas (default 2); the model then takes up to K")
+    p.add_argument("--patch", type=int, default=1, choices=[1, 2, 4],
+                   help="new models: the UNet sees PxP latent patches as channels (P^2 times cheaper per step)")
+    p.add_argument("--full-attention", action="store_true",
+                   help="new models: attention blocks at every UNet level, the first included")
     p.add_argument("--grad-checkpointing", action="store_true")
     p.add_argument("--mixed-precision", default="no", choices=["no", "fp16", "bf16"])
     p.add_argument("--seed", type=int, default=0)

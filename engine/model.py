@@ -11,7 +11,11 @@ A model folder (what ``save`` writes and ``load`` reads; safetensors + JSON only
 Loading verifies the manifest before any weights are read, refuses pickle checkpoints, and compares the
 configs with the safetensors headers (see engine.integrity).
 
-UNet input channels: noisy joint latent (4) | pose latent (4) | component mask (1).
+UNet input channels: noisy joint latent (4) | pose latent (4) | component mask (1). A model with
+``patch`` p > 1 feeds the UNet p×p patches of that input folded into channels (9·p² in, 4·p² out), so the
+UNet works at 1/p of the latent resolution: p² times cheaper, which lets a CPU-trained model afford
+attention at its first level too. The codec, layout and everything outside ``OmfaModel.forward`` are
+unchanged.
 """
 from __future__ import annotations
 
@@ -87,6 +91,7 @@ class ModelConfig:
     default_scheduler: str = "ddim"
     trained: bool = False                              # False: random weights, outputs are noise
     views_per_canvas: int = 1                          # >1: trained on p1..pk | garment | head canvases
+    patch: int = 1                                     # the UNet sees p x p latent patches as channels
     description: str = ""
     training: dict = field(default_factory=dict)       # provenance: data, steps, time, metrics
     format: str = FORMAT
@@ -139,8 +144,8 @@ class OmfaModel(nn.Module):
 
     @property
     def width_multiple(self) -> int:
-        """Latent widths the UNet takes are multiples of this (its down-sampling factor)."""
-        return 2 ** (len(self.unet.config.block_out_channels) - 1)
+        """Latent widths the UNet takes are multiples of this (its down-sampling factor times the patch)."""
+        return 2 ** (len(self.unet.config.block_out_channels) - 1) * self.config.patch
 
     def forward(self, x_in: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
         """One UNet call.
@@ -165,7 +170,11 @@ class OmfaModel(nn.Module):
             kwargs["added_cond_kwargs"] = {"text_embeds": pooled, "time_ids": time_ids}
         if not torch.is_tensor(timesteps) or timesteps.ndim == 0:
             timesteps = torch.as_tensor(timesteps, device=x_in.device).expand(b)
-        return self.unet(x_in.to(dtype), timesteps, encoder_hidden_states=ehs, **kwargs, return_dict=False)[0]
+        p = self.config.patch
+        if p > 1:
+            x_in = nn.functional.pixel_unshuffle(x_in, p)  # (B, 9p², h/p, W/p)
+        out = self.unet(x_in.to(dtype), timesteps, encoder_hidden_states=ehs, **kwargs, return_dict=False)[0]
+        return nn.functional.pixel_shuffle(out, p) if p > 1 else out
 
     # ---------------------------------------------------------------- persistence
     def save(self, folder: str | Path, fp16: bool = False) -> None:
@@ -202,18 +211,27 @@ class OmfaModel(nn.Module):
 
 
 def build_model(preset: str = "demo", layout: PanelLayout | None = None, name: str | None = None,
-                seed: int = 0, **unet_overrides) -> OmfaModel:
+                seed: int = 0, patch: int = 1, full_attention: bool = False, **unet_overrides) -> OmfaModel:
     """A freshly initialised (untrained) model from a named preset.
 
     Real SD/SDXL presets built this way have random weights; use :func:`init_from_diffusers` to start from
     a pretrained base. The codec for VAE presets is a randomly initialised AutoencoderKL of SD geometry.
+    ``patch`` folds p×p latent patches into the UNet's channels (see the module docstring);
+    ``full_attention`` puts attention blocks at every UNet level, the first included.
     """
     from diffusers import UNet2DConditionModel
 
     if preset not in UNET_PRESETS:
         raise ModelError(f"unknown preset {preset!r}; presets are {', '.join(UNET_PRESETS)}")
+    if patch not in (1, 2, 4):
+        raise ModelError(f"patch must be 1, 2 or 4, not {patch}")
     torch.manual_seed(seed)
     cfg = {**UNET_PRESETS[preset], **unet_overrides}
+    cfg["in_channels"], cfg["out_channels"] = cfg["in_channels"] * patch ** 2, cfg["out_channels"] * patch ** 2
+    if full_attention:
+        n = len(cfg["block_out_channels"])
+        cfg["down_block_types"] = ("CrossAttnDownBlock2D",) * n
+        cfg["up_block_types"] = ("CrossAttnUpBlock2D",) * n
     unet = UNet2DConditionModel(**cfg)
     defaults = PRESET_DEFAULTS[preset]
     layout = layout or defaults["layout"]
@@ -226,7 +244,11 @@ def build_model(preset: str = "demo", layout: PanelLayout | None = None, name: s
                                        down_block_types=("DownEncoderBlock2D",) * 4,
                                        up_block_types=("UpDecoderBlock2D",) * 4, layers_per_block=2,
                                        scaling_factor=0.13025))
-    config = ModelConfig(name=name or f"{preset} (untrained)", preset=preset, layout=layout.to_dict())
+    config = ModelConfig(name=name or f"{preset} (untrained)", preset=preset, layout=layout.to_dict(), patch=patch)
+    lay = config.panel_layout
+    multiple = 2 ** (len(cfg["block_out_channels"]) - 1) * patch
+    if patch > 1 and any((w // lay.factor) % multiple for w in lay.widths.values()) or (lay.height // lay.factor) % multiple:
+        raise ModelError(f"patch {patch}: every panel's latent size must be a multiple of {multiple}")
     learned = preset == "demo"
     null = torch.randn(1, defaults["text_tokens"], cfg["cross_attention_dim"]) * (0.02 if learned else 0.0)
     pooled = torch.zeros(1, 1280) if cfg.get("addition_embed_type") == "text_time" else None
@@ -266,6 +288,8 @@ def parse_config(raw: Any, cfg_path: Path) -> ModelConfig:
     if isinstance(raw.get("views_per_canvas"), bool) or raw.get("views_per_canvas", 1) < 1:
         raise ModelError(f"{cfg_path} is invalid: 'views_per_canvas' must be an integer >= 1, "
                          f"not {raw['views_per_canvas']!r:.60}")
+    if raw.get("patch", 1) not in (1, 2, 4):
+        raise ModelError(f"{cfg_path} is invalid: 'patch' must be 1, 2 or 4, not {raw['patch']!r:.60}")
     config = ModelConfig(**{k: v for k, v in raw.items() if k in ModelConfig.__dataclass_fields__})
     try:
         config.panel_layout
@@ -316,9 +340,13 @@ def load_model(folder: str | Path, dtype: torch.dtype | None = None, device: str
     # Consistency from the configs and safetensors headers, before reading gigabytes of weights.
     check_diffusers_weights(UNet2DConditionModel, folder / "unet")
     unet_cfg = read_json_object(folder / "unet" / "config.json")
-    if unet_cfg.get("in_channels") != IN_CHANNELS:
+    want_in, want_out = IN_CHANNELS * config.patch ** 2, LATENT_CHANNELS * config.patch ** 2
+    if unet_cfg.get("in_channels") != want_in:
         raise ModelError(f"{folder / 'unet'} has {unet_cfg.get('in_channels')} input channels; an OMFA UNet has "
-                         f"{IN_CHANNELS} (use 'omfa convert' to widen a base model)")
+                         f"{want_in} (use 'omfa convert' to widen a base model)")
+    if unet_cfg.get("out_channels", LATENT_CHANNELS) != want_out:
+        raise ModelError(f"{folder / 'unet'} has {unet_cfg.get('out_channels')} output channels; with patch "
+                         f"{config.patch} ({cfg_path}) an OMFA UNet has {want_out}")
     codec_cfg_path = folder / "codec" / "config.json"
     factor = codec_factor_from_config(read_json_object(codec_cfg_path), codec_cfg_path)
     if factor != layout.factor:

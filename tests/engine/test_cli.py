@@ -90,6 +90,21 @@ def test_train_smoke_20_steps(tmp_path, capsys):
     assert training["steps"] == 24 and training["schedule_start"] == 22 and training["warmup"] == 2
 
 
+def test_train_a_patched_full_attention_model_and_resume_it_as_it_was_made(tmp_path, capsys):
+    from engine.model import load_model
+
+    assert cli.main(["train", "--preset", "demo", "--patch", "2", "--full-attention", "--steps", "3",
+                     "--batch", "1", "--pool", "1", "--save-every", "3", "--out", str(tmp_path / "run")]) == 0
+    m = load_model(tmp_path / "run/model")
+    assert m.config.patch == 2 and m.unet.config.in_channels == 36
+    assert set(m.unet.config.down_block_types) == {"CrossAttnDownBlock2D"}
+    # resumed without the flags: the checkpoint's geometry wins (its weights would not fit a plain UNet)
+    assert cli.main(["train", "--preset", "demo", "--steps", "4", "--batch", "1", "--pool", "1",
+                     "--out", str(tmp_path / "run")]) == 0
+    assert "keeping its UNet geometry patch=2, full_attention=True" in capsys.readouterr().out
+    assert load_model(tmp_path / "run/model").config.training["steps"] == 4
+
+
 def test_train_stops_when_its_time_budget_is_spent(tmp_path, capsys):
     # a fresh run with a budget it spends in its first step: one step, saved and exported
     assert cli.main(["train", "--preset", "demo", "--steps", "50", "--batch", "1", "--pool", "1",

@@ -154,3 +154,66 @@ def test_omfa_convert_command(tmp_path, capsys):
     assert m.unet.config.in_channels == IN_CHANNELS and m.layout.panels == ("person", "garment")
     assert cli.main(["convert", "--base", str(tmp_path / "nothing"), "--out", str(tmp_path / "x")]) == 1
     assert "unet/config.json is missing" in capsys.readouterr().err
+
+
+def _patched_tiny(patch=2, full_attention=True):
+    from engine.layout import PanelLayout
+    from engine.model import build_model
+
+    from omfa_testing import TINY_UNET
+
+    layout = PanelLayout({"person": 32, "garment": 32, "head": 32}, 32, 4)  # latent 8 x (8+8+8)
+    m = build_model("demo", layout=layout, patch=patch, full_attention=full_attention, **TINY_UNET)
+    with torch.no_grad():
+        m.unet.conv_out.weight.normal_(0, 0.1)
+    return m.eval()
+
+
+def test_patched_unet_works_on_latent_patches_and_round_trips(tmp_path):
+    m = _patched_tiny()
+    cfg = m.unet.config
+    assert (cfg.in_channels, cfg.out_channels) == (4 * IN_CHANNELS, 16)  # 2x2 patches folded into channels
+    assert set(cfg.down_block_types) == {"CrossAttnDownBlock2D"} and m.width_multiple == 8
+    x = torch.randn(2, IN_CHANNELS, 8, 24)
+    t = torch.tensor([10, 900])
+    with torch.no_grad():
+        out = m(x, t)
+        assert out.shape == (2, 4, 8, 24)  # the latent's own resolution, not the UNet's
+        # the UNet sees 2x2 patches: it is called on a (2, 36, 4, 12) tensor
+        seen = []
+        hook = m.unet.register_forward_pre_hook(lambda mod, args: seen.append(args[0].shape))
+        m(x, t)
+        hook.remove()
+        assert seen == [torch.Size([2, 4 * IN_CHANNELS, 4, 12])]
+    m.save(tmp_path / "m")
+    assert json.loads((tmp_path / "m/omfa_config.json").read_text())["patch"] == 2
+    with torch.no_grad():
+        assert torch.equal(load_model(tmp_path / "m")(x, t), out)
+    # a config that lost its patch no longer matches the UNet: refused by name, before weights are read
+    cfg_path = tmp_path / "m/omfa_config.json"
+    raw = json.loads(cfg_path.read_text())
+    raw["patch"] = 1
+    cfg_path.write_text(json.dumps(raw))
+    (tmp_path / "m/manifest.json").unlink()
+    write_manifest(tmp_path / "m")
+    with pytest.raises(ModelError, match="36 input channels; an OMFA UNet has 9"):
+        load_model(tmp_path / "m")
+    raw["patch"] = 3
+    cfg_path.write_text(json.dumps(raw))
+    (tmp_path / "m/manifest.json").unlink()
+    write_manifest(tmp_path / "m")
+    with pytest.raises(ModelError, match="'patch' must be 1, 2 or 4"):
+        load_model(tmp_path / "m")
+
+
+def test_patch_needs_panels_the_patched_unet_can_divide():
+    from engine.layout import PanelLayout
+    from engine.model import build_model
+
+    from omfa_testing import TINY_UNET
+
+    odd = PanelLayout({"person": 48, "garment": 48, "head": 32}, 32, 4)  # person latent 12: not a multiple of 8
+    with pytest.raises(ModelError, match="multiple of 8"):
+        build_model("demo", layout=odd, patch=2, **TINY_UNET)
+    with pytest.raises(ModelError, match="patch must be 1, 2 or 4"):
+        build_model("demo", patch=3, **TINY_UNET)
