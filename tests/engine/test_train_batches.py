@@ -93,3 +93,25 @@ def test_shards_keep_orbit_views_only_when_every_shard_has_them(tmp_path):
     np.savez(tmp_path / "train_00002.npz", **base, views_person=views["views_person"])  # guides missing
     got = load_shards(tmp_path)
     assert "views_person" not in got and "views_guide" not in got
+
+
+def test_a_data_set_encoded_once_gives_the_batches_encoding_per_step_gives():
+    from engine.train import encode_dataset
+
+    m = tiny_model()
+    images = _batch(n=5)
+    rng = np.random.default_rng(3)
+    images["views_person"] = rng.integers(0, 256, (5, 3, 32, 32, 3), dtype=np.uint8)
+    images["views_guide"] = rng.integers(0, 256, (5, 3, 32, 32, 3), dtype=np.uint8)
+    latents = encode_dataset(m.codec, images, chunk=4)  # chunks that do not divide the data
+    assert latents["person"].shape == (5, 4, 8, 8) and latents["views_person"].shape == (5, 3, 4, 8, 8)
+    idx = np.array([4, 0, 2])
+    for views in (1, 3):
+        out = []
+        for data in (images, latents):
+            b = _Batcher(m, TrainConfig(), np.random.default_rng(7))  # same task and dropout draws
+            batch = {k: v[idx] for k, v in data.items()}
+            out.append(b(batch) if views == 1 else b.multi_views(batch, views))
+        (x_img, p_img, m_img, *rest_img), (x_lat, p_lat, m_lat, *rest_lat) = out
+        assert torch.allclose(x_img, x_lat, atol=1e-5) and torch.allclose(p_img, p_lat, atol=1e-5)
+        assert torch.equal(m_img, m_lat) and rest_img[-1] == rest_lat[-1]
