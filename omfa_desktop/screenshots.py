@@ -200,7 +200,12 @@ def _dialog_shots(app, out: Path) -> int:
     batch.set_paths(people=root / "clients", garments=root / "garments", out=root / "results")
     batch.set_poses(["own", "walking", "hands_on_hips"])
     shot(batch, "dialog_batch.png")
-    turntable = TurntableDialog()
+    import json
+
+    from engine.paths import DEMO_MODEL
+
+    k = json.loads((DEMO_MODEL / "omfa_config.json").read_text()).get("views_per_canvas", 1)
+    turntable = TurntableDialog(views_per_canvas=int(k))  # as the window opens it on the shipped model
     turntable.quick[24].click()
     shot(turntable, "dialog_turntable.png")
     p2p = PersonToPersonDialog(photo_a=load_image(SAMPLES / "demo_000_person.png"))

@@ -142,7 +142,8 @@ class WorkActions(QObject):
         if options is None:
             from omfa_desktop.workdialogs import TurntableDialog
 
-            dlg = (dialog_cls or TurntableDialog)(self.w)
+            k = int((self.w.model_info or {}).get("views_per_canvas", 1))
+            dlg = (dialog_cls or TurntableDialog)(self.w, views_per_canvas=k)
             if not dlg.exec():
                 return None
             options = dlg.options()

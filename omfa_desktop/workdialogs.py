@@ -591,12 +591,14 @@ def mp4_available() -> bool:
 class TurntableDialog(QDialog):
     """Turntable: views around the body, in batches, exported as GIF / MP4 / contact sheet.
 
-    ``TurntableDialog(parent=None, options=None, start_dir="")`` (``options``: the last-used
-    :class:`TurntableOptions`); ``options()`` returns the choice, ``set_options()`` sets it.
+    ``TurntableDialog(parent=None, options=None, start_dir="", views_per_canvas=1)`` (``options``: the
+    last-used :class:`TurntableOptions`; ``views_per_canvas``: how many views the loaded model takes on one
+    canvas — "Share canvases" is offered only when that is more than 1); ``options()`` returns the choice,
+    ``set_options()`` sets it.
     """
 
     def __init__(self, parent: QWidget | None = None, options: Optional[TurntableOptions] = None,
-                 start_dir: str = "") -> None:
+                 start_dir: str = "", views_per_canvas: int = 1) -> None:
         super().__init__(parent)
         self.setWindowTitle("Turntable")
         self._mp4 = mp4_available()
@@ -622,8 +624,10 @@ class TurntableDialog(QDialog):
         self.batch.setToolTip("Views generated together in one generation (they share the clean panels)")
         self.share = QCheckBox("Share canvases: faster")
         self.share.setToolTip("Put several views side by side on one canvas, so the garment and head are computed "
-                              "once for them (as many as the model was trained for; the demo model: 4). Off: one "
-                              "canvas per view, slower and a little closer to the guide")
+                              f"once for them (this model: up to {views_per_canvas}). Off: one canvas per view, "
+                              "slower and a little closer to the guide")
+        # A model trained on one person panel has nothing to share: the option would only mislead.
+        self.share.setVisible(views_per_canvas > 1)
         self.elevation = QSpinBox()
         self.elevation.setRange(-30, 45)
         self.elevation.setSingleStep(5)

@@ -183,6 +183,7 @@ def model_info(pipe, fallback: bool, folder: Path, vae_error: str = "") -> dict:
             "render_style": cfg.render_style, "default_scheduler": cfg.default_scheduler,
             "schedulers": schedulers_for(cfg.noise_schedule), "fallback": fallback, "folder": str(folder),
             "parameters": pipe.model.num_parameters(), "preset": cfg.preset,
+            "views_per_canvas": cfg.views_per_canvas,
             "vae": str(pipe.vae_folder) if pipe.vae_folder is not None else "", "vae_error": vae_error}
 
 

@@ -186,8 +186,12 @@ def test_batch_counts_results_already_in_the_output_folder(qtbot, tree):
 def test_turntable_defaults_options_and_cost(qtbot):
     from omfa_desktop.workdialogs import TurntableDialog, TurntableOptions, mp4_available
 
-    d = TurntableDialog()
+    d = TurntableDialog(views_per_canvas=4)
     qtbot.addWidget(d)
+    assert not d.share.isHidden() and "up to 4" in d.share.toolTip()
+    one = TurntableDialog()  # a model trained on one person panel: nothing to share, no option
+    qtbot.addWidget(one)
+    assert one.share.isHidden()
     o = d.options()
     assert o == TurntableOptions(views=8, batch=8, elevation=0.0, fps=8, gif=True, mp4=mp4_available(), sheet=True,
                                  folder="", share_canvas=True)
