@@ -192,18 +192,12 @@ def test_patched_unet_works_on_latent_patches_and_round_trips(tmp_path):
     # a config that lost its patch no longer matches the UNet: refused by name, before weights are read
     cfg_path = tmp_path / "m/omfa_config.json"
     raw = json.loads(cfg_path.read_text())
-    raw["patch"] = 1
-    cfg_path.write_text(json.dumps(raw))
-    (tmp_path / "m/manifest.json").unlink()
-    write_manifest(tmp_path / "m")
-    with pytest.raises(ModelError, match="36 input channels; an OMFA UNet has 9"):
-        load_model(tmp_path / "m")
-    raw["patch"] = 3
-    cfg_path.write_text(json.dumps(raw))
-    (tmp_path / "m/manifest.json").unlink()
-    write_manifest(tmp_path / "m")
-    with pytest.raises(ModelError, match="'patch' must be 1, 2 or 4"):
-        load_model(tmp_path / "m")
+    for patch, words in ((1, "36 input channels; an OMFA UNet has 9"), (3, "'patch' must be 1, 2 or 4")):
+        cfg_path.write_text(json.dumps({**raw, "patch": patch}))
+        (tmp_path / "m/manifest.json").unlink()
+        write_manifest(tmp_path / "m")  # a consistent folder whose config and UNet disagree
+        with pytest.raises(ModelError, match=words):
+            load_model(tmp_path / "m")
 
 
 def test_patch_needs_panels_the_patched_unet_can_divide():
