@@ -295,6 +295,9 @@ def cmd_train(args) -> int:
         raise CliError(f"--two-views is a fraction of steps from 0 to 1, not {args.two_views}", 2)
     if args.max_hours < 0:
         raise CliError(f"--max-hours must be >= 0, not {args.max_hours}", 2)
+    if (args.patch != 1 or args.full_attention) and (args.resume_model or args.init):
+        raise CliError("--patch and --full-attention shape a new model; a --resume-model or --init model keeps "
+                       "the UNet it has", 2)
     if not 2 <= args.max_views_per_canvas <= 8:
         raise CliError(f"--max-views-per-canvas must be from 2 to 8, not {args.max_views_per_canvas}", 2)
     cfg = TrainConfig(preset=args.preset, out=args.out, data=args.data or "", codec=args.codec or "",

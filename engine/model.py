@@ -247,7 +247,8 @@ def build_model(preset: str = "demo", layout: PanelLayout | None = None, name: s
     config = ModelConfig(name=name or f"{preset} (untrained)", preset=preset, layout=layout.to_dict(), patch=patch)
     lay = config.panel_layout
     multiple = 2 ** (len(cfg["block_out_channels"]) - 1) * patch
-    if patch > 1 and any((w // lay.factor) % multiple for w in lay.widths.values()) or (lay.height // lay.factor) % multiple:
+    sizes = [w // lay.factor for w in lay.widths.values()] + [lay.height // lay.factor]
+    if patch > 1 and any(size % multiple for size in sizes):
         raise ModelError(f"patch {patch}: every panel's latent size must be a multiple of {multiple}")
     learned = preset == "demo"
     null = torch.randn(1, defaults["text_tokens"], cfg["cross_attention_dim"]) * (0.02 if learned else 0.0)

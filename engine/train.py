@@ -246,8 +246,8 @@ class TrainConfig:
     # A training-time budget in hours over the model's whole life (a fine-tune of an exported model counts
     # the hours it came with): the run saves and stops once it is spent. 0: no budget.
     max_hours: float = 0.0
-    # New models only (ignored with --resume-model/--init): the UNet sees 2x2 latent patches (4x cheaper per
-    # step) and attends at every level; see engine.model.
+    # New models only (a --resume-model/--init model keeps its own geometry): the UNet sees patch x patch
+    # latent patches (patch² times cheaper per step); full_attention attends at every level; see engine.model.
     patch: int = 1
     full_attention: bool = False
     name: str = "OMFA demo"

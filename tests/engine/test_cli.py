@@ -103,6 +103,12 @@ def test_train_a_patched_full_attention_model_and_resume_it_as_it_was_made(tmp_p
                      "--out", str(tmp_path / "run")]) == 0
     assert "keeping its UNet geometry patch=2, full_attention=True" in capsys.readouterr().out
     assert load_model(tmp_path / "run/model").config.training["steps"] == 4
+    # a fine-tune cannot change the UNet it continues: refused in one line, nothing written
+    code = cli.main(["train", "--resume-model", str(tmp_path / "run/model"), "--patch", "1", "--full-attention",
+                     "--steps", "6", "--out", str(tmp_path / "tune")])
+    err = capsys.readouterr().err
+    assert code == 2 and "keeps the UNet it has" in err and "Traceback" not in err
+    assert not (tmp_path / "tune").exists()
 
 
 def test_train_stops_when_its_time_budget_is_spent(tmp_path, capsys):

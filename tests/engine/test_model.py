@@ -209,5 +209,9 @@ def test_patch_needs_panels_the_patched_unet_can_divide():
     odd = PanelLayout({"person": 48, "garment": 48, "head": 32}, 32, 4)  # person latent 12: not a multiple of 8
     with pytest.raises(ModelError, match="multiple of 8"):
         build_model("demo", layout=odd, patch=2, **TINY_UNET)
+    short = PanelLayout({"person": 32, "garment": 32, "head": 32}, 48, 4)  # height latent 12
+    with pytest.raises(ModelError, match="multiple of 8"):
+        build_model("demo", layout=short, patch=2, **TINY_UNET)
+    assert build_model("demo", layout=short, **TINY_UNET).config.patch == 1  # unpatched: as before
     with pytest.raises(ModelError, match="patch must be 1, 2 or 4"):
         build_model("demo", patch=3, **TINY_UNET)
