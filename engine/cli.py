@@ -109,6 +109,9 @@ def _sampler_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--guidance", type=float, help="classifier-free guidance (default 2.0)")
     p.add_argument("--guidance-until", type=float, help="guide the first this fraction of steps (0-1]")
     p.add_argument("--scheduler", choices=list(SCHEDULERS), help="sampler (default: the preset's)")
+    p.add_argument("--no-noise-prior", dest="noise_prior", action="store_false",
+                   help="start from pure noise, not from the model's latent prior (its training data's mean "
+                        "latent; only models that have one)")
     p.add_argument("--memory", default="standard", choices=["standard", "low", "offload"],
                    help="low: less memory, slower (for GPUs that run out of memory); offload: also keeps the "
                         "model in CPU memory between uses (8-12 GB GPUs)")
@@ -128,7 +131,7 @@ def _sampling(args) -> dict:
     for key in ("steps", "guidance", "guidance_until", "scheduler"):
         if getattr(args, key, None) is not None:
             s[key] = getattr(args, key)
-    return {**s, "memory": args.memory}
+    return {**s, "memory": args.memory, "noise_prior": args.noise_prior}
 
 
 # ============================================================================================ commands
@@ -224,6 +227,17 @@ def cmd_manifest(args) -> int:
         raise CliError(str(e)) from None
     n = len(json.loads(path.read_text())["files"])
     print(f"wrote {path}: sha256 of {n} files (load_model now refuses any of them missing, truncated or changed)")
+    return 0
+
+
+def cmd_prior(args) -> int:
+    from engine.integrity import ModelError
+    from engine.train import write_latent_prior
+
+    try:
+        write_latent_prior(args.model, args.data, args.count, args.seed)
+    except (ModelError, OSError) as e:
+        raise CliError(str(e)) from None
     return 0
 
 
@@ -348,7 +362,8 @@ def cmd_eval(args) -> int:
     try:
         report = evaluate(pipe, args.split, args.n, sampling["steps"], sampling["guidance"], sampling["scheduler"],
                           args.seed, data=args.data, weights_dir=args.weights, progress=progress,
-                          n_train=args.n_train, guidance_until=sampling["guidance_until"])
+                          n_train=args.n_train, guidance_until=sampling["guidance_until"],
+                          noise_prior=sampling["noise_prior"])
     except (EvalError, RenderError) as e:
         raise CliError(str(e)) from None
     md = report.to_markdown()
@@ -472,6 +487,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("manifest", help="write FOLDER/manifest.json (sha256 of every file) for a model you trust")
     p.add_argument("folder", metavar="FOLDER")
     p.set_defaults(func=cmd_manifest)
+
+    p = sub.add_parser("prior", help="store a model's latent prior (its training data's mean latent per panel, "
+                                      "where sampling starts) in its folder")
+    p.add_argument("--model", required=True, help="the model folder")
+    p.add_argument("--data", help="training shards (omfa data render); default: render --count samples")
+    p.add_argument("--count", type=int, default=256, help="synthetic samples to render without --data (256)")
+    p.add_argument("--seed", type=int, default=0, help="world seed without --data (0)")
+    p.set_defaults(func=cmd_prior)
 
     p = sub.add_parser("verify", help="check a model folder against its manifest.json (exit 0 OK, 1 failed)")
     p.add_argument("folder", metavar="FOLDER")

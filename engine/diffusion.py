@@ -209,9 +209,11 @@ def sample(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x0_clean
         uncond cost (a third of the canvas on the demo layout); approximate, since in training the zeros
         were there. Falls back to the full canvas when the generated columns are not one block whose width
         the UNet can take.
-    init, strength : with ``strength`` < 1, the generated panels start from ``init`` (B or 1, C, h, W) noised
-        to the timestep ``strength`` of the way into the schedule, and only the remaining
-        ``round(steps * strength)`` steps run (SDEdit, as diffusers' img2img pipelines do)
+    init, strength : when ``init`` (B or 1, C, h, W) is given, the generated panels start from it noised to
+        the first timestep that runs (``scheduler.add_noise``) instead of from pure noise. With ``strength``
+        = 1 all steps run: ``init`` is the model's latent prior (engine.prior). With ``strength`` < 1 only the
+        last ``round(steps * strength)`` steps run: ``init`` is an image to change (SDEdit, as diffusers'
+        img2img pipelines do)
     """
     if steps <= 0:
         raise ValueError(f"steps must be at least 1, not {steps}")
@@ -225,9 +227,9 @@ def sample(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x0_clean
     scheduler.set_timesteps(steps, device=device)
     timesteps = scheduler.timesteps
     crop = _generated_columns(m[0, 0], multiple=getattr(model, "width_multiple", 8)) if uncond_panel else None
-    if strength < 1.0 and init is not None:
+    if init is not None:
         order = getattr(scheduler, "order", 1)
-        keep = max(1, min(steps, round(steps * strength)))
+        keep = steps if strength >= 1.0 else max(1, min(steps, round(steps * strength)))
         timesteps = timesteps[(steps - keep) * order:]
         if hasattr(scheduler, "set_begin_index"):
             scheduler.set_begin_index((steps - keep) * order)

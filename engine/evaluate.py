@@ -307,6 +307,7 @@ class EvalReport:
         lines.append(f"Split **{s['split']}**, n = {s['n']} ({s['data']}); sampler {s['scheduler']}, "
                      f"{s['steps']} steps, guidance {s['guidance']:g}"
                      + (f" on the first {s.get('guidance_until', 1.0):.0%} of the steps" if s.get('guidance_until', 1.0) < 1 else "")
+                     + (", starting from the model's latent prior" if s.get("noise_prior") else "")
                      + f", seed {s['seed']} + sample index. "
                      f"Mean-image baseline: {s['mean_image']}. Best of model and baselines in **bold**; "
                      "“GT vs GT” scores the ground truth against itself (validation).")
@@ -848,15 +849,16 @@ def train_mean_images(n_train: int = 64, data: str | Path | None = None, panel_s
 
 
 def _generate(pipe: "Pipeline", task: str, samples: Sequence["SyntheticSample"], steps: int, guidance: float,
-              scheduler: str, seed: int, progress: Optional[ProgressFn], guidance_until: float = 1.0
-              ) -> list[np.ndarray]:
+              scheduler: str, seed: int, progress: Optional[ProgressFn], guidance_until: float = 1.0,
+              noise_prior: bool = True) -> list[np.ndarray]:
     from engine.request import RequestError, TryOnRequest
 
     has_head = "head" in pipe.layout.panels
     outs = []
     for i, s in enumerate(samples):
         common = dict(head=s.head if has_head else None, steps=steps, guidance=guidance, scheduler=scheduler,
-                      guidance_until=guidance_until, seed=seed + i, label=f"eval {task} #{i}")
+                      guidance_until=guidance_until, noise_prior=noise_prior, seed=seed + i,
+                      label=f"eval {task} #{i}")
         if task == "try-off":
             req = TryOnRequest(task="try-off", person=s.person, pose_guides=[s.guide], **common)
         else:
@@ -876,7 +878,8 @@ def evaluate(model: "str | Path | Pipeline", split: str = "test", n: int = 64, s
              weights_dir: str | Path | None = None, progress: Optional[ProgressFn] = None, *,
              tasks: Sequence[str] = TASKS, n_train: int = 64,
              mean_images: Optional[dict[str, np.ndarray]] = None, world_seed: int = 0,
-             samples: Optional[Sequence["SyntheticSample"]] = None, guidance_until: float = 1.0) -> EvalReport:
+             samples: Optional[Sequence["SyntheticSample"]] = None, guidance_until: float = 1.0,
+             noise_prior: bool = True) -> EvalReport:
     """Evaluate a model on ``n`` samples of ``split`` for try-off and try-on in a new pose.
 
     Parameters
@@ -900,6 +903,7 @@ def evaluate(model: "str | Path | Pipeline", split: str = "test", n: int = 64, s
         Seed of the synthetic world when rendering (0 is the benchmark split).
     samples : sequence of SyntheticSample, optional
         Evaluate on these instead of loading ``n`` samples (``split``/``data`` are then only labels).
+    guidance_until, noise_prior : as in :class:`engine.request.TryOnRequest`
 
     Returns
     -------
@@ -943,7 +947,8 @@ def evaluate(model: "str | Path | Pipeline", split: str = "test", n: int = 64, s
     reports = []
     for task in tasks:
         t0 = time.perf_counter()
-        preds = _generate(pipe, task, samples, steps, guidance, scheduler, seed, progress, guidance_until)
+        preds = _generate(pipe, task, samples, steps, guidance, scheduler, seed, progress, guidance_until,
+                          noise_prior)
         seconds = time.perf_counter() - t0
         if task == "try-off":
             gts = [s.garment for s in samples]
@@ -973,6 +978,7 @@ def evaluate(model: "str | Path | Pipeline", split: str = "test", n: int = 64, s
     bar = validation_lines(reports) + [line for t in reports for line in quality_bar(t)]
     settings = {"split": split, "n": len(samples), "steps": steps, "guidance": guidance, "scheduler": scheduler,
                 "guidance_until": guidance_until,
+                "noise_prior": bool(noise_prior and pipe.model.latent_prior is not None),
                 "seed": seed, "data": source, "mean_image": mean_src,
                 "weights_dir": None if weights_dir is None else str(weights_dir)}
     return EvalReport(pipe.describe(), pipe.trained, settings, reports, bar)

@@ -6,6 +6,7 @@ A model folder (what ``save`` writes and ``load`` reads; safetensors + JSON only
     unet/                      diffusers UNet2DConditionModel.save_pretrained (config.json + safetensors)
     codec/                     TinyCodec (config.json kind "tiny") or a diffusers AutoencoderKL folder
     text_embeddings.safetensors  "encoder_hidden_states" (1, T, D) [+ "text_embeds" (1, P) for SDXL]
+    latent_prior.safetensors   optional: mean training latent per panel, where sampling starts (engine.prior)
     manifest.json              sha256 + size of every other file, written last (engine.integrity)
 
 Loading verifies the manifest before any weights are read, refuses pickle checkpoints, and compares the
@@ -32,6 +33,7 @@ from engine.integrity import (ModelError, check_diffusers_weights, check_folder,
                               read_json_object, refuse_pickle_file, refuse_pickle_only, safetensors_shapes,
                               write_manifest)
 from engine.layout import PanelLayout
+from engine.prior import PRIOR_FILE, LatentPrior, load_latent_prior, save_latent_prior
 
 FORMAT = "omfa-desktop/1"
 LATENT_CHANNELS = 4
@@ -123,6 +125,9 @@ class OmfaModel(nn.Module):
         else:
             self.register_buffer("null_text", null_text.clone(), persistent=False)
         self.register_buffer("pooled_text", None if pooled_text is None else pooled_text.clone(), persistent=False)
+        # The mean training latent per panel, where sampling starts (engine.prior); None: from N(0, I).
+        # Kept off the module's parameters and buffers: it is data about the codec's latents, not weights.
+        self.latent_prior: LatentPrior | None = None
         lay = config.panel_layout
         if codec.factor != lay.factor:
             raise ModelError(f"the codec's factor {codec.factor} does not match the layout's factor {lay.factor}")
@@ -206,6 +211,11 @@ class OmfaModel(nn.Module):
         save_file(tensors, str(folder / "text_embeddings.safetensors"),
                   metadata={"learned": str(isinstance(self.null_text, nn.Parameter))})
         (folder / "omfa_config.json").write_text(json.dumps(asdict(self.config), indent=2))
+        prior_path = folder / PRIOR_FILE
+        if self.latent_prior is not None:
+            save_latent_prior(folder, self.latent_prior)
+        elif prior_path.exists():
+            prior_path.unlink()  # a stale prior from an earlier model in this folder
         # Last, so an interrupted save leaves a stale manifest that load refuses (not a silently partial model).
         write_manifest(folder)
 
@@ -369,6 +379,7 @@ def load_model(folder: str | Path, dtype: torch.dtype | None = None, device: str
     learned = trainable and config.preset == "demo"
     model = OmfaModel(unet.eval(), codec.eval(), config, text["encoder_hidden_states"], text.get("text_embeds"),
                       learn_null_text=learned)
+    model.latent_prior = load_latent_prior(folder, layout, LATENT_CHANNELS)
     model.to(device)
     if dtype is not None:
         model.to(dtype)

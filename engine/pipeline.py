@@ -121,10 +121,12 @@ class Pipeline:
 
         Raises ModelError (and leaves the pipeline unchanged) when the folder is not a VAE or when the VAE's
         down-sampling factor or latent channels differ from the model's codec: the UNet and the panel layout
-        only understand latents of that geometry.
+        only understand latents of that geometry. The model's latent prior, a mean of its own codec's
+        latents, is dropped: sampling then starts from pure noise.
         """
         codec = load_vae(folder, self.model.codec, self.policy.dtype, self.policy.device)
         self.model.codec = codec
+        self.model.latent_prior = None  # a mean of the old codec's latents means nothing to the new one
         self.vae_folder = Path(codec.source)
 
     def optimize(self, channels_last: bool = False, compile: bool = False, uncond_panel: bool = False) -> None:
@@ -266,6 +268,9 @@ class Pipeline:
         mask = layout.mask(generated).to(device)
         if k > 1:  # k views side by side on each canvas: garment and head computed once per k views
             x0_clean, pose, noise, mask = self._share_canvas(k, x0_clean, pose, noise)
+        prior = self.model.latent_prior if request.noise_prior and init is None else None
+        if prior is not None:  # start around the training data's mean latent, not zero (engine.prior)
+            init = prior.canvas(layout, k).to(device, dtype)
         scheduler = make_scheduler(request.scheduler, self.model.config.noise_schedule)
         preview = LinearPreview.fit(fit_lat, fit_img, codec.factor) if fit_lat else None
 
@@ -286,6 +291,7 @@ class Pipeline:
         t_sample = time.perf_counter() - t1
         settings = {**request.settings(), "model": self.model.config.name, "model_trained": self.trained,
                     "device": self.policy.device, "precision": self.policy.precision}
+        settings["noise_prior"] = prior is not None  # what ran, so a replay on another model runs the same
         if self.vae_folder is not None:
             settings["vae"] = str(self.vae_folder)
         if self.uncond_panel:

@@ -55,6 +55,9 @@ class TryOnRequest:
         image given in its own field (e.g. ``person`` for a try-on) noised to this fraction of the schedule,
         and only the last ``strength`` of the steps run: a second garment layered over a first try-on keeps
         what the new garment does not cover (see engine.chain.outfit)
+    noise_prior : start the generated panels from the model's latent prior (its training data's mean latent
+        per panel, noised to the first step; engine.prior) when the model has one; False starts from pure
+        noise. Ignored when ``strength`` < 1 (the given image is the start)
     body, cameras : the BodyState dict and camera dicts that made the guides (provenance, optional)
     chain : for a stage of a chained job (engine.chain): chain id, stage index, and which inputs came from
         which earlier stage (provenance, optional)
@@ -77,6 +80,7 @@ class TryOnRequest:
     device: str = "auto"
     memory: str = "standard"
     strength: float = 1.0
+    noise_prior: bool = True
     body: Optional[dict] = None
     cameras: Optional[list] = None
     chain: Optional[dict] = None
@@ -98,6 +102,8 @@ class TryOnRequest:
         """Rebuild a request from :meth:`settings` (plus images given as keyword arguments)."""
         known = {k: v for k, v in settings.items() if k in cls.__dataclass_fields__
                  and k not in IMAGE_FIELDS + ("pose_guides",)}
+        if "model" in settings and "noise_prior" not in settings:
+            known["noise_prior"] = False  # a result made before the field existed started from pure noise
         return cls(**known, **images)
 
     # ---------------------------------------------------------------- validation
@@ -127,6 +133,8 @@ class TryOnRequest:
         if isinstance(self.strength, bool) or not isinstance(self.strength, (int, float)) \
                 or not 0.0 < self.strength <= 1.0:
             raise RequestError("strength", f"must be a fraction in (0, 1], not {self.strength!r}")
+        if not isinstance(self.noise_prior, (bool, np.bool_)):
+            raise RequestError("noise_prior", f"must be true or false, not {self.noise_prior!r}")
         if self.memory not in MEMORY_MODES:
             raise RequestError("memory", f"must be one of {', '.join(MEMORY_MODES)}, not {self.memory!r}")
         if isinstance(self.views_per_canvas, bool) or not isinstance(self.views_per_canvas, (int, np.integer)) \

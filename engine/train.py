@@ -494,6 +494,7 @@ def train(cfg: TrainConfig, log=print, stop_after: Optional[int] = None) -> Path
         stats["elapsed"] += time.perf_counter() - t0  # part of the training time budget
         log(f"encoded {len(data['person'])} samples ({', '.join(data)}) once in {time.perf_counter() - t0:.0f} s")
     fly = None if data is not None else OnTheFly(seed=cfg.seed, pool=cfg.pool)
+    raw.latent_prior = _latent_prior(raw, data, fly, cfg)
     n_data = len(data["person"]) if data is not None else 10**9
     batcher = _Batcher(raw, cfg, rng)
     end = cfg.steps if stop_after is None else min(cfg.steps, start + stop_after)
@@ -552,6 +553,67 @@ def train(cfg: TrainConfig, log=print, stop_after: Optional[int] = None) -> Path
             break
     bar.close()
     return out / "model"
+
+
+def _latent_prior(model, data: Optional[dict], fly: Optional[OnTheFly], cfg: TrainConfig):
+    """The training data's mean latent per panel, exported with the model (engine.prior): the whole encoded
+    data set, or for on-the-fly training the first 32 samples of the world (as many as the pool holds)."""
+    from engine.prior import compute_latent_prior
+
+    if data is None:
+        n = min(cfg.pool, 32) if cfg.pool else 32
+        with torch.no_grad():
+            data = encode_dataset(model.codec, fly.batch(np.arange(n)))
+        source = f"{n} samples of the synthetic world (seed {cfg.seed}), rendered on the fly"
+    else:
+        source = f"{len(data['person'])} training samples in {cfg.data}"
+    return compute_latent_prior(data, model.layout, source)
+
+
+PRIOR_KEYS = ("person", "person_b", "garment", "head")
+
+
+def write_latent_prior(folder: str | Path, data: str | Path | None = None, count: int = 256, seed: int = 0,
+                       log=print) -> Path:
+    """Compute a model's latent prior (engine.prior) from training data and store it in its folder.
+
+    For a model trained before models carried one. ``data``: a shard folder (its train split, every sample);
+    without it ``count`` train samples of the synthetic world with ``seed`` are rendered. The folder's
+    manifest is rewritten (the model was loaded, so it verified, first). Returns the prior's path.
+    """
+    import zipfile
+
+    from engine.integrity import write_manifest
+    from engine.model import ModelError, load_model
+    from engine.prior import compute_latent_prior, save_latent_prior
+
+    folder = Path(folder)
+    model = load_model(folder)
+    model.codec.float().eval()
+    t0 = time.perf_counter()
+    if data:
+        try:
+            images = load_shards(data, keys=PRIOR_KEYS, optional=())
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as e:
+            raise ModelError(f"cannot read training shards in {data}: {e}") from None
+        source = f"{len(images['person'])} training samples in {data}"
+    else:
+        if count < 1:
+            raise ModelError(f"need at least 1 sample to render, not {count}")
+        fly = OnTheFly(model.layout.panel_size("person"), model.layout.widths.get("head", 64), seed)
+        images = {k: v for k, v in fly.batch(np.arange(count)).items() if k in PRIOR_KEYS}
+        source = f"{count} train samples of the synthetic world (seed {seed})"
+    lay = model.layout
+    h, w = images["person"].shape[1:3]
+    if (w, h) != lay.panel_size("person"):
+        raise ModelError(f"the training images are {w}x{h} but this model's panels are "
+                         f"{lay.panel_size('person')[0]}x{lay.panel_size('person')[1]}")
+    with torch.no_grad():
+        prior = compute_latent_prior(encode_dataset(model.codec, images), lay, source)
+    path = save_latent_prior(folder, prior)
+    write_manifest(folder)
+    log(f"wrote {path} (mean latent of {source}, {time.perf_counter() - t0:.0f} s); manifest rewritten")
+    return path
 
 
 def export(model, ema, trainable, folder: Path, cfg: TrainConfig, step: int, stats: dict) -> None:

@@ -77,6 +77,12 @@ def test_train_smoke_20_steps(tmp_path, capsys):
     assert cfg["noise_schedule"]["prediction_type"] == "v_prediction" and cfg["views_per_canvas"] == 1
     progress = json.loads((tmp_path / "run/checkpoint/progress.json").read_text())
     assert progress["step"] == 20 and len(progress["losses"]) >= 1
+    # The exported model carries its data's mean latent per panel, where sampling starts (engine.prior).
+    from engine.model import load_model
+
+    prior = load_model(tmp_path / "run/model").latent_prior
+    assert prior is not None and "2 samples of the synthetic world" in prior.source
+    assert prior.panels["person"].shape == (4, 32, 24) and prior.panels["head"].shape == (4, 32, 16)
     # Resuming past the end does nothing more; asking for more steps continues from 20.
     assert cli.main(["train", "--preset", "demo", "--steps", "22", "--batch", "2", "--pool", "2",
                      "--out", str(tmp_path / "run")]) == 0
@@ -175,9 +181,10 @@ def test_sampling_presets_and_explicit_options():
     p = cli.build_parser()
     base = ["try-off", "--person", "x.png"]
     assert cli._sampling(p.parse_args(base)) == dict(scheduler="dpm++2m", steps=20, guidance=2.0,
-                                                     guidance_until=0.5, memory="standard")
-    paper = cli._sampling(p.parse_args(base + ["--preset", "paper", "--memory", "low"]))
-    assert paper == dict(scheduler="ddim", steps=50, guidance=2.0, guidance_until=1.0, memory="low")
+                                                     guidance_until=0.5, memory="standard", noise_prior=True)
+    paper = cli._sampling(p.parse_args(base + ["--preset", "paper", "--memory", "low", "--no-noise-prior"]))
+    assert paper == dict(scheduler="ddim", steps=50, guidance=2.0, guidance_until=1.0, memory="low",
+                         noise_prior=False)
     mixed = cli._sampling(p.parse_args(base + ["--preset", "paper", "--scheduler", "unipc", "--guidance-until", "0.3"]))
     assert (mixed["scheduler"], mixed["steps"], mixed["guidance_until"]) == ("unipc", 50, 0.3)
 
