@@ -439,6 +439,8 @@ class GalleryWidget(QWidget):
                             f" (chain {chain.get('id', '?')})")
         if s.get("strength", 1.0) < 1.0:
             lines.append(f"started from the layer below at strength {s['strength']:.2f}")
+        elif s.get("noise_prior"):
+            lines.append("started from the model's latent prior")
         if t:
             lines.append(f"time {format_seconds(t.get('total'))} total · {t.get('per_step', 0) * 1000:.0f} ms/step"
                          f" · encode {format_seconds(t.get('encode'))} · decode {format_seconds(t.get('decode'))}")

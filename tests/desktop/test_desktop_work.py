@@ -52,7 +52,9 @@ def test_turntable_on_a_model_trained_for_shared_canvases_puts_its_views_side_by
     w = make_window()
     w.load_samples()
     w.steps.setValue(1)
-    w.queue.worker.pipe.model.config.views_per_canvas = 2  # as a model trained on 2-view canvases records
+    pipe = w.queue.worker.pipe
+    pipe.model.config.views_per_canvas = 2  # as a model trained on 2-view canvases records
+    pipe.model.latent_prior = _zero_prior(pipe.layout)  # as a model exported by omfa train carries
     rows = _spy_rows(w)
     assert w.work.turntable(_options(views=4, batch=4)) is not None
     job = _wait_job(qtbot, w, 0)
@@ -62,12 +64,24 @@ def test_turntable_on_a_model_trained_for_shared_canvases_puts_its_views_side_by
     meta = read_png_metadata(entry.folder / "output_03.png")
     assert len(entry.outputs) == 4 and meta["result"]["settings"]["views_per_canvas"] == 2  # what ran
     assert "views 4 (2 per canvas)" in w.gallery.info.text()
-    # "Share canvases" unticked in the dialog: one canvas per view
+    assert "started from the model's latent prior" in w.gallery.info.text()
+    # "Share canvases" unticked in the dialog: one canvas per view (and a model without a prior)
+    pipe.model.latent_prior = None
     rows.clear()
     assert w.work.turntable(_options(views=4, batch=4, share_canvas=False)) is not None
     job = _wait_job(qtbot, w, 1)
     assert job.state.value == "finished", job.details
     assert rows == [8] and "views 4 ·" in w.gallery.info.text()
+    assert "latent prior" not in w.gallery.info.text()
+
+
+def _zero_prior(layout):
+    import torch
+
+    from engine.prior import LatentPrior
+
+    h = layout.height // layout.factor
+    return LatentPrior({p: torch.zeros(4, h, layout.widths[p] // layout.factor) for p in layout.panels})
 
 
 def test_person_to_person_stores_both_stages_with_one_chain(qtbot, make_window):
