@@ -97,12 +97,16 @@ def check_latent_prior(prior: Mapping[str, torch.Tensor], layout: PanelLayout, c
 
 
 def save_latent_prior(folder: str | Path, prior: LatentPrior) -> Path:
-    """Write ``folder/latent_prior.safetensors`` (float32, with the source in its metadata)."""
+    """Write ``folder/latent_prior.safetensors`` (float32, with the source in its metadata) atomically: an
+    interrupted write leaves the previous file, not a truncated one. Raises StorageError (an OSError)."""
     from safetensors.torch import save_file
 
+    from engine.persist import atomic_path
+
     path = Path(folder) / PRIOR_FILE
-    save_file({k: v.detach().float().contiguous().cpu() for k, v in prior.panels.items()}, str(path),
-              metadata={"what": "mean latent per panel of the training data", "source": prior.source})
+    with atomic_path(path) as tmp:
+        save_file({k: v.detach().float().contiguous().cpu() for k, v in prior.panels.items()}, str(tmp),
+                  metadata={"what": "mean latent per panel of the training data", "source": prior.source})
     return path
 
 

@@ -562,8 +562,7 @@ def _latent_prior(model, data: Optional[dict], fly: Optional[OnTheFly], cfg: Tra
 
     if data is None:
         n = min(cfg.pool, 32) if cfg.pool else 32
-        with torch.no_grad():
-            data = encode_dataset(model.codec, fly.batch(np.arange(n)))
+        data = encode_dataset(model.codec, fly.batch(np.arange(n)))
         source = f"{n} samples of the synthetic world (seed {cfg.seed}), rendered on the fly"
     else:
         source = f"{len(data['person'])} training samples in {cfg.data}"
@@ -608,8 +607,7 @@ def write_latent_prior(folder: str | Path, data: str | Path | None = None, count
     if (w, h) != lay.panel_size("person"):
         raise ModelError(f"the training images are {w}x{h} but this model's panels are "
                          f"{lay.panel_size('person')[0]}x{lay.panel_size('person')[1]}")
-    with torch.no_grad():
-        prior = compute_latent_prior(encode_dataset(model.codec, images), lay, source)
+    prior = compute_latent_prior(encode_dataset(model.codec, images), lay, source)
     path = save_latent_prior(folder, prior)
     write_manifest(folder)
     log(f"wrote {path} (mean latent of {source}, {time.perf_counter() - t0:.0f} s); manifest rewritten")
