@@ -1,5 +1,5 @@
 """Entry point of the installers' console executable ``omfa`` (installer/omfa.spec): the engine's command
-line (engine/cli.py), plus ``omfa --self-test [--verbose]``, the headless installation check
+line (engine/cli/), plus ``omfa --self-test [--verbose]``, the headless installation check
 (engine/selftest.py). The window is the other executable, ``omfa-desktop`` (main.py)."""
 import sys
 

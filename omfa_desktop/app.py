@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
             print("OMFA Desktop: no display (DISPLAY / WAYLAND_DISPLAY are not set), so the window cannot open. "
                   "Running the headless engine demo instead; use a desktop session or `xvfb-run` for the window.\n",
                   file=sys.stderr)
-        from engine.demo import run_demo
+        from engine.cli.doctor import run_demo
 
         return run_demo(args.out, args.steps)
 

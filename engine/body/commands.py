@@ -1,6 +1,6 @@
 """``omfa pose ...``: command-line access to the body layer.
 
-``register(subparsers)`` is called by engine/cli.py; ``python -m engine.body.commands pose render ...``
+``register(subparsers)`` is called by engine/cli/__init__.py; ``python -m engine.body.commands pose render ...``
 runs it standalone.
 """
 

@@ -180,12 +180,12 @@ def _small_model(tmp_path_unused):
 def test_sampling_presets_and_explicit_options():
     p = cli.build_parser()
     base = ["try-off", "--person", "x.png"]
-    assert cli._sampling(p.parse_args(base)) == dict(scheduler="dpm++2m", steps=20, guidance=2.0,
+    assert cli.sampling(p.parse_args(base)) == dict(scheduler="dpm++2m", steps=20, guidance=2.0,
                                                      guidance_until=0.5, memory="standard", noise_prior=True)
-    paper = cli._sampling(p.parse_args(base + ["--preset", "paper", "--memory", "low", "--no-noise-prior"]))
+    paper = cli.sampling(p.parse_args(base + ["--preset", "paper", "--memory", "low", "--no-noise-prior"]))
     assert paper == dict(scheduler="ddim", steps=50, guidance=2.0, guidance_until=1.0, memory="low",
                          noise_prior=False)
-    mixed = cli._sampling(p.parse_args(base + ["--preset", "paper", "--scheduler", "unipc", "--guidance-until", "0.3"]))
+    mixed = cli.sampling(p.parse_args(base + ["--preset", "paper", "--scheduler", "unipc", "--guidance-until", "0.3"]))
     assert (mixed["scheduler"], mixed["steps"], mixed["guidance_until"]) == ("unipc", 50, 0.3)
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from engine import cli, images
+from engine.cli import generate as _generate  # noqa: F401  (cli.generate for monkeypatch)
 from engine.images import ImageError, read_image
 from engine.layout import PanelLayout
 
@@ -78,7 +79,7 @@ def test_load_image_is_read_image_pixels(odd):
 def no_model(monkeypatch):
     """The CLI with a stand-in pipeline: only its layout is needed before the images are read."""
     stub = SimpleNamespace(layout=PanelLayout({"person": 32, "garment": 32, "head": 32}, 32, 4))
-    monkeypatch.setattr(cli, "_load_pipeline", lambda args: stub)
+    monkeypatch.setattr(cli.generate, "load_pipeline", lambda args: stub)
 
 
 def test_every_bad_file_through_the_cli_is_one_line_and_no_output(bad, no_model, tmp_path, capsys):
@@ -94,7 +95,7 @@ def test_every_bad_file_through_the_cli_is_one_line_and_no_output(bad, no_model,
 
 def test_the_cli_prints_notes(odd, capsys):
     o = next(o for o in odd if o.path.name == "animated.gif")
-    img = cli._image(str(o.path), (32, 32), "garment")
+    img = cli.read_input(str(o.path), (32, 32), "garment")
     assert img.shape == (32, 32, 3)
     err = capsys.readouterr().err
     assert err == "note: --garment: animated.gif: animated GIF: only the first of its 3 frames is used\n"

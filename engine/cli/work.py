@@ -10,18 +10,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-
-def _cli():
-    from engine import cli
-
-    return cli
+from engine.cli.common import CliError, load_pipeline, sampler_args, sampling
 
 
 def _sampling_request(args):
     from engine.request import TryOnRequest
 
-    cli = _cli()
-    return TryOnRequest(**cli._sampling(args), seed=args.seed, precision=args.precision, device=args.device)
+    return TryOnRequest(**sampling(args), seed=args.seed, precision=args.precision, device=args.device)
 
 
 def _estimate(photo, path: str):
@@ -31,9 +26,9 @@ def _estimate(photo, path: str):
     try:
         est = estimate_pose(photo)
     except EstimatorUnavailable as e:
-        raise _cli().CliError(f"{path}: cannot estimate the pose: {e}") from None
+        raise CliError(f"{path}: cannot estimate the pose: {e}") from None
     if est is None:
-        raise _cli().CliError(f"{path}: no person found in the photo; give --head and --pose instead")
+        raise CliError(f"{path}: no person found in the photo; give --head and --pose instead")
     return est
 
 
@@ -43,7 +38,7 @@ def _read(path: str, what: str):
     try:
         read = read_image(path)
     except ImageError as e:
-        raise _cli().CliError(f"--{what}: {e}") from None
+        raise CliError(f"--{what}: {e}") from None
     for note in read.notes:
         print(f"note: --{what}: {read.path.name}: {note}", file=sys.stderr)
     return read.pixels
@@ -64,7 +59,7 @@ def _target_guides(pipe, args, photo=None, photo_path: str = "", views: int = 1)
             state = BodyState.from_json(args.state)
         elif args.pose == "own":
             if photo is None:
-                raise _cli().CliError("--pose own needs a photo to take the pose from", 2)
+                raise CliError("--pose own needs a photo to take the pose from", 2)
             est = _estimate(photo, photo_path)
             if views == 1:
                 return [photo_guide(est, w, h, style)], None, est.state.to_dict()
@@ -74,7 +69,7 @@ def _target_guides(pipe, args, photo=None, photo_path: str = "", views: int = 1)
         guides, cams = pose_guides(state, w, h, views=views, elevation_deg=getattr(args, "elevation", 0.0),
                                    style=style)
     except (BodyStateError, PresetError, RenderError) as e:
-        raise _cli().CliError(str(e)) from None
+        raise CliError(str(e)) from None
     return guides, [c.to_dict() for c in cams], state.to_dict()
 
 
@@ -103,7 +98,7 @@ def _run_chain(pipe, chain, quiet: bool):
     try:
         res = run_chain(pipe, chain, progress)
     except RequestError as e:
-        raise _cli().CliError(f"invalid request: {e}") from None
+        raise CliError(f"invalid request: {e}") from None
     if not quiet:
         print(file=sys.stderr)
     return res
@@ -115,6 +110,8 @@ def _meta(chain, stage: int, result, **extra) -> dict:
 
 
 # ============================================================================================ commands
+
+
 def cmd_turntable(args) -> int:
     from engine.chain import turntable
     from engine.export import save_png
@@ -122,10 +119,9 @@ def cmd_turntable(args) -> int:
     from engine.media import MediaError, export_views
     from engine.persist import StorageError
 
-    cli = _cli()
     if args.views < 1 or args.views > 360:
-        raise cli.CliError("--views must be between 1 and 360", 2)
-    pipe = cli._load_pipeline(args)
+        raise CliError("--views must be between 1 and 360", 2)
+    pipe = load_pipeline(args)
     lay = pipe.layout
     out = Path(args.out)
     photo = _read(args.photo, "photo") if args.photo else None
@@ -140,7 +136,7 @@ def cmd_turntable(args) -> int:
                       views_per_canvas=args.views_per_canvas)
     res = _run_chain(pipe, chain, args.quiet)
     if not res.ok:
-        raise cli.CliError("cancelled")
+        raise CliError("cancelled")
     views = res.outputs()
     try:
         written = []
@@ -154,7 +150,7 @@ def cmd_turntable(args) -> int:
                 v += 1
         written += export_views(views, out, {"chain": chain.settings()}, fps=args.fps, mp4=not args.no_mp4)
     except (MediaError, StorageError) as e:
-        raise cli.CliError(str(e)) from None
+        raise CliError(str(e)) from None
     sec = sum(r.timings.get("total", 0) for r in res.results)
     print(f"turntable: {len(views)} views in {len(res.results) - first} batch(es), {sec:.1f} s; wrote "
           f"{len(written)} files to {out} (turntable.gif{', turntable.mp4' if not args.no_mp4 else ''}, "
@@ -169,8 +165,7 @@ def cmd_person_to_person(args) -> int:
     from engine.media import save_contact_sheet, sheet_cell
     from engine.persist import StorageError
 
-    cli = _cli()
-    pipe = cli._load_pipeline(args)
+    pipe = load_pipeline(args)
     lay = pipe.layout
     size = lay.panel_size("person")
     a = _read(args.source, "from")
@@ -181,7 +176,7 @@ def cmd_person_to_person(args) -> int:
                              body_b=body, label=f"{Path(args.source).name} → {Path(args.target).name}")
     res = _run_chain(pipe, chain, args.quiet)
     if not res.ok:
-        raise cli.CliError("cancelled")
+        raise CliError("cancelled")
     out = Path(args.out)
     off, on = res.results
     try:
@@ -196,7 +191,7 @@ def cmd_person_to_person(args) -> int:
         paths.append(save_contact_sheet(sheet, out / "person_to_person.png", {"chain": chain.settings()},
                                         labels=labels, cell=sheet_cell(size), columns=len(sheet)))
     except StorageError as e:
-        raise cli.CliError(str(e)) from None
+        raise CliError(str(e)) from None
     print(f"person to person: wrote {', '.join(p.name for p in paths)} to {out} "
           f"({off.timings['total'] + on.timings['total']:.1f} s)")
     return 0
@@ -209,10 +204,9 @@ def cmd_outfit(args) -> int:
     from engine.media import save_contact_sheet, sheet_cell
     from engine.persist import StorageError
 
-    cli = _cli()
     if len(args.garment) < 2:
-        raise cli.CliError("an outfit layers at least two garments: give --garment twice or more", 2)
-    pipe = cli._load_pipeline(args)
+        raise CliError("an outfit layers at least two garments: give --garment twice or more", 2)
+    pipe = load_pipeline(args)
     lay = pipe.layout
     garments = [fit(_read(g, "garment"), *lay.panel_size("garment")) for g in args.garment]
     guides, _, body = _target_guides(pipe, args)
@@ -221,7 +215,7 @@ def cmd_outfit(args) -> int:
                    label=" + ".join(Path(g).name for g in args.garment), names=[Path(g).stem for g in args.garment])
     res = _run_chain(pipe, chain, args.quiet)
     if not res.ok:
-        raise cli.CliError("cancelled")
+        raise CliError("cancelled")
     out = Path(args.out)
     try:
         paths = [save_png(r.outputs[0], out / f"layer_{i + 1}.png", _meta(chain, i, r))
@@ -231,29 +225,34 @@ def cmd_outfit(args) -> int:
         paths.append(save_contact_sheet(cells, out / "outfit.png", {"chain": chain.settings()}, labels=labels,
                                         cell=sheet_cell(lay.panel_size("person")), columns=len(cells)))
     except StorageError as e:
-        raise cli.CliError(str(e)) from None
+        raise CliError(str(e)) from None
     print(f"outfit: {len(garments)} layers; wrote {', '.join(p.name for p in paths)} to {out}")
     return 0
 
 
 def cmd_batch(args) -> int:
-    from engine.batch import BatchError, BatchRunner, plan_csv, plan_folders, process_device
+    from engine.batch import (
+        BatchError,
+        BatchRunner,
+        plan_csv,
+        plan_folders,
+        process_device,
+    )
 
-    cli = _cli()
     try:
         if args.csv:
             items = plan_csv(args.csv)
         else:
             if not (args.people and args.garments):
-                raise cli.CliError("give --csv FILE, or --people DIR and --garments DIR", 2)
+                raise CliError("give --csv FILE, or --people DIR and --garments DIR", 2)
             items = plan_folders(args.people, args.garments, [p.strip() for p in args.poses.split(",") if p.strip()],
                                  args.heads, args.garment_photos)
     except BatchError as e:
-        raise cli.CliError(str(e)) from None
+        raise CliError(str(e)) from None
     args.device = process_device(args.device)
-    pipe = cli._load_pipeline(args)
-    sampling = {**cli._sampling(args), "seed": args.seed, "precision": args.precision}
-    runner = BatchRunner(pipe, args.out, sampling)
+    pipe = load_pipeline(args)
+    settings = {**sampling(args), "seed": args.seed, "precision": args.precision}
+    runner = BatchRunner(pipe, args.out, settings)
     todo = sum(not runner.is_done(i) for i in items)
     print(f"batch: {len(items)} items ({len(items) - todo} already done) -> {runner.out}", file=sys.stderr)
     from tqdm.auto import tqdm
@@ -280,7 +279,9 @@ def cmd_batch(args) -> int:
 
 
 # ============================================================================================ parser
-def register(sub, sampler_args) -> None:
+
+
+def register(sub) -> None:
     p = sub.add_parser("turntable", help="N views around the body, exported as GIF, MP4 and a contact sheet")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--garment", help="a flat garment image")

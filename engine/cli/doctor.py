@@ -1,11 +1,29 @@
-"""The headless first-run demo: ``omfa doctor`` then a try-off on a shipped sample with the shipped model.
-
-Used by ``python main.py`` until the desktop window exists, and by ``omfa demo``.
-"""
+"""``omfa doctor`` and ``omfa demo``: is the installation sound, and does a generation run."""
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+
+
+def cmd_doctor(args) -> int:
+    import platform
+
+    from engine.doctor import FAIL, WARN, run_checks
+
+    print(f"OMFA Desktop doctor — Python {platform.python_version()} on {platform.system()} {platform.machine()}")
+    checks = run_checks(args.device, args.precision)
+    for c in checks:
+        print(c.line())
+    problems = [c for c in checks if c.status == FAIL]
+    warnings = [c for c in checks if c.status == WARN]
+    ok = not problems
+    print(f"doctor: {len(problems)} problem(s), {len(warnings)} warning(s)" if (problems or warnings)
+          else "doctor: all good")
+    return 0 if ok else 1
+
+
+def cmd_demo(args) -> int:
+    return run_demo(args.out, args.steps)
 
 
 def run_demo(out_dir: Path | None = None, steps: int = 50) -> int:
@@ -32,3 +50,15 @@ def run_demo(out_dir: Path | None = None, steps: int = 50) -> int:
           "whole try-on/try-off loop working offline; it is not meant for real photos. Load a real OMFA "
           "checkpoint with --model for photos.")
     return code
+
+
+def register(sub) -> None:
+    p = sub.add_parser("doctor", help="check the installation, device policy and models")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--precision", default="auto")
+    p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("demo", help="doctor + a try-off on a shipped sample with the shipped model")
+    p.add_argument("--out", help="output folder (default: the user data folder)")
+    p.add_argument("--steps", type=int, default=50)
+    p.set_defaults(func=cmd_demo)

@@ -1,0 +1,117 @@
+"""What every ``omfa`` command group shares: the one-line error, model loading, input images,
+running a request and the sampler options."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+class CliError(Exception):
+    """An error to print as one line, with exit code 2 (usage) or 1 (failure)."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def load_pipeline(args):
+    from engine.device import DeviceError
+    from engine.model import ModelError
+    from engine.pipeline import Pipeline
+
+    try:
+        pipe, fallback, folder = Pipeline.load_default(args.model, args.device, args.precision,
+                                                       vae=getattr(args, "vae", None))
+    except (ModelError, DeviceError) as e:
+        raise CliError(str(e)) from None
+    pipe.optimize(channels_last=getattr(args, "channels_last", False), compile=getattr(args, "compile", False))
+    if fallback:
+        print(f"note: no model at {folder}; using an UNTRAINED demo-sized model (its output is noise). "
+              "Train one with 'omfa train --preset demo' or pass --model.", file=sys.stderr)
+    elif not pipe.trained:
+        print(f"warning: the model '{pipe.model.config.name}' in {folder} is not trained (yet): "
+              "expect noise, not a garment.", file=sys.stderr)
+    return pipe
+
+
+def read_input(path: str | None, size: tuple[int, int], what: str):
+    from engine.images import ImageError, fit, read_image
+
+    if path is None:
+        return None
+    try:
+        read = read_image(path)
+    except ImageError as e:
+        raise CliError(f"--{what}: {e}") from None
+    for note in read.notes:  # what was changed to use the file (rotation, bit depth, frames...): said, not fatal
+        print(f"note: --{what}: {read.path.name}: {note}", file=sys.stderr)
+    return fit(read.pixels, *size)
+
+
+def run_request(pipe, request, out: Path, quiet: bool) -> int:
+    from engine.export import save_png
+    from engine.request import RequestError
+
+    def progress(p):
+        if not quiet:
+            print(f"\r  step {p.step}/{p.total}  {p.elapsed:5.1f} s  eta {p.eta:5.1f} s", end="", file=sys.stderr)
+
+    try:
+        result = pipe.run(request, progress=progress)
+    except RequestError as e:
+        raise CliError(f"invalid request: {e}") from None
+    if not quiet:
+        print(file=sys.stderr)
+    meta = {"request": request.settings(), "result": result.metadata()}
+    outs = result.outputs
+    paths = []
+    for i, img in enumerate(outs):
+        path = out if len(outs) == 1 else out.with_name(f"{out.stem}_view{i:02d}{out.suffix or '.png'}")
+        paths.append(save_png(img, path, {**meta, "view": i}))
+    t = result.timings
+    print(f"{request.task}: wrote {', '.join(map(str, paths))} ({t['total']:.1f} s, "
+          f"{t['per_step'] * 1000:.0f} ms/step on {result.settings['device']} {result.settings['precision']})")
+    if not result.settings.get("model_trained"):
+        print("reminder: this model is untrained; the image is noise.", file=sys.stderr)
+    return 0
+
+
+def sampler_args(p: argparse.ArgumentParser) -> None:
+    from engine.diffusion import SCHEDULERS
+
+    p.add_argument("--model", help="model folder (default: the shipped demo model)")
+    p.add_argument("--vae", help="a diffusers AutoencoderKL folder replacing the model's codec")
+    from engine.presets import DEFAULT_PRESET, SAMPLING_PRESETS
+
+    p.add_argument("--preset", default=DEFAULT_PRESET, choices=list(SAMPLING_PRESETS),
+                   help="sampling preset: fast = DPM++ 20 steps, guidance on the first half; paper = DDIM 50, "
+                        "guidance on every step; fastest = DPM++ 15 steps, guidance on the first 40%% "
+                        f"(default {DEFAULT_PRESET}); the options below override it")
+    p.add_argument("--steps", type=int, help="denoising steps (default: the preset's)")
+    p.add_argument("--guidance", type=float, help="classifier-free guidance (default 2.0)")
+    p.add_argument("--guidance-until", type=float, help="guide the first this fraction of steps (0-1]")
+    p.add_argument("--scheduler", choices=list(SCHEDULERS), help="sampler (default: the preset's)")
+    p.add_argument("--no-noise-prior", dest="noise_prior", action="store_false",
+                   help="start from pure noise, not from the model's latent prior (its training data's mean "
+                        "latent; only models that have one)")
+    p.add_argument("--memory", default="standard", choices=["standard", "low", "offload"],
+                   help="low: less memory, slower (for GPUs that run out of memory); offload: also keeps the "
+                        "model in CPU memory between uses (8-12 GB GPUs)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--channels-last", action="store_true", help="channels_last UNet (faster on most GPUs)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the UNet (slow first image)")
+    p.add_argument("--device", default="auto", help="auto, cuda, cuda:N, cpu, mps")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp16", "bf16", "fp32"])
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def sampling(args) -> dict:
+    """The request's sampler fields: the preset, then any option given explicitly."""
+    from engine.presets import preset_settings
+
+    s = preset_settings(args.preset)
+    for key in ("steps", "guidance", "guidance_until", "scheduler"):
+        if getattr(args, key, None) is not None:
+            s[key] = getattr(args, key)
+    return {**s, "memory": args.memory, "noise_prior": args.noise_prior}
