@@ -33,13 +33,14 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from engine.errors import OmfaError
 from engine.request import RequestError, TryOnRequest
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 OWN_POSE = "own"  # the pose of the client's own photo (estimated)
 
 
-class BatchError(ValueError):
+class BatchError(OmfaError, ValueError):
     """The batch cannot be planned (missing folder, bad CSV, unknown pose): the message says what to fix."""
 
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.errors import OmfaError
+
 PRECISIONS = ("auto", "fp16", "bf16", "fp32")
 DEVICES = ("auto", "cuda", "cpu", "mps")
 
 
-class DeviceError(ValueError):
+class DeviceError(OmfaError, ValueError):
     """The asked device or precision cannot be used here."""
 
 
@@ -108,7 +110,7 @@ def use_sdpa(unet) -> None:
     unet.set_attn_processor(AttnProcessor2_0())
 
 
-class OutOfMemory(RuntimeError):
+class OutOfMemory(OmfaError, RuntimeError):
     """A run needed more memory than the device has. ``low_memory_tried`` says whether the request already
     used the low-memory mode (then the advice is a smaller request or model, not a retry)."""
 

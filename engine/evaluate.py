@@ -66,6 +66,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 import numpy as np
 
+from engine.errors import OmfaError
 from engine.metrics import (GARMENT_FAMILY_TO_PATTERN, Unavailable, analyse_pattern, dominant_color_delta_e,
                             foreground_mask, optional_metrics, pattern_matches, pooled_psnr, silhouette_iou, ssim)
 
@@ -105,7 +106,7 @@ PERIODIC: frozenset[str] = frozenset({"stripes", "checks", "dots"})
 GRID_INPUTS: dict[str, tuple[str, ...]] = {"try-off": ("person", "guide"), "try-on": ("garment", "head", "guide B")}
 
 
-class EvalError(ValueError):
+class EvalError(OmfaError, ValueError):
     """Evaluation cannot run as asked (bad data folder, sizes, settings); the message says why."""
 
 

@@ -16,12 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.errors import OmfaError
+
 MAX_PIXELS = 80_000_000  # larger images are refused from the header, before decoding (decompression bombs)
 MIN_SIDE = 16            # smaller is an icon or a tracking pixel, not a photo
 MAX_ASPECT = 8           # longer than 8:1 is a banner or a strip, and fitting it into a panel leaves nothing
 
 
-class ImageError(ValueError):
+class ImageError(OmfaError, ValueError):
     """A file that cannot be used as an image; ``str()`` is '<path>: <reason>'."""
 
     def __init__(self, path: str | Path, reason: str) -> None:

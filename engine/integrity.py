@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+from engine.errors import OmfaError
 from engine.persist import write_text
 
 log = logging.getLogger("omfa")
@@ -41,7 +42,7 @@ _MAX_CACHE_ENTRIES = 4096
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
-class ModelError(RuntimeError):
+class ModelError(OmfaError, RuntimeError):
     """A model folder is missing, incomplete or inconsistent. The message names the file.
 
     Defined here (re-exported by :mod:`engine.model`) so that codec, model and pipeline can all raise it

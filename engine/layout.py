@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Mapping
 
+from engine.errors import OmfaError
+
 PANEL_ORDER: tuple[str, ...] = ("person", "garment", "head")
 
 
@@ -36,7 +38,7 @@ GENERATED: dict[Task, frozenset[str]] = {
 }
 
 
-class LayoutError(ValueError):
+class LayoutError(OmfaError, ValueError):
     pass
 
 

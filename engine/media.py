@@ -20,11 +20,12 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from engine.errors import OmfaError
 from engine.export import _jsonable, save_png
 from engine.persist import atomic_path, write_text
 
 
-class MediaError(RuntimeError):
+class MediaError(OmfaError, RuntimeError):
     """An export cannot be made (no frames, mixed sizes, no video encoder); the message says why."""
 
 

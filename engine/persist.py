@@ -14,8 +14,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from engine.errors import OmfaError
 
-class StorageError(OSError):
+
+class StorageError(OmfaError, OSError):
     """Writing failed (disk full, read-only folder, no permission). The message says which and where."""
 
 

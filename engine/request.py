@@ -12,6 +12,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from engine.errors import OmfaError
 from engine.layout import GENERATED, PanelLayout, Task
 
 IMAGE_FIELDS = ("person", "garment", "head")
@@ -21,7 +22,7 @@ MAX_STEPS = 999  # DDIM's "leading" spacing with steps_offset 1 runs past timest
 MEMORY_MODES = ("standard", "low", "offload")
 
 
-class RequestError(ValueError):
+class RequestError(OmfaError, ValueError):
     """A request is invalid. ``field`` names the offending field so a UI can point at it."""
 
     def __init__(self, field: str, message: str) -> None:

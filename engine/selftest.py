@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Optional, TextIO
 
+from engine.errors import OmfaError
+
 #: Modules the engine needs at run time: (import name, optional). Optional ones may be absent on a platform
 #: without a wheel (ai-edge-litert on Intel macOS); then their stage is skipped and said so.
 MODULES = (("torch", False), ("diffusers", False), ("safetensors", False), ("accelerate", False),
@@ -34,7 +36,7 @@ MODULES = (("torch", False), ("diffusers", False), ("safetensors", False), ("acc
 QT_MODULES = ("PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets", "PySide6.QtOpenGLWidgets")
 
 
-class SelfTestError(RuntimeError):
+class SelfTestError(OmfaError, RuntimeError):
     """One stage failed; the message is the reason printed after the stage name."""
 
 

@@ -30,6 +30,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from engine.errors import OmfaError
 from engine.persist import StorageError, atomic_path, describe_os_error, read_json, write_bytes, write_json
 
 GARMENT = "garment.png"
@@ -45,7 +46,7 @@ _ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$")
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-class UnknownItem(KeyError):
+class UnknownItem(OmfaError, KeyError):
     """No item with that id; ``str()`` is the plain message (KeyError would quote it)."""
 
     def __str__(self) -> str:

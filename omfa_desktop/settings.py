@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog
                                QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget)
 
 from engine.device import DEVICES, PRECISIONS  # cheap: engine.device imports torch only inside functions
+from engine.errors import OmfaError
 
 # The samplers engine.diffusion.SCHEDULERS offers; listed here so the window can show them without
 # importing torch (tests/desktop/test_settings.py checks the two stay equal).
@@ -84,7 +85,7 @@ class AppSettings:
     kiosk_camera: bool = True
 
 
-class SettingsError(ValueError):
+class SettingsError(OmfaError, ValueError):
     """An invalid setting; ``field`` names it so the dialog can point at it."""
 
     def __init__(self, field: str, message: str) -> None:

@@ -24,6 +24,7 @@ from typing import Any, Optional
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 
+from engine.errors import OmfaError
 from omfa_desktop.qtutil import to_qimage
 
 log = logging.getLogger("omfa.worker")
@@ -134,19 +135,20 @@ def readable_error(e: BaseException) -> str:
 
     if isinstance(e, RequestError):
         return f"Invalid request — {FIELD_LABELS.get(e.field.split('[')[0], e.field)}: {e.message}"
+    from engine.device import OutOfMemory
+
     text = str(e).strip() or e.__class__.__name__
-    name = e.__class__.__name__
-    if name == "OutOfMemory":
+    if isinstance(e, OutOfMemory):
         return text[0].upper() + text[1:]
     if "out of memory" in text.lower():
         return ("Out of memory: try the low-memory mode, fewer views, fp16 precision on a GPU, or a smaller model. "
                 f"({text.splitlines()[0][:200]})")
-    known = ("ModelError", "DeviceError", "ImageError", "RenderError", "BodyStateError", "PresetError",
-             "BodyModelError", "ModelNotLoaded", "IntegrityError", "StorageError")
-    return text if name in known else f"{name}: {text.splitlines()[0][:300]}"
+    if isinstance(e, OmfaError):  # the project's own errors are written for people
+        return e.for_people()
+    return f"{e.__class__.__name__}: {text.splitlines()[0][:300]}"
 
 
-class ModelNotLoaded(RuntimeError):
+class ModelNotLoaded(OmfaError, RuntimeError):
     pass
 
 

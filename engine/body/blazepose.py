@@ -23,6 +23,7 @@ from typing import Optional
 
 import numpy as np
 
+from engine.errors import OmfaError
 from engine.paths import RESOURCES
 
 MODELS = RESOURCES / "models" / "blazepose"
@@ -40,7 +41,7 @@ LANDMARK_NAMES = (
 )
 
 
-class BlazePoseUnavailable(RuntimeError):
+class BlazePoseUnavailable(OmfaError, RuntimeError):
     """The runtime or the model files are missing; the message says which and how to get them."""
 
 

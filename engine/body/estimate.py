@@ -20,11 +20,12 @@ import numpy as np
 
 from engine.body.camera import Camera
 from engine.body.hmr2 import Hmr2Adapter, Hmr2Error, PoseEstimate
+from engine.errors import OmfaError
 
 BACKENDS = ("auto", "hmr2", "blazepose")
 
 
-class EstimatorUnavailable(RuntimeError):
+class EstimatorUnavailable(OmfaError, RuntimeError):
     """No pose estimator can run here; the message lists what each one needs."""
 
 

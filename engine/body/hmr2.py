@@ -31,13 +31,14 @@ import numpy as np
 
 from engine.body.camera import Camera, camera_from_hmr2, hmr2_to_y_up
 from engine.body.state import BodyState
+from engine.errors import OmfaError
 
 PROTOCOL = 1
 CHECKPOINT_NAMES = ("epoch=35-step=1000000.ckpt", "*.ckpt")  # 4D-Humans' released checkpoint, then any
 SMPL_FILE = "SMPL_NEUTRAL.pkl"
 
 
-class Hmr2Error(RuntimeError):
+class Hmr2Error(OmfaError, RuntimeError):
     """hmr2 cannot run here, or its answer is unusable. The message says what is missing and where."""
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from engine.body.skeleton import JOINT_NAMES
 from engine.body.state import BodyState
+from engine.errors import OmfaError
 
 SMPLX_URL = "https://smpl-x.is.tue.mpg.de"
 SMPLX_LICENCE_NOTE = (f"SMPL-X model files are not shipped with OMFA Desktop. Register at {SMPLX_URL}, accept "
@@ -25,7 +26,7 @@ SMPLX_LICENCE_NOTE = (f"SMPL-X model files are not shipped with OMFA Desktop. Re
 GENDERS = ("neutral", "male", "female")
 
 
-class BodyModelError(RuntimeError):
+class BodyModelError(OmfaError, RuntimeError):
     """A body model could not be found or loaded; the message says which file and what to do."""
 
 

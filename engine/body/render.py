@@ -23,9 +23,10 @@ from typing import Callable, Sequence
 import numpy as np
 
 from engine.body.camera import Camera
+from engine.errors import OmfaError
 
 
-class RenderError(RuntimeError):
+class RenderError(OmfaError, RuntimeError):
     """Offscreen rendering is unavailable or was asked for something impossible."""
 
 

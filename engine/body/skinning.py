@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from engine.errors import OmfaError
+
 NUM_JOINTS = 55
 NUM_BODY_JOINTS = 21
 NUM_HAND_JOINTS = 15
@@ -27,7 +29,7 @@ SHAPE_SPACE_DIM = 300  # SMPL-X's betas; expressions follow them in shapedirs (w
 REQUIRED = ("v_template", "f", "shapedirs", "posedirs", "J_regressor", "kintree_table", "weights")
 
 
-class SkinningError(ValueError):
+class SkinningError(OmfaError, ValueError):
     """The file is not an SMPL-X-format model; the message names what is missing or wrong."""
 
 

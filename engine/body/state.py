@@ -10,11 +10,12 @@ from typing import Any
 import numpy as np
 
 from engine.body.skeleton import BODY_JOINT_NAMES, HAND_JOINT_NAMES, JOINT_NAMES, mirror_joint_index
+from engine.errors import OmfaError
 
 __all__ = ["BodyState", "BodyStateError", "JOINT_NAMES", "BODY_JOINT_NAMES", "HAND_JOINT_NAMES"]
 
 
-class BodyStateError(ValueError):
+class BodyStateError(OmfaError, ValueError):
     """A body state (or its JSON) is malformed; the message names the field."""
 
 

@@ -6,8 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from engine.errors import OmfaError
 
-class CliError(Exception):
+
+class CliError(OmfaError):
     """An error to print as one line, with exit code 2 (usage) or 1 (failure)."""
 
     def __init__(self, message: str, code: int = 1) -> None:

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from engine.errors import OmfaError
+
 SPLITS: tuple[str, ...] = ("train", "test")
 MODES: tuple[str, ...] = ("paired", "unpaired")
 REQUIRED_DIRS: tuple[str, ...] = ("image", "cloth")
@@ -40,7 +42,7 @@ EXTRA_LAYOUT: dict[str, tuple[str, str]] = {
 }
 
 
-class DatasetLayoutError(FileNotFoundError):
+class DatasetLayoutError(OmfaError, FileNotFoundError):
     """The dataset folder does not have the expected layout; the message names what is missing."""
 
 
