@@ -1,5 +1,5 @@
 """The try-off ceiling the demo model's codec allows: the true garments of the held-out split, encoded and
-decoded by the codec alone, scored with the try-off metrics of `omfa eval` (engine.evaluate.score_try_off).
+decoded by the codec alone, scored with the try-off metrics of `omfa eval` (engine.evaluation.score_try_off).
 
     .venv/bin/python benchmarks/bench_codec_ceiling.py [--n 64] [--data runs/data]
 
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from engine.codec import to_tensor, to_uint8
-    from engine.evaluate import load_samples, score_try_off
+    from engine.evaluation import load_samples, score_try_off
     from engine.model import load_model
 
     model = load_model(args.model)

@@ -79,7 +79,7 @@ def _load_pipe(model: str):
 
 
 def _samples(n: int, data: str | None):
-    from engine.evaluate import load_samples
+    from engine.evaluation import load_samples
 
     return load_samples(n, "test", data if data and any(Path(data).glob("test_*.npz")) else None)
 
@@ -213,7 +213,7 @@ def bench_views(model: str, data: str | None, repeats: int) -> dict:
 def bench_quality(model: str, data: str | None, n: int) -> dict:
     import numpy as np
 
-    from engine.evaluate import try_on_foreground
+    from engine.evaluation import try_on_foreground
     from engine.metrics import psnr, ssim
 
     pipe = _load_pipe(model)

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     from engine.body.fit import J_IDX, fit_landmarks, procrustes_mpjpe
     from engine.body.model import BodyModel
     from engine.body.state import BodyState
-    from engine.evaluate import load_samples
+    from engine.evaluation import load_samples
 
     data = args.data if any(Path(args.data).glob("test_*.npz")) else None
     samples = load_samples(args.n, "test", data)

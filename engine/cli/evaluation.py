@@ -10,7 +10,7 @@ from engine.cli.common import CliError, sampler_args, sampling
 def cmd_eval(args) -> int:
     from engine.body.render import RenderError
     from engine.device import DeviceError
-    from engine.evaluate import TASKS, EvalError, evaluate
+    from engine.evaluation import TASKS, EvalError, evaluate
     from engine.export import save_png
     from engine.model import ModelError
     from engine.paths import DEMO_MODEL

@@ -1,4 +1,4 @@
-"""``engine.evaluate`` and ``omfa eval``: report structure, metric validation on ground truth, baselines.
+"""``engine.evaluation`` and ``omfa eval``: report structure, metric validation on ground truth, baselines.
 
 A tiny random model (its outputs are noise) and a few rendered samples keep every test at a few seconds;
 the samples are rendered once per module into shards that both the API and the CLI read.
@@ -13,7 +13,7 @@ from PIL import Image
 from engine import cli
 from engine.data.garments import GarmentSpec
 from engine.data.synthetic import SyntheticSample
-from engine.evaluate import (LIBRARY_METRICS, METRICS, SYSTEM_LABELS, TASK_SYSTEMS, TASKS, EvalError, EvalReport,
+from engine.evaluation import (LIBRARY_METRICS, METRICS, SYSTEM_LABELS, TASK_SYSTEMS, TASKS, EvalError, EvalReport,
                              evaluate, head_region, load_samples, mean_image, outline_fill, score_try_off,
                              silhouette_fill, top_band, try_on_foreground, validate_metrics)
 
