@@ -22,12 +22,27 @@ from typing import Iterator, Optional
 import numpy as np
 import torch
 
+from engine.errors import OmfaError
+
 IMAGE_KEYS = ("person", "garment", "head", "guide", "person_b", "guide_b")
 VIEW_KEYS = ("views_person", "views_guide")  # optional: (N, V, H, W, 3) orbit views of pose A
 MIN_TRAINED_STEPS = 1000
 
 
 # ============================================================================================ data
+class ShardWorldError(OmfaError, ValueError):
+    """A shard folder holds samples of another synthetic world than the one asked for."""
+
+
+def _check_shard_world(path: Path, seed: int) -> None:
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(bytes(z["meta"]).decode()) if "meta" in z.files else []
+    found = {m.get("seed") for m in meta} - {None}
+    if found and found != {seed}:
+        raise ShardWorldError(f"{path} holds world seed {', '.join(map(str, sorted(found)))}, not {seed}",
+                              path=str(path), hint="render into another folder, or pass the seed it was made with")
+
+
 def render_shards(out: str | Path, split: str, count: int, shard_size: int = 250, seed: int = 0,
                   panel_size: tuple[int, int] = (96, 128), head_width: int = 64, log=print,
                   views: int = 0) -> list[Path]:
@@ -44,6 +59,7 @@ def render_shards(out: str | Path, split: str, count: int, shard_size: int = 250
         path = out / f"{split}_{start // shard_size:05d}.npz"
         paths.append(path)
         if path.is_file():
+            _check_shard_world(path, seed)  # resuming into another world's shards would mix two worlds
             continue
         t0 = time.perf_counter()
         samples = [world.sample(i, split, views) for i in range(start, min(count, start + shard_size))]

@@ -1,4 +1,4 @@
-"""``omfa eval``: score a model on the synthetic world's held-out split."""
+"""``omfa eval``: score a model on a held-out split of the synthetic world (val for choices, test to report)."""
 from __future__ import annotations
 
 import sys
@@ -20,6 +20,8 @@ def cmd_eval(args) -> int:
     for name, value in (("n", args.n), ("steps", s["steps"]), ("n_train", args.n_train)):
         if value < 1:
             raise CliError(f"--{name.replace('_', '-')} must be at least 1, not {value}", 2)
+    if args.world_seed < 0:
+        raise CliError(f"--world-seed must be 0 or more, not {args.world_seed}", 2)
     folder = Path(args.model) if args.model else DEMO_MODEL
     try:
         pipe = Pipeline.load(folder, args.device, args.precision)
@@ -37,7 +39,7 @@ def cmd_eval(args) -> int:
         report = evaluate(pipe, args.split, args.n, s["steps"], s["guidance"], s["scheduler"],
                           args.seed, data=args.data, weights_dir=args.weights, progress=progress,
                           n_train=args.n_train, guidance_until=s["guidance_until"],
-                          noise_prior=s["noise_prior"])
+                          noise_prior=s["noise_prior"], world_seed=args.world_seed)
     except (EvalError, RenderError) as e:
         raise CliError(str(e)) from None
     md = report.to_markdown()
@@ -61,7 +63,11 @@ def cmd_eval(args) -> int:
 
 def register(sub) -> None:
     p = sub.add_parser("eval", help="score a model on the synthetic held-out split, with trivial baselines")
-    p.add_argument("--split", default="test", choices=["train", "val", "test"])
+    p.add_argument("--split", default="val", choices=["val", "test", "train"],
+                   help="val (default): make choices here; test: report only, never tune on it; train: diagnostic")
+    p.add_argument("--world-seed", type=int, default=0,
+                   help="synthetic world to render the split from (default 0, the benchmark world; ignored with "
+                        "--data, whose shards carry their own)")
     p.add_argument("--n", type=int, default=64, help="samples per task (default 64)")
     p.add_argument("--data", help="shard folder (default: render the split from the synthetic world)")
     p.add_argument("--n-train", type=int, default=64, help="train samples for the mean-image baseline")

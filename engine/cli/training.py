@@ -7,13 +7,19 @@ from engine.cli.common import CliError
 
 
 def cmd_data_render(args) -> int:
-    from engine.train import render_shards
+    from engine.train import ShardWorldError, render_shards
 
     t0 = time.perf_counter()
     if not 0 <= args.views <= 8:
         raise CliError(f"--views must be from 0 to 8, not {args.views}", 2)
-    paths = render_shards(args.out, args.split, args.count, args.shard_size, args.seed, views=args.views)
-    print(f"{len(paths)} shard(s) of {args.split} in {args.out} ({time.perf_counter() - t0:.0f} s)")
+    if args.seed < 0:
+        raise CliError(f"--world-seed must be 0 or more, not {args.seed}", 2)
+    try:
+        paths = render_shards(args.out, args.split, args.count, args.shard_size, args.seed, views=args.views)
+    except ShardWorldError as e:
+        raise CliError(e.for_people()) from None
+    print(f"{len(paths)} shard(s) of {args.split} (world seed {args.seed}) in {args.out} "
+          f"({time.perf_counter() - t0:.0f} s)")
     return 0
 
 
@@ -61,10 +67,13 @@ def register(sub) -> None:
     p = sub.add_parser("data", help="the synthetic world")
     dsub = p.add_subparsers(dest="data", metavar="WHAT")
     d = dsub.add_parser("render", help="render synthetic samples into .npz shards")
-    d.add_argument("--split", default="train", choices=["train", "test"])
+    d.add_argument("--split", default="train", choices=["train", "val", "test"],
+                   help="train (default), val (where choices are made) or test (report only); separate random "
+                        "streams of one world, so no sample is in two splits")
     d.add_argument("--count", type=int, default=1000)
     d.add_argument("--shard-size", type=int, default=250)
-    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--world-seed", "--seed", dest="seed", type=int, default=0,
+                   help="synthetic world (default 0, the benchmark world); --seed is the older name")
     d.add_argument("--out", default="runs/data")
     d.add_argument("--views", type=int, default=0,
                    help="also render this many consecutive turntable views of pose A per sample (multi-view "

@@ -169,7 +169,9 @@ class EvalReport:
         """The report as markdown: a header, one table per task, the quality-bar table."""
         s = self.settings
         lines = [f"## OMFA evaluation — {self.model}", ""]
-        lines.append(f"Split **{s['split']}**, n = {s['n']} ({s['data']}); sampler {s['scheduler']}, "
+        role = s.get("split_role")
+        lines.append(f"Split **{s['split']}**" + (f" ({role})" if role else "") + f", n = {s['n']} ({s['data']}); "
+                     f"sampler {s['scheduler']}, "
                      f"{s['steps']} steps, guidance {s['guidance']:g}"
                      + (f" on the first {s.get('guidance_until', 1.0):.0%} of the steps" if s.get('guidance_until', 1.0) < 1 else "")
                      + (", starting from the model's latent prior" if s.get("noise_prior") else "")

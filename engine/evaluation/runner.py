@@ -11,7 +11,7 @@ from engine.evaluation.baselines import outline_fill, silhouette_fill, train_mea
 from engine.evaluation.report import (MAX_EXAMPLES, EvalReport, TaskReport, _library_rows, _rows, quality_bar,
                                       validation_lines)
 from engine.evaluation.scoring import TASK_SYSTEMS, TASKS, head_region, score_try_off, score_try_on, try_on_foreground
-from engine.evaluation.splits import EvalError, load_samples
+from engine.evaluation.splits import SPLIT_ROLES, EvalError, load_samples
 from engine.metrics import optional_metrics
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -46,7 +46,7 @@ def _generate(pipe: "Pipeline", task: str, samples: Sequence["SyntheticSample"],
     return outs
 
 
-def evaluate(model: "str | Path | Pipeline", split: str = "test", n: int = 64, steps: int = 50,
+def evaluate(model: "str | Path | Pipeline", split: str = "val", n: int = 64, steps: int = 50,
              guidance: float = 2.0, scheduler: str = "ddim", seed: int = 0, data: str | Path | None = None,
              weights_dir: str | Path | None = None, progress: Optional[ProgressFn] = None, *,
              tasks: Sequence[str] = TASKS, n_train: int = 64,
@@ -58,7 +58,7 @@ def evaluate(model: "str | Path | Pipeline", split: str = "test", n: int = 64, s
     Parameters
     ----------
     model : model folder or a loaded :class:`engine.pipeline.Pipeline`
-    split : "train" | "val" | "test"
+    split : "val" (default: where choices are made) | "test" (report only) | "train" (diagnostic)
     n : int
         Samples (the first ``n`` of the split).
     steps, guidance, scheduler : sampler settings (the paper's DDIM 50, CFG 2.0 by default)
@@ -73,7 +73,7 @@ def evaluate(model: "str | Path | Pipeline", split: str = "test", n: int = 64, s
     mean_images : dict task -> (H, W, 3) uint8, optional
         Precomputed mean-image baselines (see :func:`train_mean_images`).
     world_seed : int
-        Seed of the synthetic world when rendering (0 is the benchmark split).
+        Seed of the synthetic world when rendering (0 is the benchmark world; see :mod:`engine.evaluation.splits`).
     samples : sequence of SyntheticSample, optional
         Evaluate on these instead of loading ``n`` samples (``split``/``data`` are then only labels).
     guidance_until, noise_prior : as in :class:`engine.request.TryOnRequest`
@@ -107,7 +107,11 @@ def evaluate(model: "str | Path | Pipeline", split: str = "test", n: int = 64, s
 
     if samples is None:
         samples = load_samples(n, split, data, size, head_w, world_seed)
-        source = f"shards in {data}" if data is not None else f"rendered from SyntheticWorld(seed={world_seed})"
+        if data is not None:
+            seeds = sorted({(x.meta or {}).get("seed") for x in samples}, key=str)
+            source = f"shards in {data} (world seed {', '.join(map(str, seeds))})"
+        else:
+            source = f"rendered from SyntheticWorld(seed={world_seed})"
     else:
         samples = list(samples)
         source = "samples given by the caller"
@@ -149,7 +153,8 @@ def evaluate(model: "str | Path | Pipeline", split: str = "test", n: int = 64, s
             seconds=seconds, examples=list(zip(inputs, preds, gts))[:MAX_EXAMPLES]))
 
     bar = validation_lines(reports) + [line for t in reports for line in quality_bar(t)]
-    settings = {"split": split, "n": len(samples), "steps": steps, "guidance": guidance, "scheduler": scheduler,
+    settings = {"split": split, "split_role": SPLIT_ROLES.get(split, split), "world_seed": world_seed,
+                "n": len(samples), "steps": steps, "guidance": guidance, "scheduler": scheduler,
                 "guidance_until": guidance_until,
                 "noise_prior": bool(noise_prior and pipe.model.latent_prior is not None),
                 "seed": seed, "data": source, "mean_image": mean_src,

@@ -44,7 +44,7 @@ def model_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def report(model_dir, shards) -> EvalReport:
-    return evaluate(model_dir, n=3, steps=2, data=shards, n_train=2)
+    return evaluate(model_dir, "test", n=3, steps=2, data=shards, n_train=2)
 
 
 # ------------------------------------------------------------------------------------------ structure
@@ -199,13 +199,13 @@ def test_baselines_in_the_report_beat_noise(report):
 # ------------------------------------------------------------------------------------------ errors
 def test_bad_inputs_raise_eval_errors(model_dir, shards, tmp_path):
     with pytest.raises(EvalError, match="does not exist"):
-        evaluate(tmp_path / "nope", n=1, steps=1, data=shards)
+        evaluate(tmp_path / "nope", "test", n=1, steps=1, data=shards)
     with pytest.raises(EvalError, match="only 4 test samples"):
         load_samples(9, "test", shards)
     with pytest.raises(EvalError, match="no val_"):
         load_samples(1, "val", shards)
     with pytest.raises(EvalError, match="steps"):
-        evaluate(model_dir, n=1, steps=0, data=shards, n_train=1)
+        evaluate(model_dir, "test", n=1, steps=0, data=shards, n_train=1)
 
 
 # ------------------------------------------------------------------------------------------ CLI
@@ -219,6 +219,7 @@ def test_cli_eval_writes_table_json_and_grids(model_dir, shards, tmp_path, capsy
     assert (tmp_path / "r.md").read_text() == out
     settings = json.loads((tmp_path / "r.json").read_text())["settings"]
     assert settings["n"] == 2 and settings["scheduler"] == "dpm++2m" and settings["guidance_until"] == 0.5
+    assert settings["split"] == "test" and "reported only" in settings["split_role"] and "(world seed 0)" in settings["data"]
     assert "guidance 2 on the first 50% of the steps" in out  # the fast preset is eval's default too
     for task in TASKS:
         img = np.asarray(Image.open(tmp_path / f"grid_{task}.png"))
@@ -230,6 +231,7 @@ def test_cli_eval_writes_table_json_and_grids(model_dir, shards, tmp_path, capsy
     (["--data", "/nonexistent/data"], "does not exist"),
     (["--n", "0"], "--n must be at least 1"),
     (["--split", "val"], "no val_"),
+    ([], "no val_"),  # val is the default split: choices are made there, test is asked for by name
     (["--steps", "0"], "--steps must be at least 1"),
 ])
 def test_cli_eval_bad_input_is_one_clear_line(extra, words, model_dir, shards, capsys):
@@ -239,3 +241,31 @@ def test_cli_eval_bad_input_is_one_clear_line(extra, words, model_dir, shards, c
     err = capsys.readouterr().err
     assert code != 0 and words in err and "Traceback" not in err
     assert len([line for line in err.splitlines() if line.startswith("error:")]) == 1
+
+
+# ------------------------------------------------------------------------------------------ splits
+def test_splits_are_disjoint_streams_of_one_world():
+    from engine.data.synthetic import SyntheticWorld
+    from engine.evaluation.splits import sample_fingerprint, split_overlap
+
+    # The fingerprint is a function of the drawn sample only, so a repeated sample would be caught ...
+    a, b = SyntheticWorld(seed=0), SyntheticWorld(seed=0)
+    assert sample_fingerprint(a.spec(5, "val")) == sample_fingerprint(b.spec(5, "val"))
+    assert sample_fingerprint(a.spec(5, "val")) != sample_fingerprint(a.spec(6, "val"))
+    # ... and none is: train, val and test of worlds 0 and 1 share no sample.
+    overlap = split_overlap(40, world_seeds=(0, 1))
+    assert len(overlap) == 15 and sum(overlap.values()) == 0
+
+
+def test_cli_data_render_val_with_world_seed_and_refuses_mixing_worlds(tmp_path, capsys):
+    out = tmp_path / "d"
+    assert cli.main(["data", "render", "--split", "val", "--count", "1", "--world-seed", "2", "--out", str(out)]) == 0
+    assert "world seed 2" in capsys.readouterr().out
+    with np.load(out / "val_00000.npz") as z:
+        meta = json.loads(bytes(z["meta"]).decode())
+    assert meta[0]["split"] == "val" and meta[0]["seed"] == 2
+    assert load_samples(1, "val", out)[0].meta["seed"] == 2
+    # Resuming into that folder with another world would mix two worlds' samples: one clear line instead.
+    code = cli.main(["data", "render", "--split", "val", "--count", "1", "--seed", "3", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code != 0 and "holds world seed 2, not 3" in err and "Traceback" not in err
