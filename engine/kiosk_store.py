@@ -17,6 +17,12 @@ Stored as ``pbkdf2-sha256$<iterations>$<salt hex>$<hash hex>`` (PBKDF2-HMAC-SHA2
 600,000 iterations by default as OWASP recommends for this hash), compared in constant time. A PIN has few
 possible values, so the hash only slows down someone who has copied the settings file; what protects the
 kiosk in front of the screen is :class:`PinGuard`'s lockout after wrong attempts.
+
+The fact that a PIN was ever set, and the wrong-attempt count, live in a second small file,
+``<data>/kiosk-pin-state.json`` (:class:`PinState`), apart from the settings: a damaged settings file is moved
+aside and its PIN is lost, but the kiosk still knows one existed and waits for staff ("needs staff") instead
+of offering PIN *setup* to whoever stands at the screen (:func:`start_page`). A damaged or unreadable state
+file counts as "a PIN was set" (fail closed). A restart keeps the lockout count and what is left of a pause.
 """
 from __future__ import annotations
 
@@ -39,6 +45,7 @@ PIN_ITERATIONS = 600_000        # OWASP 2023 for PBKDF2-HMAC-SHA256; about 0.3 s
 PIN_MIN_ITERATIONS = 200_000    # records with fewer are refused (a hand-edited or downgraded settings file)
 PIN_MIN_LENGTH = 4
 PIN_MAX_LENGTH = 12
+FREE_ATTEMPTS = 3               # wrong PINs before the first pause
 
 
 def pin_problem(pin: str) -> str:
@@ -101,15 +108,26 @@ class PinGuard:
     timing). ``clock`` is injectable for tests (monotonic seconds).
     """
 
-    def __init__(self, record: str, free_attempts: int = 3, base_lockout: float = 30.0,
-                 max_lockout: float = 15 * 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, record: str, free_attempts: int = FREE_ATTEMPTS, base_lockout: float = 30.0,
+                 max_lockout: float = 15 * 60.0, clock: Callable[[], float] = time.monotonic,
+                 state: Optional["PinState"] = None) -> None:
         self.record = record
         self.free_attempts = free_attempts
         self.base_lockout = base_lockout
         self.max_lockout = max_lockout
         self.clock = clock
+        self.state = state
         self.failures = 0
         self.locked_until = 0.0
+        if state is not None:  # a restart (or a pulled plug) must not reset the count or end a pause
+            failures, left = state.lockout(free_attempts)
+            self.failures = failures
+            if left > 0:
+                self.locked_until = self.clock() + min(left, max_lockout)
+
+    def _save(self) -> None:
+        if self.state is not None:
+            self.state.save_lockout(self.failures, self.locked_for())
 
     def locked_for(self) -> float:
         """Seconds until the keypad unlocks (0 when it is not locked)."""
@@ -124,7 +142,9 @@ class PinGuard:
         if self.locked_for() > 0:
             return "locked"
         if self.record and verify_pin(pin, self.record):
-            self.failures = 0
+            if self.failures:
+                self.failures = 0
+                self._save()
             return "ok"
         self.failures += 1
         over = self.failures - self.free_attempts
@@ -132,7 +152,98 @@ class PinGuard:
             self.locked_until = self.clock() + min(self.max_lockout, self.base_lockout * 2 ** over)
             log.warning("kiosk: %d wrong PIN attempts in a row; keypad locked for %.0f s", self.failures,
                         self.locked_for())
+        self._save()
         return "wrong"
+
+
+def pin_state_path() -> Path:
+    from engine.paths import user_data_dir
+
+    return user_data_dir() / "kiosk-pin-state.json"
+
+
+class PinState:
+    """What must survive a damaged settings file: that a PIN was ever set here, and the lockout.
+
+    ``kiosk-pin-state.json`` holds ``{"pin_set": true, "failures": n, "locked_until": <wall-clock s>}`` and
+    never the PIN or its hash. Missing file: no PIN was ever set. A file that exists but cannot be read or
+    parsed counts as a set PIN with the keypad one wrong attempt from a pause (fail closed). ``wall`` is
+    injectable for tests (epoch seconds: a pause must outlive a restart, which a monotonic clock does not).
+    """
+
+    def __init__(self, path: str | Path | None = None, wall: Callable[[], float] = time.time) -> None:
+        self.path = Path(path) if path is not None else pin_state_path()
+        self.wall = wall
+
+    def read(self) -> Optional[dict]:
+        """The state; None when there is no file; ``{"damaged": True}`` when it cannot be read."""
+        import json
+
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, RecursionError):
+            return {"damaged": True}
+        if not isinstance(data, dict) or data.get("pin_set") is not True:
+            return {"damaged": True}
+        return data
+
+    def pin_was_set(self) -> bool:
+        return self.read() is not None
+
+    def lockout(self, free_attempts: int) -> tuple[int, float]:
+        """(wrong attempts in a row, seconds of pause left) as the last run left them."""
+        data = self.read()
+        if data is None:
+            return 0, 0.0
+        if data.get("damaged"):
+            return free_attempts, 0.0
+        failures, until = data.get("failures", 0), data.get("locked_until", 0)
+        if not isinstance(failures, int) or isinstance(failures, bool) or failures < 0 \
+                or not isinstance(until, (int, float)) or isinstance(until, bool) or until != until:
+            return free_attempts, 0.0
+        return min(failures, 10_000), max(0.0, float(until) - self.wall())
+
+    def _write(self, failures: int, seconds_left: float) -> bool:
+        from engine.persist import StorageError, write_json
+
+        try:
+            write_json(self.path, {"pin_set": True, "failures": int(failures),
+                                   "locked_until": self.wall() + seconds_left if seconds_left > 0 else 0})
+            return True
+        except StorageError as e:  # the kiosk keeps working; the log says the count will not survive
+            log.error("kiosk: the PIN state could not be saved (%s)", e)
+            return False
+
+    def mark_pin_set(self, keep_lockout: bool = True) -> bool:
+        """Record that a PIN exists (after it is stored; and at start for settings older than this file).
+        ``keep_lockout=False`` (a new PIN set by staff) clears the count."""
+        data = self.read()
+        if keep_lockout and data is not None and not data.get("damaged"):
+            return True  # already recorded: nothing to write
+        failures, left = self.lockout(FREE_ATTEMPTS) if keep_lockout else (0, 0.0)
+        return self._write(failures, left)
+
+    def save_lockout(self, failures: int, seconds_left: float) -> None:
+        self._write(failures, seconds_left)
+
+
+def start_page(record: str, notes: list[str], state: PinState) -> str:
+    """Where a starting kiosk goes: "start" (a readable PIN), "setup" (first start: no PIN was ever set on this
+    computer) or "needs-staff" (a PIN was set but cannot be read now: a damaged or hand-edited settings file,
+    or one moved aside; only ``omfa-desktop --set-kiosk-pin``, run from the OS, unlocks it)."""
+    if record:
+        try:
+            parse_pin_record(record)
+        except ValueError:
+            return "needs-staff"
+        state.mark_pin_set()
+        return "start"
+    lost = any(n.startswith("setting kiosk_pin") or "was damaged" in n for n in notes)
+    if lost or state.pin_was_set():
+        return "needs-staff"
+    return "setup"
 
 
 # ============================================================================================ sessions

@@ -410,7 +410,8 @@ class GuideWorker(QObject):
             from engine.body.hmr2 import Hmr2Adapter
 
             body, _ = self.body_model(spec.get("body_folder", ""), spec.get("body_gender", "neutral"))
-            hmr2 = Hmr2Adapter(spec["hmr2_folder"]) if spec.get("hmr2_folder") else None
+            hmr2 = Hmr2Adapter(spec["hmr2_folder"], scratch=spec.get("scratch", "")) \
+                if spec.get("hmr2_folder") else None
             est = estimate_pose(spec["image"], spec.get("box"), spec.get("backend", "auto"), hmr2, body)
             guide = photo_guide(est, spec["width"], spec["height"], spec.get("style", "parts_shaded"), body)
             head = None

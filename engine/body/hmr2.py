@@ -139,6 +139,9 @@ class Hmr2Adapter:
         else this one
     smpl_dir : where SMPL_NEUTRAL.pkl is (default: hmr2's own places, see :meth:`smpl_candidates`)
     child : the child command (tests use a stand-in that speaks the same JSON)
+    scratch : folder for the temporary copy of the photo the child reads (default: the system's temp
+        folder); the kiosk passes the customer's session folder so the copy is purged with it, even after
+        a crash
     """
 
     folder: str | Path
@@ -146,6 +149,7 @@ class Hmr2Adapter:
     smpl_dir: str = ""
     child: Sequence[str] = ()
     timeout: float = 600.0
+    scratch: str | Path = ""
 
     def checkpoint(self) -> Optional[Path]:
         folder = Path(self.folder).expanduser()
@@ -215,7 +219,7 @@ class Hmr2Adapter:
                 raise Hmr2Error("hmr2 cannot run: " + "; ".join(missing))
         h, w = image.shape[:2]
         box = tuple(float(v) for v in (box if box is not None else (0, 0, w, h)))
-        with tempfile.TemporaryDirectory(prefix="omfa_hmr2_") as tmp:
+        with tempfile.TemporaryDirectory(prefix="omfa_hmr2_", dir=self.scratch or None) as tmp:
             path = Path(tmp) / "photo.png"
             Image.fromarray(np.asarray(image, np.uint8)).save(path)
             request = {"protocol": PROTOCOL, "image": str(path), "box": list(box),

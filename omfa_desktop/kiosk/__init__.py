@@ -77,5 +77,9 @@ def set_pin_interactive(stdin=None, out=None) -> int:
     except StorageError as e:
         print(f"Not set: {e}", file=out)
         return 1
+    from engine.kiosk_store import PinState
+
+    if not PinState().mark_pin_set(keep_lockout=False):
+        print("Warning: the PIN is set, but the kiosk's PIN state file could not be written.", file=out)
     print(f"The kiosk PIN is set (stored salted and hashed in {settings_path()}).", file=out)
     return 0

@@ -36,7 +36,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer, Slot
 from PySide6.QtWidgets import QApplication, QFrame, QStackedWidget, QVBoxLayout, QWidget
 
-from engine.kiosk_store import DropFolder, IdleClock, KioskStore, PinGuard, Session
+from engine.kiosk_store import DropFolder, IdleClock, KioskStore, PinGuard, PinState, Session, start_page
 from omfa_desktop.kiosk import pages as P
 from omfa_desktop.kiosk.lockdown import KioskEventFilter
 from omfa_desktop.kiosk.style import STYLE
@@ -240,7 +240,8 @@ class KioskWindow(QWidget):
         self.camera_wanted = camera
         self.camera_view = None
         self.drop: Optional[DropFolder] = None
-        self.guard = PinGuard(settings.kiosk_pin, clock=clock)
+        self.pin_state = PinState()           # 'a PIN exists' + lockout, apart from settings.json
+        self.guard = PinGuard(settings.kiosk_pin, clock=clock, state=self.pin_state)
         self.idle = IdleClock(settings.kiosk_idle_seconds, clock=clock)
 
         self._build()
@@ -257,14 +258,14 @@ class KioskWindow(QWidget):
         self.flipper.setInterval(400)
         self.flipper.timeout.connect(self._next_frame)
 
-        lost_pin = any(n.startswith("setting kiosk_pin") or "was damaged" in n for n in notes)
-        if not settings.kiosk_pin and lost_pin:
-            # A PIN record that existed but cannot be read must not let the next passer-by choose a new one.
+        first = start_page(settings.kiosk_pin, notes, self.pin_state)
+        if first == "needs-staff":
+            # A PIN that existed but cannot be read must not let the next passer-by choose a new one.
             log.error("kiosk: the staff PIN record is missing or damaged; the kiosk waits for staff")
             self.needs_staff.text.setText("The staff PIN could not be read. Staff: set it again with\n"
                                           "omfa-desktop --set-kiosk-pin\nthen restart the app.")
             self.go("needs-staff")
-        elif not settings.kiosk_pin:
+        elif first == "setup":
             self._ask_new_pin("start", "Welcome! Set the staff PIN",
                               "Staff need it to change settings or close the app. 4 to 12 digits.")
         else:
@@ -598,7 +599,7 @@ class KioskWindow(QWidget):
         spec = {"image": v.photo, "box": None, "backend": "auto", "hmr2_folder": self.settings.hmr2_folder,
                 "width": w, "height": h, "style": self.model_info.get("render_style", "parts_shaded"),
                 "body_folder": self.settings.smplx_folder, "body_gender": self.settings.smplx_gender,
-                "head_size": sizes.get("head")}
+                "head_size": sizes.get("head"), "scratch": str(v.session.folder)}  # hmr2's photo copy: purged
         v.busy = True
         self.photo_page.use_button.setEnabled(False)
         self.photo_page.use_button.setText("Looking at your photo…")
@@ -1017,7 +1018,8 @@ class KioskWindow(QWidget):
             self._new_pin = ""
             return
         self.settings = new
-        self.guard = PinGuard(record, clock=self.clock)
+        self.pin_state.mark_pin_set(keep_lockout=False)
+        self.guard = PinGuard(record, clock=self.clock, state=self.pin_state)
         self._new_pin = ""
         log.info("kiosk: the staff PIN was %s", "set" if self._pin_purpose == "setup" else "changed")
         if self._pin_return == "admin":

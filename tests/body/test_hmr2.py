@@ -116,6 +116,22 @@ def test_stand_in_child_round_trip(stand_in, tmp_path, body):
     assert json.loads((tmp_path / "req.json").read_text())["box"] == [0, 0, 600, 800]  # whole image by default
 
 
+def test_the_photo_copy_goes_in_the_scratch_folder_and_a_crash_leftover_is_purged(stand_in, tmp_path, body):
+    """The kiosk passes the customer's session folder: hmr2's copy of their photo lives (and dies) there."""
+    from engine.kiosk_store import KioskStore
+
+    store = KioskStore(tmp_path / "kiosk")
+    session = store.new_session()
+    stand_in("ok", scratch=session.folder).estimate(np.full((64, 48, 3), 9, np.uint8), None, body.rest_joints[0])
+    image = json.loads((tmp_path / "req.json").read_text())["image"]
+    assert session.folder in __import__("pathlib").Path(image).parents
+    # a crash while hmr2 runs leaves its copy behind; the next start's purge takes it with the session
+    leftover = session.folder / "omfa_hmr2_x" / "photo.png"
+    leftover.parent.mkdir()
+    leftover.write_bytes(b"customer photo")
+    assert KioskStore(tmp_path / "kiosk").purge_leftovers() == 1 and not session.folder.exists()
+
+
 @pytest.mark.parametrize("mode, words", [("error", "hmr2 failed: CUDA is not available for the detector"),
                                          ("old", "protocol 0"), ("crash", "RuntimeError: segfault in a kernel")])
 def test_stand_in_child_failures_are_one_clear_message(stand_in, body, mode, words):

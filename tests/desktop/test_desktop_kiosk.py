@@ -188,6 +188,26 @@ def test_a_damaged_pin_record_waits_for_staff_instead_of_asking_anyone(qtbot, ma
     assert k.current() == "needs-staff" and "--set-kiosk-pin" in k.needs_staff.text.text()
 
 
+def test_a_damaged_settings_file_never_leads_to_pin_setup_on_later_starts(qtbot, make_kiosk, data_dir):
+    """Set a PIN, damage settings.json, start (needs staff, the file is moved aside), start again: still
+    needs staff, never the PIN setup screen; --set-kiosk-pin from the OS unlocks it."""
+    import io
+
+    from omfa_desktop.kiosk import set_pin_interactive
+
+    assert set_pin_interactive(io.StringIO("482915\n482915\n"), io.StringIO()) == 0
+    (data_dir / "settings.json").write_text("{damaged")
+    for _ in range(2):
+        k = make_kiosk(settings="from disk", wait=False, estimator=StubEstimator())
+        assert k.current() == "needs-staff" and k._pin_purpose != "setup"
+        k._may_close = True
+        k.shutdown()
+    assert not (data_dir / "settings.json").exists()                 # moved aside at the first start
+    assert set_pin_interactive(io.StringIO("482915\n482915\n"), io.StringIO()) == 0
+    k = make_kiosk(settings="from disk", wait=False, estimator=StubEstimator())
+    assert k.current() == "start"
+
+
 def test_idle_timeout_warns_then_purges_the_session_and_returns_to_start(qtbot, make_kiosk, caplog):
     caplog.set_level(logging.INFO, "omfa.kiosk")
     clock = Clock()

@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from engine.kiosk_store import (PIN_MIN_ITERATIONS, DropFolder, IdleClock, KioskStore, PinGuard, export_files,
-                                hash_pin, parse_pin_record, pin_problem, verify_pin)
+from engine.kiosk_store import (PIN_MIN_ITERATIONS, DropFolder, IdleClock, KioskStore, PinGuard, PinState,
+                                export_files, hash_pin, parse_pin_record, pin_problem, start_page, verify_pin)
 from engine.persist import StorageError
 
 FAST = PIN_MIN_ITERATIONS  # the lowest accepted count keeps the tests quick
@@ -58,6 +58,46 @@ def test_wrong_pins_lock_the_keypad_for_longer_and_longer():
     assert guard.attempt("2222") == "wrong" and guard.locked_for() == 100  # capped
     clock.t += 100
     assert guard.attempt("4821") == "ok" and guard.failures == 0 and guard.attempts_left() == 3
+
+
+def test_once_a_pin_was_set_no_damage_or_restart_offers_pin_setup(tmp_path):
+    """A damaged settings file loses its PIN record; the separate state file still says one existed."""
+    state = PinState(tmp_path / "kiosk-pin-state.json")
+    assert start_page("", [], state) == "setup"                      # a new computer: staff choose a PIN
+    record = hash_pin("4821", FAST)
+    assert start_page(record, [], state) == "start" and state.pin_was_set()
+    assert "4821" not in state.path.read_text() and record not in state.path.read_text()
+    damaged = ["/x/settings.json was damaged (Expecting value); it was moved aside to settings.json.damaged-1"]
+    assert start_page("", damaged, state) == "needs-staff"           # first start after the damage
+    assert start_page("", [], state) == "needs-staff"                # and every restart after it
+    assert start_page("pbkdf2-sha256$10$00$00", [], state) == "needs-staff"  # a hand-edited record
+    state.path.write_text("{garbage")                                # the state file damaged too: fail closed
+    assert start_page("", [], state) == "needs-staff"
+    state.path.unlink()
+    state.path.mkdir()                                               # unreadable (a folder in its place)
+    assert start_page("", [], state) == "needs-staff"
+
+
+def test_the_lockout_count_and_pause_survive_a_restart(tmp_path):
+    clock, wall = Clock(), Clock(5_000_000.0)
+    state = PinState(tmp_path / "kiosk-pin-state.json", wall=wall)
+    record = hash_pin("4821", FAST)
+    state.mark_pin_set()
+    guard = PinGuard(record, clock=clock, state=state)
+    assert [guard.attempt("1111") for _ in range(3)] == ["wrong"] * 3 and guard.locked_for() == 30
+    wall.t += 10                                                     # power cut; back 10 s later
+    again = PinGuard(record, clock=Clock(7.0), state=PinState(state.path, wall=wall))
+    assert again.failures == 3 and again.locked_for() == pytest.approx(20)
+    assert again.attempt("4821") == "locked"
+    wall.t += 20
+    again = PinGuard(record, clock=Clock(99.0), state=PinState(state.path, wall=wall))
+    assert again.attempt("2222") == "wrong" and again.locked_for() == 60   # doubled: the count was kept
+    wall.t += 60
+    again.clock.t += 60
+    assert again.attempt("4821") == "ok"
+    assert PinGuard(record, state=PinState(state.path, wall=wall)).failures == 0
+    state.path.write_text('{"pin_set": true, "failures": "many"}')  # damaged count: one wrong try from a pause
+    assert PinGuard(record, clock=clock, state=state).attempts_left() == 0
 
 
 def test_sessions_are_private_folders_purged_with_a_count_only(tmp_path, caplog):
