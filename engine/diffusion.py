@@ -21,18 +21,10 @@ from typing import Callable, Optional
 
 import torch
 
+from engine.presets import SCHEDULERS  # re-exported: the names live in a torch-free module (omfa --help)
+
 # step (1-based), total steps, the current x0 estimate (B, C, h, W) on the model device.
 ProgressFn = Callable[[int, int, torch.Tensor], None]
-
-SCHEDULERS: dict[str, str] = {
-    "ddim": "DDIMScheduler",
-    "ddpm": "DDPMScheduler",
-    "euler": "EulerDiscreteScheduler",
-    "euler_a": "EulerAncestralDiscreteScheduler",
-    "dpm++2m": "DPMSolverMultistepScheduler",
-    "unipc": "UniPCMultistepScheduler",
-    "heun": "HeunDiscreteScheduler",
-}
 
 
 def make_scheduler(name: str, noise_schedule: dict):

@@ -94,7 +94,12 @@ def _gpu(device: str, precision: str) -> list[Check]:
         out.append(Check("device policy", OK, f"{pol.describe()} — {pol.reason}"))
     except DeviceError as e:
         out.append(Check("device policy", FAIL, str(e), "choose device 'auto' or 'cpu' in Settings"))
-    threads = f"{torch.get_num_threads()} CPU threads"
+    from engine.threads import ThreadsError, plan_threads
+
+    try:  # what a run would choose now (engine.threads), not torch's default of every core
+        threads = f"CPU threads: {plan_threads(0, window=0.1).reason}"
+    except ThreadsError as e:
+        threads = str(e)
     if torch.cuda.is_available():
         names = [f"{torch.cuda.get_device_name(i)} ({torch.cuda.get_device_properties(i).total_memory / 2**30:.1f} GB)"
                  for i in range(torch.cuda.device_count())]

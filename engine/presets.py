@@ -1,4 +1,4 @@
-"""Sampling presets: named settings of the sampler fields of a request.
+"""Sampling presets: named settings of the sampler fields of a request (torch-free, like the scheduler names).
 
 - "fast" (the app's and CLI's default): DPM-Solver++(2M) at 20 steps, guidance on the first half of the
   schedule only: 30 UNet forwards per view instead of the paper's 100.
@@ -12,6 +12,18 @@
 from __future__ import annotations
 
 import dataclasses
+
+# The samplers by short name -> diffusers class. Here, not in engine.diffusion, so that the CLI's parser and
+# the window can list them without importing torch (engine.diffusion re-exports it).
+SCHEDULERS: dict[str, str] = {
+    "ddim": "DDIMScheduler",
+    "ddpm": "DDPMScheduler",
+    "euler": "EulerDiscreteScheduler",
+    "euler_a": "EulerAncestralDiscreteScheduler",
+    "dpm++2m": "DPMSolverMultistepScheduler",
+    "unipc": "UniPCMultistepScheduler",
+    "heun": "HeunDiscreteScheduler",
+}
 
 SAMPLING_PRESETS: dict[str, dict] = {
     "fast": dict(scheduler="dpm++2m", steps=20, guidance=2.0, guidance_until=0.5),

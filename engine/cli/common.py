@@ -17,10 +17,24 @@ class CliError(OmfaError):
         self.code = code
 
 
+def use_threads(args) -> None:
+    """Apply the CPU thread policy (engine.threads) before the model loads; says what it chose unless quiet."""
+    from engine.threads import ThreadsError, check_threads, use_threads as apply
+
+    try:
+        plan = apply(check_threads(getattr(args, "threads", 0) or 0, "--threads"))
+    except ThreadsError as e:
+        raise CliError(str(e), 2) from None
+    if not getattr(args, "quiet", False):
+        print(f"threads: {plan.reason}", file=sys.stderr)
+
+
 def load_pipeline(args):
     from engine.device import DeviceError
     from engine.model import ModelError
     from engine.pipeline import Pipeline
+
+    use_threads(args)
 
     try:
         pipe, fallback, folder = Pipeline.load_default(args.model, args.device, args.precision,
@@ -80,11 +94,11 @@ def run_request(pipe, request, out: Path, quiet: bool) -> int:
 
 
 def sampler_args(p: argparse.ArgumentParser) -> None:
-    from engine.diffusion import SCHEDULERS
+    # engine.presets, not engine.diffusion: building the parser (omfa --help) must not import torch.
+    from engine.presets import DEFAULT_PRESET, SAMPLING_PRESETS, SCHEDULERS
 
     p.add_argument("--model", help="model folder (default: the shipped demo model)")
     p.add_argument("--vae", help="a diffusers AutoencoderKL folder replacing the model's codec")
-    from engine.presets import DEFAULT_PRESET, SAMPLING_PRESETS
 
     p.add_argument("--preset", default=DEFAULT_PRESET, choices=list(SAMPLING_PRESETS),
                    help="sampling preset: fast = DPM++ 20 steps, guidance on the first half; paper = DDIM 50, "
@@ -105,6 +119,8 @@ def sampler_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compile", action="store_true", help="torch.compile the UNet (slow first image)")
     p.add_argument("--device", default="auto", help="auto, cuda, cuda:N, cpu, mps")
     p.add_argument("--precision", default="auto", choices=["auto", "fp16", "bf16", "fp32"])
+    p.add_argument("--threads", type=int, default=0,
+                   help="CPU threads for torch (default 0: chosen from the cores free now; OMFA_THREADS also sets it)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
 
