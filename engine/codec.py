@@ -233,6 +233,35 @@ def load_codec(folder: str | Path, dtype=None, verify: bool = True) -> Codec:
     return VaeCodec.load(folder, dtype)
 
 
+# ----------------------------------------------------------------------------- bounded codec calls
+# A codec call's activations grow with its pixels: an fp32 SDXL VAE decode needs about 1.9 GB per 768x1024
+# image, so the 8 views of a multi-view request in one call would need ~15 GB. In the standard memory mode a
+# call takes at most this many pixels (two 768x1024 images: ~4 GB; the demo model's 96x128 panels: 128 per
+# call, so small models still run in one call); the low and offload modes go one image at a time.
+CODEC_PIXELS_PER_CALL = 2 * 768 * 1024
+
+
+def images_per_call(height: int, width: int, memory: str = "standard") -> int:
+    """How many images of ``height`` x ``width`` pixels one encode/decode call may take in ``memory`` mode."""
+    if memory != "standard":
+        return 1
+    return max(1, CODEC_PIXELS_PER_CALL // max(1, height * width))
+
+
+def encode_in_chunks(codec: Codec, images: torch.Tensor, per_call: int) -> torch.Tensor:
+    """``codec.encode`` of (B, 3, H, W) images, ``per_call`` images per call; (B, C, h, w) latents."""
+    if images.shape[0] <= per_call:
+        return codec.encode(images)
+    return torch.cat([codec.encode(x) for x in images.split(per_call)])
+
+
+def decode_in_chunks(codec: Codec, latents: torch.Tensor, per_call: int) -> torch.Tensor:
+    """``codec.decode`` of (B, C, h, w) latents, ``per_call`` images per call; (B, 3, H, W) images."""
+    if latents.shape[0] <= per_call:
+        return codec.decode(latents)
+    return torch.cat([codec.decode(z) for z in latents.split(per_call)])
+
+
 # ----------------------------------------------------------------------------- image <-> tensor
 def to_tensor(images) -> torch.Tensor:
     """uint8 (H, W, 3) array or a list of them -> float (B, 3, H, W) in [-1, 1]."""

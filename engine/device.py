@@ -104,7 +104,7 @@ def select_device(device: str = "auto", precision: str = "auto") -> DevicePolicy
 
 
 def use_sdpa(unet) -> None:
-    """Route every attention layer of a diffusers model through torch SDPA."""
+    """Route every attention layer of a diffusers model (UNet or VAE) through torch SDPA."""
     from diffusers.models.attention_processor import AttnProcessor2_0
 
     unet.set_attn_processor(AttnProcessor2_0())

@@ -26,7 +26,7 @@ SAMPLER_LABELS = {"ddim": "DDIM", "ddpm": "DDPM", "euler": "Euler", "euler_a": "
                   "dpm++2m": "DPM++ 2M", "unipc": "UniPC", "heun": "Heun"}
 
 
-MEMORY_LABELS = {"standard": "Standard (fastest)", "low": "Low (sliced attention and VAE)",
+MEMORY_LABELS = {"standard": "Standard (fastest)", "low": "Low (one image at a time, tiled VAE)",
                  "offload": "Offload (model waits in CPU memory; 8-12 GB GPUs)"}
 
 @dataclass
@@ -46,7 +46,7 @@ class AppSettings:
     device : str            "auto", "cpu", "cuda", "cuda:N" or "mps"
     precision : str         "auto", "fp16", "bf16" or "fp32"
     default_sampler : str   a key of engine.diffusion.SCHEDULERS
-    memory : str            "standard", "low" (sliced attention, tiled VAE) or "offload" (also keeps the model
+    memory : str            "standard", "low" (one image at a time, tiled VAE) or "offload" (also keeps the model
                             in CPU memory between uses: GPUs with 8-12 GB); see engine.request.MEMORY_MODES
     notice_dismissed : bool the demo-model notice was closed by the user
     last_dir : str          the folder the last open dialog was in
