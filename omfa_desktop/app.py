@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-samples", action="store_true", help="start with empty inputs")
     ap.add_argument("--no-viewport", action="store_true", help="no 3D viewport (pose presets and guides only)")
     ap.add_argument("--headless", action="store_true", help="run the headless engine demo instead of the window")
-    ap.add_argument("--steps", type=int, default=50, help="denoising steps of the headless demo")
+    ap.add_argument("--steps", type=int, help="denoising steps of the headless demo (default: the default preset's)")
     ap.add_argument("--out", help="output folder of the headless demo (default: the user data folder)")
     ap.add_argument("--kiosk", action="store_true",
                     help="full-screen, touch-only kiosk for an unattended shop screen (README: Kiosk mode)")
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
         from engine.cli.doctor import run_demo
 
-        return run_demo(args.out, args.steps)
+        return run_demo(args.out, args.steps)  # the default sampling preset, as the window uses
 
     configure_gl_environment()
     if kiosk:

@@ -1,13 +1,25 @@
 #!/usr/bin/env bash
 # Set up OMFA Desktop in a local virtual environment (.venv).
 # Idempotent: re-running skips what is already there. Never pulls a CUDA torch.
+# Fast when nothing changed: a finished setup leaves a stamp (a hash of pyproject.toml, constraints.txt and
+# this script) in the venv; while it matches, nothing is checked or installed (no pip at all), so
+# scripts/run.sh starts the app at once. OMFA_FORCE_SETUP=1 (or deleting .venv/.omfa-setup-stamp) redoes it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$(pwd)"
 VENV="${OMFA_VENV:-$ROOT/.venv}"
 PY="${PYTHON:-python3}"
+STAMP_FILE="$VENV/.omfa-setup-stamp"
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+# The checkout's path is part of the stamp: the venv's editable install points at one checkout.
+stamp() { { echo "$ROOT"; cat "$ROOT/pyproject.toml" "$ROOT/constraints.txt" "$ROOT/scripts/setup.sh"; } \
+  | sha256sum | cut -d' ' -f1; }
+if [ "${OMFA_FORCE_SETUP:-0}" != "1" ] && [ -x "$VENV/bin/python" ] && [ -f "$STAMP_FILE" ] \
+   && [ "$(cat "$STAMP_FILE")" = "$(stamp)" ]; then
+  exit 0  # set up with these very files: nothing to do
+fi
 
 # 1. System packages: offscreen GL (EGL/OSMesa) for guide renders, Xvfb + xcb libs for the Qt window.
 APT_PKGS="xvfb xauth libegl1 libegl-mesa0 libgl1-mesa-dri libgbm1 libosmesa6 libgl1 libglx-mesa0 \
@@ -41,4 +53,5 @@ fi
 say "installing OMFA Desktop and its dependencies"
 "$VPY" -m pip install -q -c "$ROOT/constraints.txt" -e "$ROOT[dev]"
 "$VPY" -m pip check >/dev/null || { say "pip check reports a conflict:"; "$VPY" -m pip check; exit 1; }
+stamp > "$STAMP_FILE"  # only after a complete, consistent install
 say "ready: $VENV"

@@ -23,12 +23,16 @@ def cmd_doctor(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    return run_demo(args.out, args.steps)
+    return run_demo(args.out, args.steps, args.preset, args.threads)
 
 
-def run_demo(out_dir: Path | None = None, steps: int = 50) -> int:
+def run_demo(out_dir: Path | None = None, steps: int | None = None, preset: str | None = None,
+             threads: int = 0) -> int:
+    """doctor, then a try-off on a shipped sample with the sampling preset a user gets by default
+    (``steps`` overrides the preset's step count)."""
     from engine import cli
     from engine.paths import DEMO_MODEL, sample_paths, user_data_dir
+    from engine.presets import DEFAULT_PRESET
 
     code = cli.main(["doctor"])
     samples = sample_paths()
@@ -40,7 +44,10 @@ def run_demo(out_dir: Path | None = None, steps: int = 50) -> int:
     out = out_dir / "try_off_demo.png"
     print(f"\nTry-off demo on {samples['person'].name} with "
           f"{'the shipped demo model' if (DEMO_MODEL / 'omfa_config.json').is_file() else 'an untrained model'}:")
-    argv = ["try-off", "--person", str(samples["person"]), "--out", str(out), "--steps", str(steps)]
+    argv = ["try-off", "--person", str(samples["person"]), "--out", str(out), "--preset", preset or DEFAULT_PRESET,
+            "--threads", str(threads)]
+    if steps:
+        argv += ["--steps", str(steps)]
     if "head" in samples:
         argv += ["--head", str(samples["head"])]
     if "guide" in samples:
@@ -60,5 +67,10 @@ def register(sub) -> None:
 
     p = sub.add_parser("demo", help="doctor + a try-off on a shipped sample with the shipped model")
     p.add_argument("--out", help="output folder (default: the user data folder)")
-    p.add_argument("--steps", type=int, default=50)
+    from engine.presets import DEFAULT_PRESET, SAMPLING_PRESETS
+
+    p.add_argument("--preset", default=DEFAULT_PRESET, choices=list(SAMPLING_PRESETS),
+                   help=f"sampling preset of the try-off (default {DEFAULT_PRESET}, as in the app)")
+    p.add_argument("--steps", type=int, help="denoising steps (default: the preset's)")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (default 0: chosen from the cores free now)")
     p.set_defaults(func=cmd_demo)

@@ -113,3 +113,21 @@ def test_scheduler_names_are_the_same_everywhere():
     from engine.presets import SCHEDULERS
 
     assert from_diffusion is SCHEDULERS and "dpm++2m" in SCHEDULERS
+
+
+def test_headless_demo_uses_the_default_preset_not_50_steps(monkeypatch, tmp_path):
+    from engine import cli
+    from engine.cli.doctor import run_demo
+    from engine.presets import DEFAULT_PRESET
+
+    calls = []
+    monkeypatch.setattr(cli, "main", lambda argv: calls.append(argv) or 0)
+    assert run_demo(tmp_path) == 0
+    doctor, try_off = calls
+    assert doctor == ["doctor"] and try_off[0] == "try-off"
+    assert try_off[try_off.index("--preset") + 1] == DEFAULT_PRESET and "--steps" not in try_off
+    args = cli.build_parser().parse_args(["demo"])
+    assert args.preset == DEFAULT_PRESET and args.steps is None
+    calls.clear()
+    run_demo(tmp_path, steps=7)
+    assert calls[1][calls[1].index("--steps") + 1] == "7"
