@@ -13,14 +13,14 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
-                               QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget)
+                               QLabel, QLineEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from engine.device import DEVICES, PRECISIONS  # cheap: engine.device imports torch only inside functions
 from engine.errors import OmfaError
+from engine.presets import SCHEDULERS  # torch-free
+from engine.threads import MAX_THREADS  # torch-free
 
-# The samplers engine.diffusion.SCHEDULERS offers; listed here so the window can show them without
-# importing torch (tests/desktop/test_settings.py checks the two stay equal).
-SAMPLERS: tuple[str, ...] = ("ddim", "ddpm", "euler", "euler_a", "dpm++2m", "unipc", "heun")
+SAMPLERS: tuple[str, ...] = tuple(SCHEDULERS)
 
 SAMPLER_LABELS = {"ddim": "DDIM", "ddpm": "DDPM", "euler": "Euler", "euler_a": "Euler ancestral",
                   "dpm++2m": "DPM++ 2M", "unipc": "UniPC", "heun": "Heun"}
@@ -48,6 +48,8 @@ class AppSettings:
     default_sampler : str   a key of engine.diffusion.SCHEDULERS
     memory : str            "standard", "low" (one image at a time, tiled VAE) or "offload" (also keeps the model
                             in CPU memory between uses: GPUs with 8-12 GB); see engine.request.MEMORY_MODES
+    threads : int           CPU threads for torch; 0 = chosen before each job from the cores free then
+                            (engine.threads: on a busy CPU one thread is faster than two)
     notice_dismissed : bool the demo-model notice was closed by the user
     last_dir : str          the folder the last open dialog was in
     kiosk : bool            start in kiosk mode (omfa_desktop.kiosk) even without ``--kiosk``
@@ -73,6 +75,7 @@ class AppSettings:
     precision: str = "auto"
     default_sampler: str = "dpm++2m"  # the fast preset's; another choice starts the window on "Custom"
     memory: str = "standard"
+    threads: int = 0
     notice_dismissed: bool = False
     last_dir: str = ""
     kiosk: bool = False
@@ -136,6 +139,8 @@ def validate(s: AppSettings, check_device: bool = True, deep: bool = True, model
         raise SettingsError("default_sampler", f"must be one of {', '.join(SAMPLERS)}, not {s.default_sampler!r}")
     if s.memory not in MEMORY_LABELS:
         raise SettingsError("memory", f"must be one of {', '.join(MEMORY_LABELS)}, not {s.memory!r}")
+    if isinstance(s.threads, bool) or not 0 <= s.threads <= MAX_THREADS:
+        raise SettingsError("threads", f"must be 0 (automatic) to {MAX_THREADS}, not {s.threads!r}")
     _validate_kiosk(s)
     if check_device:
         from engine.device import DeviceError, select_device
@@ -394,14 +399,21 @@ class SettingsDialog(QDialog):
         for key, label in MEMORY_LABELS.items():
             self.memory_combo.addItem(label, key)
         self.memory_combo.setCurrentIndex(max(0, self.memory_combo.findData(settings.memory)))
-        self.memory_combo.setToolTip("For GPUs that run out of memory: 'low' slices attention and the VAE; "
-                                     "'offload' also keeps the model in CPU memory between uses (slower).")
+        self.memory_combo.setToolTip("For GPUs that run out of memory: 'low' runs one image at a time and tiles "
+                                     "the VAE; 'offload' also keeps the model in CPU memory between uses (slower).")
+        self.threads_spin = QSpinBox()
+        self.threads_spin.setRange(0, MAX_THREADS)
+        self.threads_spin.setSpecialValueText("auto (the cores free at each job)")
+        self.threads_spin.setValue(settings.threads)
+        self.threads_spin.setToolTip("Torch threads on the CPU. Auto counts the cores other programs leave free "
+                                     "before each job: on a busy CPU one thread is much faster than two.")
         form2 = QFormLayout()  # the licence note between two forms: a wrapped label inside one gets padded
         form2.addRow("hmr2 folder", self.hmr2_field)
         form2.addRow("Device", self.device_combo)
         form2.addRow("Precision", self.precision_combo)
         form2.addRow("Default sampler", self.sampler_combo)
         form2.addRow("GPU memory", self.memory_combo)
+        form2.addRow("CPU threads", self.threads_spin)
         labels = [form.itemAt(i, QFormLayout.ItemRole.LabelRole).widget() for i in range(form.rowCount())]
         labels += [form2.itemAt(i, QFormLayout.ItemRole.LabelRole).widget() for i in range(form2.rowCount())]
         width = max(lab.sizeHint().width() for lab in labels)
@@ -434,7 +446,7 @@ class SettingsDialog(QDialog):
                               "device": self.device_combo.currentText().strip(),
                               "precision": self.precision_combo.currentText(),
                               "default_sampler": self.sampler_combo.currentData(),
-                              "memory": self.memory_combo.currentData()})
+                              "memory": self.memory_combo.currentData(), "threads": self.threads_spin.value()})
 
     def try_accept(self) -> bool:
         """Validate; on success keep the settings in ``result_settings`` and close."""
@@ -451,7 +463,7 @@ class SettingsDialog(QDialog):
                       "smplx_folder": self.smplx_field, "smplx_gender": self.gender_combo,
                       "hmr2_folder": self.hmr2_field, "device": self.device_combo,
                       "precision": self.precision_combo, "default_sampler": self.sampler_combo,
-                      "memory": self.memory_combo}.get(e.field)
+                      "memory": self.memory_combo, "threads": self.threads_spin}.get(e.field)
             if widget is not None:
                 widget.setFocus(Qt.FocusReason.OtherFocusReason)
             return False
@@ -462,5 +474,6 @@ class SettingsDialog(QDialog):
 
 _FIELD_LABELS = {"model_folder": "Model folder", "vae_folder": "VAE folder", "smplx_folder": "SMPL-X folder",
                  "smplx_gender": "SMPL-X body", "hmr2_folder": "hmr2 folder", "device": "Device",
-                 "precision": "Precision", "default_sampler": "Default sampler", "memory": "GPU memory"}
+                 "precision": "Precision", "default_sampler": "Default sampler", "memory": "GPU memory",
+                 "threads": "CPU threads"}
 FIELD_LABELS = _FIELD_LABELS

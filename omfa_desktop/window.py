@@ -109,6 +109,7 @@ class MainWindow(QMainWindow):
         self._pending_submit = False
 
         self.queue = JobQueue(self)
+        self.queue.threads = self.settings.threads
         self.guides = GuideService(self)
         self.store = GalleryStore()
         self.wardrobe_store = Wardrobe(self.store.root.parent / "wardrobe")  # beside the gallery, same data dir
@@ -721,6 +722,7 @@ class MainWindow(QMainWindow):
         old = self.settings
         self.settings = new
         self._save_settings()
+        self.queue.threads = new.threads  # the jobs submitted from now on
         if (old.model_folder, old.device, old.precision) != (new.model_folder, new.device, new.precision):
             self.session_model = self.session_device = self.session_precision = ""
             self.reload_model()

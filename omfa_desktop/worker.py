@@ -80,6 +80,7 @@ class Job:
     details: str = ""
     error_field: str = ""
     retry: str = ""          # a remedy the UI can offer after a failure ("low-memory")
+    threads: int = 0         # CPU threads for torch (0: engine.threads chooses when the job starts)
     created: float = field(default_factory=time.time)
     started: float = 0.0
     ended: float = 0.0
@@ -213,12 +214,6 @@ class EngineWorker(QObject):
         self.loading.emit(folder or "the demo model")
         self.pipe = None
         try:
-            import os
-
-            import torch
-
-            if os.environ.get("OMFA_THREADS"):
-                torch.set_num_threads(max(1, int(os.environ["OMFA_THREADS"])))
             pipe, fallback, path, vae_error = load_pipeline(folder, device, precision, vae)
             info = model_info(pipe, fallback, path, vae_error)
         except Exception as e:  # noqa: BLE001 - any load failure becomes a message
@@ -250,6 +245,7 @@ class EngineWorker(QObject):
                 self.load(folder, device, req.precision, vae)
             if self.pipe is None:
                 raise ModelNotLoaded(f"no model is loaded ({self.load_error})")
+            self._use_threads(job)
             if job.batch is not None:
                 result = self._run_batch(job)
             elif job.chain is not None:
@@ -279,6 +275,16 @@ class EngineWorker(QObject):
             self.cancelled.emit(job.id, result)
         else:
             self.finished.emit(job.id, result)
+
+    def _use_threads(self, job: Job) -> None:
+        """The CPU thread policy for this job, on this (the engine) thread, from the cores free right now:
+        other programs come and go between jobs (engine.threads)."""
+        if self.pipe.policy.device != "cpu":
+            return
+        from engine.threads import use_threads
+
+        plan = use_threads(job.threads)
+        log.info("job %s: %s", job.id, plan.reason)
 
     def _run_chain(self, job: Job):
         """All stages of a chain as one job; progress counts the steps of every stage."""
@@ -525,6 +531,7 @@ class JobQueue(QObject):
         self.model_info: dict | None = None
         self.model_error: tuple[str, str] | None = None
         self.loading = False
+        self.threads = 0  # CPU threads for the jobs submitted from now on (the app setting; 0 = automatic)
         self._ids = itertools.count(1)
         self.thread = QThread()
         self.thread.setObjectName("omfa-engine")
@@ -554,7 +561,8 @@ class JobQueue(QObject):
                chain=None, batch: dict | None = None) -> Job:
         """Queue a generation (``request``), a chain (``chain``; ``request`` = its first stage's) or a batch
         (``batch``; ``request`` carries the sampler settings shown in the queue)."""
-        job = Job(next(self._ids), request, mode, dict(app or {}), dict(inputs or {}), chain, batch)
+        job = Job(next(self._ids), request, mode, dict(app or {}), dict(inputs or {}), chain, batch,
+                  threads=self.threads)
         self.jobs.append(job)
         self.jobAdded.emit(job)
         self._dispatch()

@@ -408,6 +408,7 @@ class KioskWindow(QWidget):
     # ================================================================== engine
     def _make_queue(self) -> None:
         q = JobQueue(self)
+        q.threads = self.settings.threads  # engine.threads: 0 = from the cores free at each job
         q.modelLoaded.connect(self._on_model_loaded)
         q.modelFailed.connect(self._on_model_failed)
         q.jobChanged.connect(self._on_job_changed)

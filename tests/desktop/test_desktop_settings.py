@@ -4,12 +4,19 @@ import json
 import pytest
 
 
-def test_sampler_list_matches_the_engine():
+def test_sampler_list_matches_the_engine_and_settings_import_no_torch():
+    import subprocess
+    import sys
+
     from engine.diffusion import SCHEDULERS
 
     from omfa_desktop.settings import SAMPLERS
 
     assert list(SAMPLERS) == list(SCHEDULERS)
+    # The window lists samplers and thread counts before the engine thread has imported torch.
+    code = "import sys, omfa_desktop.settings as s; print('torch' in sys.modules, 'dpm++2m' in s.SAMPLERS)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["False", "True"], out.stderr
 
 
 def test_validate_names_the_bad_field(tmp_path, tiny_model_dir):
@@ -22,7 +29,9 @@ def test_validate_names_the_bad_field(tmp_path, tiny_model_dir):
              (AppSettings(device="tpu"), "device", "cuda:N"),
              (AppSettings(precision="fp8"), "precision", "must be one of"),
              (AppSettings(default_sampler="plms"), "default_sampler", "ddim"),
-             (AppSettings(device="cpu", precision="fp16"), "precision", "GPU")]
+             (AppSettings(device="cpu", precision="fp16"), "precision", "GPU"),
+             (AppSettings(threads=-1), "threads", "0 (automatic)"),
+             (AppSettings(threads=100000), "threads", "0 (automatic)")]
     for s, field, words in cases:
         with pytest.raises(SettingsError) as e:
             validate(s)
