@@ -272,6 +272,100 @@ def mean_color_delta_e(a: np.ndarray, b: np.ndarray, mask_a: np.ndarray | None =
     return float(delta_e(pa.mean(0), pb.mean(0)))
 
 
+# ------------------------------------------------------------------ content-sensitive (no weights needed)
+#: Directions of the sliced colour EMD: a fixed Fibonacci sphere (deterministic, evenly spread).
+_EMD_DIRECTIONS = 64
+#: Edge energy (CIELAB units per pixel) below which a garment reads as plain: keeps the edge score of two
+#: plain garments at 1 and makes faint noise count little.
+EDGE_FLOOR = 0.5
+EDGE_BINS = 12
+
+
+def _sphere(n: int) -> np.ndarray:
+    i = np.arange(n) + 0.5
+    z = 1 - 2 * i / n
+    r = np.sqrt(1 - z * z)
+    phi = math.pi * (3 - math.sqrt(5)) * i
+    return np.stack([r * np.cos(phi), r * np.sin(phi), z], 1)
+
+
+def color_histogram_distance(a: np.ndarray, b: np.ndarray, mask_a: np.ndarray | None = None,
+                             mask_b: np.ndarray | None = None, quantiles: int = 256) -> float:
+    """Earth mover's distance between the CIELAB colour histograms of two garments' (masked) pixels.
+
+    Sliced: the mean, over 64 fixed directions of CIELAB space, of the 1-D Wasserstein-1 distance of the
+    pixels' projections (via 256 quantiles), times 2 so that shifting every colour by ΔE76 = d gives d.
+    Unlike a dominant or mean colour it sees *all* the colours and how much of each: a plain fill in the
+    garment's mean colour is as far from a two-colour garment as its colours are from their mean, and a
+    grey garment is as far as the colours are from grey.
+
+    Parameters
+    ----------
+    a, b : (H, W, 3) uint8 (sizes may differ); mask_a, mask_b : (H, W) bool, optional — garment pixels
+
+    Returns
+    -------
+    float ≥ 0 in CIELAB units (0: the same colours in the same amounts); NaN if a mask is empty.
+    """
+    la, lb = to_lab(_check_img(a, "a")), to_lab(_check_img(b, "b"))
+    ma, mb = _check_mask(mask_a, la.shape[:2], "mask_a"), _check_mask(mask_b, lb.shape[:2], "mask_b")
+    pa = la.reshape(-1, 3) if ma is None else la[ma]
+    pb = lb.reshape(-1, 3) if mb is None else lb[mb]
+    if len(pa) == 0 or len(pb) == 0:
+        return float("nan")
+    u = _sphere(_EMD_DIRECTIONS)
+    q = (np.arange(quantiles) + 0.5) / quantiles
+    qa = np.quantile(pa @ u.T, q, axis=0)  # (quantiles, directions)
+    qb = np.quantile(pb @ u.T, q, axis=0)
+    return float(2.0 * np.abs(qa - qb).mean())
+
+
+def _edge_histogram(lab: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Colour-edge energy per orientation bin, per pixel of ``mask`` (Di Zenzo gradient of all three
+    CIELAB channels: an equal-lightness colour edge counts)."""
+    from scipy.ndimage import sobel
+
+    gx = np.stack([sobel(lab[..., c], axis=1) for c in range(3)], -1) / 8.0  # Sobel → units per pixel
+    gy = np.stack([sobel(lab[..., c], axis=0) for c in range(3)], -1) / 8.0
+    jxx, jyy, jxy = (gx * gx).sum(-1), (gy * gy).sum(-1), (gx * gy).sum(-1)
+    lam = 0.5 * (jxx + jyy + np.sqrt((jxx - jyy) ** 2 + 4 * jxy ** 2))
+    mag, theta = np.sqrt(lam)[mask], (0.5 * np.arctan2(2 * jxy, jxx - jyy))[mask]
+    bins = np.floor((theta % math.pi) / math.pi * EDGE_BINS).astype(np.int64) % EDGE_BINS
+    return np.bincount(bins, weights=mag, minlength=EDGE_BINS) / max(int(mask.sum()), 1)
+
+
+def edge_structure_score(a: np.ndarray, b: np.ndarray, mask: np.ndarray, erode: int = 2) -> float:
+    """How alike the edge structure inside a garment is: 1 - the normalised L1 distance between the two
+    images' magnitude-weighted colour-edge orientation histograms inside ``mask``.
+
+    The mask is eroded by ``erode`` pixels first, so the garment's outline (which a fill in the right
+    outline gets for free) does not count — only the pattern's own edges do: their amount and direction.
+    The comparison does not need the pattern's phase to line up (a stripe shifted by half a period scores
+    as the stripe), which SSIM does. Score = 1 - Σ|Ha - Hb| / (ΣHa + ΣHb + :data:`EDGE_FLOOR`).
+
+    Parameters
+    ----------
+    a, b : (H, W, 3) uint8 of one size; mask : (H, W) bool — garment pixels
+
+    Returns
+    -------
+    float in (0, 1]: 1 for the same edge structure (two plain garments included), near 0 when one is
+    plain and the other patterned. NaN if nothing is left of the mask.
+    """
+    from scipy.ndimage import binary_erosion
+
+    a, b = _check_img(a, "a"), _check_img(b, "b")
+    if a.shape != b.shape:
+        raise ValueError(f"image shapes differ: {a.shape} vs {b.shape}")
+    m = _check_mask(mask, a.shape[:2])
+    if erode > 0:
+        m = binary_erosion(m, np.ones((3, 3), bool), iterations=erode, border_value=0)
+    if not m.any():
+        return float("nan")
+    ha, hb = _edge_histogram(to_lab(a), m), _edge_histogram(to_lab(b), m)
+    return float(1.0 - np.abs(ha - hb).sum() / (ha.sum() + hb.sum() + EDGE_FLOOR))
+
+
 # ---------------------------------------------------------------------------------- pattern analyser
 
 PATTERN_FAMILIES: tuple[str, ...] = ("solid", "stripes", "checks", "dots", "other")
@@ -495,7 +589,33 @@ def analyse_pattern(img: np.ndarray, mask: np.ndarray | None = None, *, solid_co
     if minority >= 0.41:
         # Checkerboard: the strongest components run along the diagonals, sqrt(2)/P apart.
         return PatternEstimate("checks", orient, period * math.sqrt(2.0), contrast, periodicity)
+    # Dots repeat: one big print block on a plain ground also has a lattice-like spectrum (its edges), but
+    # it is one shape, not a grid of them. A 2 x 2 grid is the least a dot pattern shows.
+    if _minority_blobs(proj, m, frac) < MIN_DOTS:
+        return PatternEstimate("other", contrast=contrast, periodicity=periodicity)
     return PatternEstimate("dots", orient, period, contrast, periodicity)
+
+
+#: Separate minority-colour shapes a dot pattern must show (a 2 x 2 grid).
+MIN_DOTS = 4
+
+
+def _minority_blobs(proj: np.ndarray, m: np.ndarray, frac: float, min_pixels: int = 2) -> int:
+    """Connected shapes (4-connected, >= ``min_pixels`` work pixels) of the minority colour inside ``m``.
+
+    ``proj``: the masked pixels' main-axis projection (in ``m``'s order); ``frac``: the share of the
+    high side, which decides which side is the minority."""
+    from scipy.ndimage import label
+
+    lo, hi = np.percentile(proj, 2), np.percentile(proj, 98)
+    high = proj > (lo + hi) / 2
+    minority = np.zeros(m.shape, bool)
+    minority[m] = high if frac < 0.5 else ~high
+    labels, n = label(minority)
+    if n == 0:
+        return 0
+    sizes = np.bincount(labels.ravel())[1:]
+    return int((sizes >= min_pixels).sum())
 
 
 def pattern_matches(est: PatternEstimate, family: str, angle: float | None = None,

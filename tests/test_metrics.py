@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from engine.data.garments import FAMILIES, GarmentSpec, flat_garment_image, sample_garment_spec, tshirt_silhouette
-from engine.metrics import (GARMENT_FAMILY_TO_PATTERN, PATTERN_FAMILIES, Unavailable, analyse_pattern, delta_e,
+from engine.metrics import (GARMENT_FAMILY_TO_PATTERN, PATTERN_FAMILIES, Unavailable, analyse_pattern,
+                            color_histogram_distance, delta_e, edge_structure_score,
                             dominant_color_delta_e, dominant_colors, foreground_mask, mean_color_delta_e,
                             optional_metrics, pattern_matches, pooled_psnr, psnr, silhouette_iou, ssim, to_lab)
 
@@ -216,3 +217,82 @@ def test_optional_metrics_never_download(tmp_path):
     for v in reg2.values():
         if isinstance(v, Unavailable):
             assert v.reason
+
+
+# ------------------------------------------------------------------------------- content-sensitive
+def test_colour_histogram_distance_is_in_cielab_units():
+    m = np.ones((20, 20), bool)
+    a, b = np.full((20, 20, 3), (200, 40, 40), np.uint8), np.full((20, 20, 3), (40, 90, 200), np.uint8)
+    d76 = float(np.linalg.norm(to_lab(a[0, 0]) - to_lab(b[0, 0])))
+    assert color_histogram_distance(a, b, m, m) == pytest.approx(d76, rel=0.03)
+    assert color_histogram_distance(a, a, m, m) == 0.0
+    # Amounts count: a 50/50 two-colour garment is further from a 90/10 one than from a 60/40 one.
+    two = lambda f: _two_colour((200, 40, 40), (40, 90, 200), f)  # noqa: E731
+    assert color_histogram_distance(two(0.5), two(0.9)) > color_histogram_distance(two(0.5), two(0.6)) > 0
+
+
+def test_edge_structure_sees_pattern_edges_not_their_phase_nor_the_outline():
+    m = tshirt_silhouette(128, 96)
+    stripes = lambda angle, shift=0.0: flat_garment_image(  # noqa: E731
+        GarmentSpec("stripes", (30, 30, 90), (240, 200, 60), period=0.25, angle=angle, duty=0.5), m)
+    plain = flat_garment_image(GarmentSpec("solid", (30, 30, 90)), m)
+    assert edge_structure_score(stripes(0), stripes(0), m) == 1.0
+    assert edge_structure_score(plain, flat_garment_image(GarmentSpec("solid", (200, 90, 90)), m), m) == 1.0
+    assert edge_structure_score(plain, stripes(0), m) < 0.1  # the shared outline does not count
+    assert edge_structure_score(stripes(90), stripes(0), m) < 0.2  # direction counts
+    shifted = np.roll(stripes(0), 6, axis=0)  # half a period (0.25 x 96 / 2 = 12 px would be exact; 6 is a quarter)
+    shifted[~m] = 255
+    assert edge_structure_score(shifted, stripes(0), m) > 0.8  # phase does not
+
+
+def test_plain_fills_score_worse_than_a_model_that_keeps_content():
+    """The audit: foreground SSIM gave a grey garment in the right outline 0.64, between the mean image and the
+    model. A model-like output (the GT blurred, its colour shifted by about ΔE 13, noise added) must beat the
+    grey garment and the best plain fill (the GT's own mean colour) wherever it keeps what they lack: the
+    pattern's edges (every patterned family but two-tone, whose single edge is fainter than the noise) and the
+    pattern's colours (families whose second colour covers a real share of the garment)."""
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(0)
+    m = tshirt_silhouette(128, 96)
+    garments = [sample_garment_spec(rng, f) for f in FAMILIES for _ in range(3)]
+    for spec in garments:
+        gt = flat_garment_image(spec, m)
+        grey = np.full_like(gt, 255)
+        grey[m] = 128
+        fill = np.full_like(gt, 255)
+        fill[m] = np.rint(gt[m].mean(0)).astype(np.uint8)
+        model = gaussian_filter(gt.astype(float), (1.2, 1.2, 0))
+        model[m] += np.array([12.0, -8.0, 6.0]) + rng.normal(0, 4, (m.sum(), 3))
+        model = np.clip(model, 0, 255).astype(np.uint8)
+        model[~m] = 255
+        emd = {k: color_histogram_distance(x, gt, m, m) for k, x in (("model", model), ("fill", fill), ("grey", grey))}
+        edge = {k: edge_structure_score(x, gt, m) for k, x in (("model", model), ("fill", fill), ("grey", grey))}
+        assert emd["model"] < emd["grey"], spec.family  # no content at all is always worst on colour
+        if spec.family in ("stripes", "checks", "dots", "print_block", "letters"):
+            assert edge["model"] > edge["fill"] and edge["model"] > edge["grey"], spec.family
+        if spec.family in ("stripes", "checks", "dots", "two_tone"):
+            assert emd["model"] < emd["fill"], spec.family
+        if spec.family == "solid":  # and where the fill is the better answer, the metrics say so
+            assert emd["fill"] < emd["model"] and edge["fill"] > edge["model"]
+    assert len({s.family for s in garments}) == 7
+
+
+def test_analyser_does_not_call_one_print_block_dots():
+    """Test sample 16 of world 0 (one big block on a dark shirt) and val sample 50 were called "dots": a
+    block's edges give a lattice-like spectrum. The analyser now asks for at least a 2 x 2 grid of shapes."""
+    from engine.data.synthetic import SyntheticWorld
+
+    world = SyntheticWorld((96, 128), 64, 0)
+    sil, (bh, bw, top, left) = world._garment_silhouette()
+    for split, i in (("test", 16), ("val", 50)):
+        spec = world.spec(i, split).garment
+        assert spec.family == "print_block"
+        img = np.full((128, 96, 3), 255, np.uint8)
+        img[top:top + bh, left:left + bw] = flat_garment_image(spec, sil)
+        m = np.zeros((128, 96), bool)
+        m[top:top + bh, left:left + bw] = sil
+        assert analyse_pattern(img, m).family == "other"
+    # Real dots keep being dots, at the world's size and smallest period.
+    dots = flat_garment_image(GarmentSpec("dots", (30, 30, 90), (240, 200, 60), period=0.22, dot_radius=0.25), m)
+    assert analyse_pattern(dots, m).family == "dots"

@@ -39,7 +39,13 @@ pooled over every pixel of every sample, see :func:`engine.metrics.pooled_psnr`)
 (:func:`engine.metrics.analyse_pattern` vs the garment's own spec: family, stripe orientation within 15°,
 period within 20 %, scored on solid/striped/checked/dotted garments; prints, letters and two-tone have no
 repeat to recover — noise reads as "other" as they do — so on those only an invented repeat counts), and
-for try-on silhouette IoU against the guide and the head colour error. Library
+for try-on silhouette IoU against the guide and the head colour error. Two content-sensitive metrics that
+need no downloaded weights, inside the garment (try-off) and the torso (try-on): the **colour-histogram
+distance** (:func:`engine.metrics.color_histogram_distance`: earth mover's distance between the CIELAB colour
+histograms, sliced; CIELAB units) and the **edge structure** (:func:`engine.metrics.edge_structure_score`:
+match of the colour-edge orientation histograms with the outline eroded away, 1 = same edges). Foreground
+SSIM and PSNR reward any plain fill of the right outline (a grey garment scores 0.64 foreground SSIM); these
+two do not: a plain fill has no pattern edges and only one colour. Library
 metrics (LPIPS, FID, KID, DISTS, CLIP-I, DINO) come from :func:`engine.metrics.optional_metrics` and are
 reported as ``unavailable: <reason>`` when their packages or local weights are missing — never faked.
 
@@ -49,17 +55,20 @@ Baselines (computed on the same samples)
   garments for try-off, the pose-B persons for try-on) — what a model that ignores its inputs would learn.
 - **outline fill** (try-off): the garment silhouette filled with the mean sRGB colour of the garment pixels
   visible on the person (the MSE-optimal flat colour: the strongest constant for PSNR).
+- **grey garment** (try-off): the garment silhouette filled with mid grey — right outline, no content; the
+  probe that shows whether a metric measures content at all.
 - **silhouette fill** (try-on): the figure of guide B filled with the flat garment's mean colour, with the
   head region filled with the head image's mean foreground colour.
 
 Validation
 ----------
-The ground truth is scored against itself ("GT vs GT" column): SSIM must be 1, PSNR ∞ and ΔE 0, and the
+The ground truth is scored against itself ("GT vs GT" column): SSIM must be 1, PSNR ∞, ΔE and colour EMD 0,
+edge structure 1, and the
 pattern analyser must recover the garments' own pattern (family, orientation, period) in ≥ 95 % of the
 solid/periodic garments and call ≥ 95 % of the others non-periodic (the *analyser self-check*). The silhouette IoU of the ground truth against its guide is the task's
 ceiling (≈ 0.99, the anti-aliased rim), not 1. These checks are lines of the quality-bar table.
 """
-from engine.evaluation.baselines import mean_image, outline_fill, silhouette_fill, train_mean_images
+from engine.evaluation.baselines import grey_garment, mean_image, outline_fill, silhouette_fill, train_mean_images
 from engine.evaluation.report import (GRID_INPUTS, MAX_EXAMPLES, TASK_TITLES, BarLine, EvalReport, MetricRow,
                                       TaskReport, quality_bar, validate_metrics, validation_lines)
 from engine.evaluation.runner import ProgressFn, evaluate
@@ -71,7 +80,7 @@ from engine.evaluation.splits import EvalError, load_samples
 __all__ = [
     "BASELINES", "GRID_INPUTS", "LIBRARY_METRICS", "MAX_EXAMPLES", "METRICS", "SYSTEM_LABELS", "TASKS", "TASK_SYSTEMS",
     "TASK_TITLES", "BarLine", "EvalError", "EvalReport", "MetricDef", "MetricRow", "ProgressFn", "TaskReport",
-    "evaluate", "head_region", "load_samples", "mean_image", "outline_fill", "quality_bar", "score_try_off",
+    "evaluate", "grey_garment", "head_region", "load_samples", "mean_image", "outline_fill", "quality_bar", "score_try_off",
     "score_try_on", "silhouette_fill", "top_band", "torso_region", "train_mean_images", "try_on_foreground",
     "validate_metrics", "validation_lines",
 ]

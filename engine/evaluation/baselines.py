@@ -42,6 +42,16 @@ def outline_fill(person: np.ndarray, person_mask: np.ndarray, garment_mask: np.n
     return out
 
 
+def grey_garment(garment_mask: np.ndarray, grey: int = 128) -> np.ndarray:
+    """Try-off baseline with no content at all: ``garment_mask`` (H, W) filled with mid grey, on white.
+
+    The audit's probe: a metric that cannot tell this from a garment does not measure content (foreground
+    SSIM gave it 0.64, between the mean image and the model)."""
+    out = np.full(garment_mask.shape + (3,), 255, np.uint8)
+    out[np.asarray(garment_mask, bool)] = grey
+    return out
+
+
 def silhouette_fill(garment: np.ndarray, garment_mask: np.ndarray, head: np.ndarray, figure: np.ndarray,
                     head_mask: np.ndarray) -> np.ndarray:
     """Try-on baseline: the target figure filled with the garment's mean colour, its head region with the

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 import numpy as np
 
-from engine.evaluation.baselines import outline_fill, silhouette_fill, train_mean_images
+from engine.evaluation.baselines import grey_garment, outline_fill, silhouette_fill, train_mean_images
 from engine.evaluation.report import (MAX_EXAMPLES, EvalReport, TaskReport, _library_rows, _rows, quality_bar,
                                       validation_lines)
 from engine.evaluation.scoring import TASK_SYSTEMS, TASKS, head_region, score_try_off, score_try_on, try_on_foreground
@@ -131,6 +131,7 @@ def evaluate(model: "str | Path | Pipeline", split: str = "val", n: int = 64, st
             gts = [s.garment for s in samples]
             outputs = {"model": preds, "mean_image": [mean_images[task]] * len(samples),
                        "outline_fill": [outline_fill(s.person, s.person_mask, s.garment_mask) for s in samples],
+                       "grey_garment": [grey_garment(s.garment_mask) for s in samples],
                        "ground_truth": gts}
             scored = {sy: score_try_off(o, samples) for sy, o in outputs.items()}
             inputs = [[s.person, s.guide] for s in samples]

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import numpy as np
 
-from engine.metrics import (GARMENT_FAMILY_TO_PATTERN, analyse_pattern, dominant_color_delta_e, foreground_mask,
-                            pattern_matches, pooled_psnr, silhouette_iou, ssim)
+from engine.metrics import (GARMENT_FAMILY_TO_PATTERN, analyse_pattern, color_histogram_distance,
+                            dominant_color_delta_e, edge_structure_score, foreground_mask, pattern_matches, pooled_psnr,
+                            silhouette_iou, ssim)
 
 if TYPE_CHECKING:  # pragma: no cover
     from engine.data.synthetic import SyntheticSample
@@ -18,10 +19,10 @@ TASKS: tuple[str, ...] = ("try-off", "try-on")
 #: Column order and labels of the systems compared in each task table.
 SYSTEM_LABELS: dict[str, str] = {
     "model": "model", "mean_image": "mean image", "outline_fill": "outline fill",
-    "silhouette_fill": "silhouette fill", "ground_truth": "GT vs GT",
+    "silhouette_fill": "silhouette fill", "grey_garment": "grey garment", "ground_truth": "GT vs GT",
 }
 TASK_SYSTEMS: dict[str, tuple[str, ...]] = {
-    "try-off": ("model", "mean_image", "outline_fill", "ground_truth"),
+    "try-off": ("model", "mean_image", "outline_fill", "grey_garment", "ground_truth"),
     "try-on": ("model", "mean_image", "silhouette_fill", "ground_truth"),
 }
 BASELINES: dict[str, tuple[str, ...]] = {t: tuple(s for s in v if s not in ("model", "ground_truth"))
@@ -65,6 +66,10 @@ METRICS: dict[str, tuple[MetricDef, ...]] = {
         MetricDef("psnr", "pooled PSNR, whole image (dB)", "pooled", True, 2),
         MetricDef("de", "dominant-colour ΔE00, mean", "mean", False, 2),
         MetricDef("de_ok", f"dominant-colour ΔE00 ≤ {TRY_OFF_DE_MAX:g}", "share", True),
+        MetricDef("colour_emd", "colour-histogram distance in the garment (EMD, CIELAB), mean", "mean", False, 2),
+        MetricDef("colour_emd_patterned", "… of patterned garments (all but solid)", "mean", False, 2),
+        MetricDef("edge", "edge structure in the garment (outline excluded), mean", "mean", True),
+        MetricDef("edge_patterned", "… of patterned garments (all but solid)", "mean", True),
         MetricDef("pattern", "pattern right: family + orientation + period (solid/stripes/checks/dots)",
                   "share", True),
         MetricDef("family", "pattern family right (solid/stripes/checks/dots)", "share", True),
@@ -81,6 +86,8 @@ METRICS: dict[str, tuple[MetricDef, ...]] = {
         MetricDef("iou_ok", f"silhouette IoU ≥ {IOU_MIN:g}", "share", True),
         MetricDef("torso_de", "torso (garment) dominant-colour ΔE00, mean", "mean", False, 2),
         MetricDef("torso_ok", f"torso ΔE00 ≤ {TORSO_DE_MAX:g}", "share", True),
+        MetricDef("torso_emd", "torso colour-histogram distance (EMD, CIELAB), mean", "mean", False, 2),
+        MetricDef("torso_edge", "torso edge structure (outline excluded), mean", "mean", True),
         MetricDef("head_de", "head dominant-colour ΔE00, mean", "mean", False, 2),
         MetricDef("head_ok", f"head ΔE00 ≤ {HEAD_DE_MAX:g}", "share", True),
     ),
@@ -209,6 +216,12 @@ def score_try_off(preds: Sequence[np.ndarray], samples: Sequence["SyntheticSampl
         per["de"].append(de)
         per["de_ok"].append(float(de <= TRY_OFF_DE_MAX))
         spec = (s.meta or {}).get("garment")
+        patterned = spec is not None and spec["family"] != "solid"
+        emd, edge = color_histogram_distance(p, gt, gm, gm), edge_structure_score(p, gt, gm)
+        per["colour_emd"].append(emd)
+        per["edge"].append(edge)
+        per["colour_emd_patterned"].append(emd if patterned else math.nan)
+        per["edge_patterned"].append(edge if patterned else math.nan)
         if spec is None:  # no spec: no pattern ground truth
             for k in ("pattern", "family", "no_false_pattern", "stripe_orient"):
                 per[k].append(math.nan)
@@ -263,6 +276,9 @@ def score_try_on(preds: Sequence[np.ndarray], samples: Sequence["SyntheticSample
         de = dominant_color_delta_e(p, gt, tm, tm) if tm.any() else math.nan
         per["torso_de"].append(de)
         per["torso_ok"].append(math.nan if math.isnan(de) else float(de <= TORSO_DE_MAX))
+        # The torso region is already eroded by a pixel; one more keeps the garment's worn outline out.
+        per["torso_emd"].append(color_histogram_distance(p, gt, tm, tm) if tm.any() else math.nan)
+        per["torso_edge"].append(edge_structure_score(p, gt, tm, erode=1) if tm.any() else math.nan)
         de = dominant_color_delta_e(p, gt, hm, hm) if hm.any() else math.nan
         per["head_de"].append(de)
         per["head_ok"].append(math.nan if math.isnan(de) else float(de <= HEAD_DE_MAX))
