@@ -84,6 +84,7 @@ class BatchReport:
     cancelled: bool = False
     sheet: Optional[Path] = None
     html: Optional[Path] = None
+    sheet_error: str = ""       # the contact sheet or index could not be written (the items are kept)
 
     def count(self, status: str) -> int:
         return sum(o.status == status for o in self.outcomes)
@@ -93,6 +94,8 @@ class BatchReport:
                  f"{self.count('failed')} failed"]
         if self.cancelled:
             parts.append("interrupted: run the same command again to finish")
+        if self.sheet_error:
+            parts.append(f"but the contact sheet was not written ({self.sheet_error})")
         return ", ".join(parts)
 
 
@@ -100,11 +103,49 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "x"
 
 
-def _images_in(folder: Path, what: str) -> list[Path]:
+def _entry_problem(p: Path) -> str:
+    """Why the folder entry ``p`` is not an input image ("" when it is one). Never opens the entry: a FIFO
+    would block the read until someone writes to it."""
+    import stat
+
+    try:
+        st = p.lstat()
+    except OSError as e:
+        return f"cannot be read ({e.strerror or e})"
+    if stat.S_ISLNK(st.st_mode):
+        try:
+            target = p.stat()
+        except OSError:
+            return "a link to nothing (its target is missing)"
+        if not stat.S_ISREG(target.st_mode):
+            return "a link to something that is not a file"
+        st = target
+    if stat.S_ISDIR(st.st_mode):
+        return "a folder (folders are not searched)"
+    if stat.S_ISFIFO(st.st_mode):
+        return "a named pipe (FIFO), not a file"
+    if stat.S_ISSOCK(st.st_mode) or stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+        return "a device or socket, not a file"
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file"
+    if p.suffix.lower() not in IMAGE_SUFFIXES:
+        return f"not an image type ({p.suffix or 'no extension'}; {', '.join(IMAGE_SUFFIXES)})"
+    return ""
+
+
+def _images_in(folder: Path, what: str, skipped: Optional[list] = None) -> list[Path]:
+    """The image files directly in ``folder``; every other entry (hidden files aside) goes in ``skipped`` as
+    (path, why)."""
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise BatchError(f"{what} folder {folder} does not exist")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    files = []
+    for p in sorted(folder.iterdir()):
+        why = _entry_problem(p)
+        if not why:
+            files.append(p)
+        elif skipped is not None and not p.name.startswith("."):
+            skipped.append((p, why))
     if not files:
         raise BatchError(f"{what} folder {folder} has no images ({', '.join(IMAGE_SUFFIXES)})")
     return files
@@ -123,15 +164,16 @@ def check_pose(pose: str) -> str:
 
 
 def plan_folders(people: str | Path, garments: str | Path, poses: Sequence[str], heads: str | Path | None = None,
-                 garment_photos: bool = False) -> list[BatchItem]:
+                 garment_photos: bool = False, skipped: Optional[list] = None) -> list[BatchItem]:
     """Every person x garment x pose. ``heads``: a folder of head images named like the people's photos
-    (``anna.png`` for ``anna.jpg``); people without one get a head cropped from their photo."""
-    ppl = _images_in(people, "people")
-    gar = _images_in(garments, "garments")
+    (``anna.png`` for ``anna.jpg``); people without one get a head cropped from their photo. ``skipped``
+    (a list) receives (path, why) for each folder entry that is not an image file (FIFOs, folders, links)."""
+    ppl = _images_in(people, "people", skipped)
+    gar = _images_in(garments, "garments", skipped)
     if not poses:
         raise BatchError("give at least one pose (a preset name, 'own', a .json or a guide image)")
     poses = [check_pose(p) for p in poses]
-    head_of = {p.stem: p for p in _images_in(heads, "heads")} if heads else {}
+    head_of = {p.stem: p for p in _images_in(heads, "heads", skipped)} if heads else {}
     return [BatchItem(p, g, pose, head_of.get(p.stem), garment_photos) for p in ppl for g in gar for pose in poses]
 
 
@@ -245,7 +287,12 @@ class BatchRunner:
         if state is not None and state.num_processes > 1:
             state.wait_for_everyone()
         if sheet and (state is None or state.is_main_process):
-            report.sheet, report.html = self.write_sheet(items)
+            from engine.persist import StorageError
+
+            try:
+                report.sheet, report.html = self.write_sheet(items)
+            except StorageError as e:  # after hours of work: the items are kept; the caller says which file
+                report.sheet_error = str(e)
         return report
 
     def _run_item(self, item: BatchItem, cancel) -> ItemOutcome:

@@ -32,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
         from omfa_desktop.kiosk import set_pin_interactive
 
         return set_pin_interactive()
+    from engine.paths import user_data_dir
+    from engine.persist import remove_leftover_parts
+
+    remove_leftover_parts(user_data_dir(), recursive=True)  # *.part files of writes a crash interrupted
     kiosk = args.kiosk
     if not kiosk and not args.no_kiosk and not args.headless:
         from omfa_desktop.kiosk import kiosk_enabled

@@ -20,6 +20,7 @@ import argparse
 import sys
 
 from engine.cli.common import CliError, load_pipeline, read_input, sampling
+from engine.errors import OmfaError
 
 __all__ = ["CliError", "build_parser", "load_pipeline", "main", "read_input", "sampling"]
 
@@ -56,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.code
+    except OmfaError as e:  # any project error (a failed write, a damaged model...): one line, no traceback
+        print(f"error: {e.for_people()}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130

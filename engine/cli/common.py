@@ -12,8 +12,8 @@ from engine.errors import OmfaError
 class CliError(OmfaError):
     """An error to print as one line, with exit code 2 (usage) or 1 (failure)."""
 
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, code: int = 1, path: str | Path | None = None) -> None:
+        super().__init__(message, path=path)
         self.code = code
 
 
@@ -27,6 +27,23 @@ def use_threads(args) -> None:
         raise CliError(str(e), 2) from None
     if not getattr(args, "quiet", False):
         print(f"threads: {plan.reason}", file=sys.stderr)
+
+
+def check_out(path: str | Path, folder: bool = False, need_bytes: int = 0) -> Path:
+    """``--out`` checked before any generation (engine.persist.check_writable): a folder where a file must be,
+    a path under a file, a name over 255 bytes, a read-only or full disk -> one line, nothing generated."""
+    from engine.persist import StorageError, check_writable
+
+    try:
+        return check_writable(path, folder=folder, need_bytes=need_bytes)
+    except StorageError as e:
+        raise CliError(f"--out: {e}", path=e.path) from None
+
+
+def image_bytes(pipe, panels: int = 1) -> int:
+    """About what ``panels`` output PNGs of the model's person panel take on disk (raw size: an upper bound)."""
+    w, h = pipe.layout.panel_size("person")
+    return w * h * 3 * max(1, panels)
 
 
 def load_pipeline(args):
@@ -66,6 +83,7 @@ def read_input(path: str | None, size: tuple[int, int], what: str):
 
 
 def run_request(pipe, request, out: Path, quiet: bool) -> int:
+    """Run one request and write its output(s) to ``out``; ``out`` was checked with :func:`check_out`."""
     from engine.export import save_png
     from engine.request import RequestError
 

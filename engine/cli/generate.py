@@ -5,6 +5,8 @@ from pathlib import Path
 
 from engine.cli.common import (
     CliError,
+    check_out,
+    image_bytes,
     load_pipeline,
     read_input,
     run_request,
@@ -16,14 +18,16 @@ from engine.cli.common import (
 def cmd_try_off(args) -> int:
     from engine.request import TryOnRequest
 
+    check_out(args.out)                       # before the model loads: a wrong --out costs nothing
     pipe = load_pipeline(args)
+    out = check_out(args.out, need_bytes=image_bytes(pipe))
     lay = pipe.layout
     person = read_input(args.person, lay.panel_size("person"), "person")
     head = read_input(args.head, lay.panel_size("head"), "head") if "head" in lay.panels else None
     guides = [read_input(args.guide, lay.panel_size("person"), "guide")] if args.guide else []
     req = TryOnRequest(task="try-off", person=person, head=head, pose_guides=guides, **sampling(args),
                        seed=args.seed, precision=args.precision, device=args.device, label=Path(args.person).name)
-    return run_request(pipe, req, Path(args.out), args.quiet)
+    return run_request(pipe, req, out, args.quiet)
 
 
 def cmd_try_on(args) -> int:
@@ -33,7 +37,9 @@ def cmd_try_on(args) -> int:
     from engine.body.state import BodyState, BodyStateError
     from engine.request import TryOnRequest
 
+    check_out(args.out)
     pipe = load_pipeline(args)
+    out = check_out(args.out, need_bytes=image_bytes(pipe, args.views))
     lay = pipe.layout
     size = lay.panel_size("person")
     garment = read_input(args.garment, lay.panel_size("garment"), "garment")
@@ -56,7 +62,7 @@ def cmd_try_on(args) -> int:
                        views_per_canvas=args.views_per_canvas, **sampling(args), seed=args.seed,
                        precision=args.precision, device=args.device, body=body, cameras=cameras,
                        label=Path(args.garment).name)
-    return run_request(pipe, req, Path(args.out), args.quiet)
+    return run_request(pipe, req, out, args.quiet)
 
 
 def register(sub) -> None:

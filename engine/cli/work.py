@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from engine.cli.common import CliError, load_pipeline, sampler_args, sampling
+from engine.cli.common import CliError, check_out, image_bytes, load_pipeline, sampler_args, sampling
 
 
 def _sampling_request(args):
@@ -121,9 +121,10 @@ def cmd_turntable(args) -> int:
 
     if args.views < 1 or args.views > 360:
         raise CliError("--views must be between 1 and 360", 2)
+    check_out(args.out, folder=True)
     pipe = load_pipeline(args)
     lay = pipe.layout
-    out = Path(args.out)
+    out = check_out(args.out, folder=True, need_bytes=image_bytes(pipe, 2 * args.views + 4))
     photo = _read(args.photo, "photo") if args.photo else None
     garment = fit(_read(args.garment, "garment"), *lay.panel_size("garment")) if args.garment else None
     if args.pose is None and not args.state:
@@ -165,7 +166,9 @@ def cmd_person_to_person(args) -> int:
     from engine.media import save_contact_sheet, sheet_cell
     from engine.persist import StorageError
 
+    check_out(args.out, folder=True)
     pipe = load_pipeline(args)
+    out = check_out(args.out, folder=True, need_bytes=image_bytes(pipe, 2 * args.views + 8))
     lay = pipe.layout
     size = lay.panel_size("person")
     a = _read(args.source, "from")
@@ -177,7 +180,6 @@ def cmd_person_to_person(args) -> int:
     res = _run_chain(pipe, chain, args.quiet)
     if not res.ok:
         raise CliError("cancelled")
-    out = Path(args.out)
     off, on = res.results
     try:
         paths = [save_png(off.outputs[0], out / "1_garment.png", _meta(chain, 0, off))]
@@ -206,7 +208,9 @@ def cmd_outfit(args) -> int:
 
     if len(args.garment) < 2:
         raise CliError("an outfit layers at least two garments: give --garment twice or more", 2)
+    check_out(args.out, folder=True)
     pipe = load_pipeline(args)
+    out = check_out(args.out, folder=True, need_bytes=image_bytes(pipe, 3 * len(args.garment) + 2))
     lay = pipe.layout
     garments = [fit(_read(g, "garment"), *lay.panel_size("garment")) for g in args.garment]
     guides, _, body = _target_guides(pipe, args)
@@ -216,7 +220,6 @@ def cmd_outfit(args) -> int:
     res = _run_chain(pipe, chain, args.quiet)
     if not res.ok:
         raise CliError("cancelled")
-    out = Path(args.out)
     try:
         paths = [save_png(r.outputs[0], out / f"layer_{i + 1}.png", _meta(chain, i, r))
                  for i, r in enumerate(res.results)]
@@ -239,6 +242,7 @@ def cmd_batch(args) -> int:
         process_device,
     )
 
+    skipped: list = []
     try:
         if args.csv:
             items = plan_csv(args.csv)
@@ -246,9 +250,12 @@ def cmd_batch(args) -> int:
             if not (args.people and args.garments):
                 raise CliError("give --csv FILE, or --people DIR and --garments DIR", 2)
             items = plan_folders(args.people, args.garments, [p.strip() for p in args.poses.split(",") if p.strip()],
-                                 args.heads, args.garment_photos)
+                                 args.heads, args.garment_photos, skipped=skipped)
     except BatchError as e:
         raise CliError(str(e)) from None
+    for path, why in skipped:  # said, not fatal: a FIFO, a folder or a dangling link is not an input
+        print(f"note: skipped {path}: {why}", file=sys.stderr)
+    check_out(args.out, folder=True)
     args.device = process_device(args.device)
     pipe = load_pipeline(args)
     settings = {**sampling(args), "seed": args.seed, "precision": args.precision}
@@ -272,6 +279,8 @@ def cmd_batch(args) -> int:
         print("interrupted: finished items are kept; run the same command again to do the rest", file=sys.stderr)
         return 130
     bar.close()
+    if report.sheet_error:
+        raise CliError(f"batch: {report.summary()}; the finished items are kept in {runner.out / 'items'}")
     where = f"contact sheet {report.sheet}, {report.html}" if report.sheet else \
         "the main process writes the contact sheet"
     print(f"batch: {report.summary()}; {where}")

@@ -163,3 +163,41 @@ def test_an_input_deleted_after_planning_fails_that_item_only(pipe, inputs, tmp_
     (tmp_path / "out" / "items" / "anna__blue__guide1.png").write_bytes(b"\x89PNG damaged")
     sheet, html = BatchRunner(pipe, tmp_path / "out", SAMPLING).write_sheet(items)  # no traceback
     assert "not made" in html.read_text()
+
+
+def test_entries_that_are_not_image_files_are_listed_with_why_never_opened(inputs, tmp_path):
+    """A FIFO named like an image (reading it would hang), a folder, a dangling link, a text file: skipped,
+    each said with its reason; a link to a real image is used."""
+    import os
+
+    people = inputs / "people"
+    os.mkfifo(people / "pipe.png")
+    (people / "album.png").mkdir()
+    (people / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    (people / "notes.txt").write_text("x")
+    (people / ".DS_Store").write_bytes(b"x")
+    (people / "cara.png").symlink_to(people / "anna.png")
+    skipped = []
+    items = _plan(inputs, skipped=skipped)
+    assert sorted({i.person.name for i in items}) == ["anna.png", "ben.png", "cara.png"]
+    why = {p.name: reason for p, reason in skipped}
+    assert why == {"pipe.png": "a named pipe (FIFO), not a file", "album.png": "a folder (folders are not searched)",
+                   "gone.png": "a link to nothing (its target is missing)",
+                   "notes.txt": why["notes.txt"]} and "not an image type (.txt" in why["notes.txt"]
+
+
+def test_a_contact_sheet_that_cannot_be_written_keeps_the_items_and_says_so(pipe, inputs, tmp_path, monkeypatch):
+    from engine import persist
+
+    real = persist._fsync
+
+    def sheet_fails(path):
+        if "contact_sheet" in path.name:
+            raise OSError(28, "No space left on device")
+        real(path)
+
+    monkeypatch.setattr(persist, "_fsync", sheet_fails)
+    items = _plan(inputs)[:1]
+    report = BatchRunner(pipe, tmp_path / "out", SAMPLING).run(items)
+    assert report.count("done") == 1 and report.sheet is None
+    assert "contact_sheet.png: the disk is full" in report.summary()
