@@ -76,6 +76,12 @@ class ImageSlot(QFrame):
         self.setStyleSheet(f"#imageSlot {{ border: {width}px {'dashed' if highlight else 'solid'} {color}; "
                            "border-radius: 6px; }")
 
+    def set_used(self, used: bool) -> None:
+        """Dim a slot the task does not read; its Open and Clear buttons and drops keep working."""
+        self.caption.setEnabled(used)
+        self.view.setEnabled(used)
+        self.name_label.setEnabled(used)
+
     def mark_invalid(self, bad: bool = True) -> None:
         """Outline the slot in red (e.g. a request error names this input)."""
         self._set_style(False, bad)

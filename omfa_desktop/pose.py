@@ -16,6 +16,9 @@ from omfa_desktop.qtutil import ImageView
 from omfa_desktop.worker import GuideService
 
 
+CUSTOM = "custom"   # the preset box's entry once joints were edited by hand (the pose is no preset's)
+
+
 def preset_label(name: str) -> str:
     return name.replace("_", " ").capitalize()
 
@@ -69,6 +72,7 @@ class PosePanel(QWidget):
         self.preset_combo.addItem("Rest pose (T)", "")
         for name in list_presets():
             self.preset_combo.addItem(preset_label(name), name)
+        self.preset_combo.addItem("Custom (edited)", CUSTOM)
         self.preset_combo.currentIndexChanged.connect(self._preset_chosen)
         self.mirror_button = QPushButton("Mirror")
         self.mirror_button.setToolTip("Swap left and right")
@@ -114,7 +118,7 @@ class PosePanel(QWidget):
         self.edited = edited
         if self.viewport is not None and not from_viewport:
             self.viewport.set_state(self.state, preset, mirrored, edited)
-        i = self.preset_combo.findData(preset)
+        i = self.preset_combo.findData(CUSTOM if edited else preset)
         if i >= 0 and i != self.preset_combo.currentIndex():
             self.preset_combo.blockSignals(True)
             self.preset_combo.setCurrentIndex(i)
@@ -136,6 +140,8 @@ class PosePanel(QWidget):
         from engine.body.state import BodyState
 
         name = self.preset_combo.itemData(index) or ""
+        if name == CUSTOM:  # choosing "Custom" keeps the pose as it is
+            return
         try:
             state = load_preset(name) if name else BodyState()
         except PresetError as e:

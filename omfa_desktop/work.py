@@ -17,7 +17,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QUrl
 from PySide6.QtGui import QDesktopServices
 
-from omfa_desktop.worker import Job, JobState
+from omfa_desktop.model.jobs import BatchPayload, ChainPayload, Job, JobKind, JobState
 
 log = logging.getLogger("omfa.desktop")
 
@@ -50,15 +50,9 @@ class WorkActions(QObject):
         return None if img is None or size is None else fit(img, *size)
 
     def sampling(self):
-        """The window's sampler settings as a TryOnRequest (what every stage shares)."""
-        from engine.request import TryOnRequest
-
-        if not self.w.seed_lock.isChecked():
-            self.w.randomize_seed()
-        s = self.w.current_settings()
-        return TryOnRequest(steps=s["steps"], guidance=s["guidance"], scheduler=s["scheduler"],
-                            guidance_until=s["guidance_until"], seed=s["seed"], precision=s["precision"],
-                            memory=self.w.settings.memory)
+        """The session's sampler settings as a TryOnRequest (what every stage shares); a new seed unless locked."""
+        self.w.session.next_seed()
+        return self.w.session.sampler_request()
 
     def _render(self, views: int, elevation: float, then: Callable, what: str, state=None) -> int:
         """Guides of ``state`` (default: the viewport's pose) from ``views`` orbit cameras, on the guide thread;
@@ -125,7 +119,7 @@ class WorkActions(QObject):
             except RequestError as e:
                 self.w.show_message(f"{st.name}: {e.message}", "", "error")
                 return None
-        return self.w.queue.submit(chain.stages[0].request, mode, app, inputs, chain=chain)
+        return self.w.queue.submit(ChainPayload(chain), mode, app, inputs)
 
     # ------------------------------------------------------------------ turntable
     def turntable(self, options=None, dialog_cls=None) -> Optional[int]:
@@ -134,7 +128,7 @@ class WorkActions(QObject):
         Returns the guide token it waits for (None if it stopped)."""
         if self._ready() is None:
             return None
-        garment, photo = self.w.slots["garment"].image, self.w.slots["person"].image
+        garment, photo = self.w.session.garment, self.w.session.person
         if garment is None and photo is None:
             self.w.show_message("Turntable: open a garment (or a person photo to take the garment from) first.",
                                 "", "warning")
@@ -155,7 +149,7 @@ class WorkActions(QObject):
     def photo_state(self):
         """The BodyState estimated from the current person photo (Edit → Estimate pose), or None."""
         est = getattr(self.w, "estimated_pose", None)
-        photo = self.w.slots["person"].image
+        photo = self.w.session.person
         if not est or photo is None or est.get("photo_shape") != photo.shape:
             return None
         return est.get("state")
@@ -163,11 +157,11 @@ class WorkActions(QObject):
     def _submit_turntable(self, options, guides, cameras, state=None) -> Optional[Job]:
         from engine.chain import turntable
 
-        garment = self._fit(self.w.slots["garment"].image, "garment")
-        photo = None if garment is not None else self._fit(self.w.slots["person"].image, "person")
-        photo_guide = self._fit(self.w.slots["photo_guide"].image, "person") if photo is not None else None
-        head = self._fit(self.w.slots["head"].image, "head")
-        label = self.w.slots["garment"].label if garment is not None else self.w.slots["person"].label
+        garment = self._fit(self.w.session.garment, "garment")
+        photo = None if garment is not None else self._fit(self.w.session.person, "person")
+        photo_guide = self._fit(self.w.session.photo_guide, "person") if photo is not None else None
+        head = self._fit(self.w.session.head, "head")
+        label = self.w.session.sources.get("garment" if garment is not None else "person", "")
         chain = turntable(list(guides), head, garment=garment, photo=photo, photo_guide=photo_guide,
                           batch=options.batch, sampling=self.sampling(), label=label or "turntable",
                           cameras=list(cameras), body=(state if state is not None else self.w.pose.state).to_dict(),
@@ -187,7 +181,7 @@ class WorkActions(QObject):
         if photo_a is None or photo_b is None:
             from omfa_desktop.workdialogs import PersonToPersonDialog
 
-            dlg = (dialog_cls or PersonToPersonDialog)(self.w, photo_a=self.w.slots["person"].image)
+            dlg = (dialog_cls or PersonToPersonDialog)(self.w, photo_a=self.w.session.person)
             if not dlg.exec():
                 return None
             photo_a, photo_b, head, pose_source = dlg.photo_a, dlg.photo_b, dlg.head, dlg.pose_source
@@ -232,7 +226,7 @@ class WorkActions(QObject):
         if garment is None or strength is None:
             from omfa_desktop.workdialogs import LayerDialog
 
-            dlg = (dialog_cls or LayerDialog)(self.w, base, garment=self.w.slots["garment"].image)
+            dlg = (dialog_cls or LayerDialog)(self.w, base, garment=self.w.session.garment)
             if not dlg.exec():
                 return None
             garment, strength = dlg.garment, dlg.strength
@@ -254,8 +248,6 @@ class WorkActions(QObject):
     # ------------------------------------------------------------------ batch
     def batch(self, items=None, out=None, dialog_cls=None) -> Optional[Job]:
         """People x garments x poses on the loaded model, into a results folder (resumable)."""
-        from engine.request import TryOnRequest
-
         if self._ready() is None:
             return None
         if items is None:
@@ -273,20 +265,19 @@ class WorkActions(QObject):
             items, out = dlg.items, dlg.out
             if hasattr(dlg, "values"):
                 self.last_batch = dlg.values()
-        s = self.sampling()
-        sampling = {k: getattr(s, k) for k in ("steps", "guidance", "guidance_until", "scheduler", "seed",
-                                               "precision", "memory")}
-        req = TryOnRequest(**sampling)
-        return self.w.queue.submit(req, "batch", {"out": str(out)}, {},
-                                   batch={"items": list(items), "out": Path(out), "sampling": sampling})
+        req = self.sampling()
+        sampling = {k: getattr(req, k) for k in ("steps", "guidance", "guidance_until", "scheduler", "seed",
+                                                 "precision", "memory")}
+        return self.w.queue.submit(BatchPayload(list(items), Path(out), sampling), "batch", {"out": str(out)},
+                                   request=req)
 
     # ------------------------------------------------------------------ results
     def on_done(self, job: Job) -> bool:
         """Store a finished (or partly finished) chain / batch job. Returns False for other jobs."""
-        if job.batch is not None:
+        if job.kind == JobKind.BATCH:
             self._batch_done(job)
             return True
-        if job.chain is None:
+        if job.kind != JobKind.CHAIN:
             return False
         res = job.result
         if res is None or not res.results:

@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import itertools
 import logging
-import threading
 import time
 import traceback
-from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 
 from engine.errors import OmfaError
+from omfa_desktop.model.jobs import (MODE_LABELS, BatchPayload, ChainPayload, GeneratePayload, Job,  # noqa: F401
+                                     JobKind, JobState, format_seconds)
 from omfa_desktop.qtutil import to_qimage
 
 log = logging.getLogger("omfa.worker")
@@ -32,102 +31,6 @@ log = logging.getLogger("omfa.worker")
 FIELD_LABELS = {"person": "Person photo", "photo_guide": "Photo's pose guide", "garment": "Garment", "head": "Head", "pose_guides": "Pose guide",
                 "steps": "Steps", "guidance": "Guidance", "scheduler": "Sampler", "seed": "Seed",
                 "num_views": "Views", "precision": "Precision", "device": "Device", "task": "Task"}
-
-
-class JobState(str, Enum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    FINISHED = "finished"
-    CANCELLED = "cancelled"
-    FAILED = "failed"
-
-
-MODE_LABELS = {"try-off": "try-off", "try-on": "try-on", "new-pose": "try-on in a new pose",
-               "multi-view": "multi-view", "person-to-person": "person to person", "turntable": "turntable",
-               "outfit": "outfit layer", "batch": "batch"}
-
-
-@dataclass(eq=False)
-class Job:
-    """One generation: its request, where it is in its life, and what came of it.
-
-    Attributes
-    ----------
-    request : engine.request.TryOnRequest   images already at the model's panel sizes
-    mode : str            the window's task ("try-off", "try-on", "new-pose", "multi-view")
-    app : dict            extra UI settings to give back on restore (pose preset name, elevation, ...)
-    inputs : dict         name -> (H, W, 3) uint8: the inputs as the user gave them (gallery thumbnails)
-    chain : engine.chain.Chain, optional   run the chain instead (``request`` is its first stage's); the
-        result is an engine.chain.ChainResult
-    batch : dict, optional   {"items": [BatchItem], "out": Path, "sampling": dict}: run an engine.batch
-        batch on the loaded model; the result is an engine.batch.BatchReport
-    """
-
-    id: int
-    request: Any
-    mode: str = ""
-    app: dict = field(default_factory=dict)
-    inputs: dict = field(default_factory=dict)
-    chain: Any = None
-    batch: Any = None
-    state: JobState = JobState.QUEUED
-    cancel_event: threading.Event = field(default_factory=threading.Event)
-    step: int = 0
-    total: int = 0
-    eta: float = 0.0
-    result: Any = None
-    message: str = ""
-    details: str = ""
-    error_field: str = ""
-    retry: str = ""          # a remedy the UI can offer after a failure ("low-memory")
-    threads: int = 0         # CPU threads for torch (0: engine.threads chooses when the job starts)
-    created: float = field(default_factory=time.time)
-    started: float = 0.0
-    ended: float = 0.0
-
-    @property
-    def done(self) -> bool:
-        return self.state in (JobState.FINISHED, JobState.CANCELLED, JobState.FAILED)
-
-    def title(self) -> str:
-        r = self.request
-        if self.batch is not None:
-            return f"#{self.id} batch · {len(self.batch['items'])} items · {r.steps} steps"
-        if self.chain is not None:
-            views = sum(s.request.num_views for s in self.chain.stages if s.request.task == "multi-view")
-            extra = f" · {views} views" if self.chain.kind == "turntable" else f" · {len(self.chain.stages)} stages"
-            return f"#{self.id} {MODE_LABELS.get(self.chain.kind, self.chain.kind)}{extra} · {r.steps} steps"
-        views = f" · {r.num_views} views" if r.num_views > 1 else ""
-        return f"#{self.id} {MODE_LABELS.get(self.mode, r.task)} · {r.steps} steps · seed {r.seed}{views}"
-
-    def status_text(self) -> str:
-        if self.state == JobState.RUNNING:
-            if self.cancel_event.is_set():
-                return "cancelling…"
-            if self.total:
-                return f"running {self.step}/{self.total} · {format_seconds(self.eta)} left"
-            return "running: preparing"
-        if self.state == JobState.FINISHED:
-            if self.batch is not None and self.result is not None:
-                return self.result.summary()
-            total = (getattr(self.result, "timings", None) or {}).get("total") if self.result is not None else None
-            if total is None and self.chain is not None and self.result is not None:
-                total = sum(r.timings.get("total", 0.0) for r in self.result.results)
-            return f"finished in {format_seconds(total)}" if total is not None else "finished"
-        if self.state == JobState.CANCELLED:
-            return f"cancelled after {self.step} step(s)" if self.step else "cancelled"
-        if self.state == JobState.FAILED:
-            return f"failed: {self.message}"
-        return "queued"
-
-
-def format_seconds(s: float | None) -> str:
-    if s is None:
-        return "?"
-    if s < 60:
-        return f"{s:.1f} s" if s < 10 else f"{s:.0f} s"
-    m, sec = divmod(int(round(s)), 60)
-    return f"{m} min {sec:02d} s"
 
 
 def readable_error(e: BaseException) -> str:
@@ -246,9 +149,9 @@ class EngineWorker(QObject):
             if self.pipe is None:
                 raise ModelNotLoaded(f"no model is loaded ({self.load_error})")
             self._use_threads(job)
-            if job.batch is not None:
+            if job.kind == JobKind.BATCH:
                 result = self._run_batch(job)
-            elif job.chain is not None:
+            elif job.kind == JobKind.CHAIN:
                 result = self._run_chain(job)
             else:
                 crop = _preview_crop(self.pipe.layout, req.task)
@@ -310,14 +213,14 @@ class EngineWorker(QObject):
         from engine.batch import BatchRunner
 
         b = job.batch
-        runner = BatchRunner(self.pipe, b["out"], b.get("sampling"))
+        runner = BatchRunner(self.pipe, b.out, b.sampling)
         t0 = time.perf_counter()
 
         def on_item(done: int, total: int, outcome) -> None:
             elapsed = time.perf_counter() - t0
             self.progress.emit(job.id, done, total, elapsed / max(done, 1) * (total - done), QImage())
 
-        return runner.run(b["items"], on_item, job.cancel_event)
+        return runner.run(b.items, on_item, job.cancel_event)
 
 
 def _preview_crop(layout, task: str) -> Optional[slice]:
@@ -557,12 +460,13 @@ class JobQueue(QObject):
         self.loading = True
         self._load.emit(folder or "", device, precision, vae or "")
 
-    def submit(self, request, mode: str = "", app: dict | None = None, inputs: dict | None = None,
-               chain=None, batch: dict | None = None) -> Job:
-        """Queue a generation (``request``), a chain (``chain``; ``request`` = its first stage's) or a batch
-        (``batch``; ``request`` carries the sampler settings shown in the queue)."""
-        job = Job(next(self._ids), request, mode, dict(app or {}), dict(inputs or {}), chain, batch,
-                  threads=self.threads)
+    def submit(self, payload, mode: str = "", app: dict | None = None, inputs: dict | None = None,
+               request=None) -> Job:
+        """Queue a job: a GeneratePayload, a ChainPayload or a BatchPayload (a bare TryOnRequest is a
+        GeneratePayload). ``request``: what the queue shows for a batch (its sampler settings)."""
+        if not isinstance(payload, (GeneratePayload, ChainPayload, BatchPayload)):
+            payload = GeneratePayload(payload)
+        job = Job(next(self._ids), payload, request, mode, dict(app or {}), dict(inputs or {}), threads=self.threads)
         self.jobs.append(job)
         self.jobAdded.emit(job)
         self._dispatch()

@@ -42,7 +42,8 @@ from omfa_desktop.kiosk.lockdown import KioskEventFilter
 from omfa_desktop.kiosk.style import STYLE
 from omfa_desktop.qtutil import to_qimage
 from omfa_desktop.settings import AppSettings, load_settings
-from omfa_desktop.worker import GuideService, Job, JobQueue, JobState
+from omfa_desktop.model.jobs import ChainPayload, Job, JobState
+from omfa_desktop.worker import GuideService, JobQueue
 
 log = logging.getLogger("omfa.kiosk")
 
@@ -746,7 +747,7 @@ class KioskWindow(QWidget):
         if self.queue is None:
             self.end_session("failed", kind="warning")
             return
-        job = self.queue.submit(request, mode, {"kiosk": True}, {}, chain=chain)
+        job = self.queue.submit(ChainPayload(chain) if chain is not None else request, mode, {"kiosk": True})
         self.visit.job = job
         self._job_seen = (job.id, -1, self.clock())
 

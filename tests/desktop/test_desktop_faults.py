@@ -103,7 +103,7 @@ def test_a_full_disk_keeps_the_result_in_memory_until_saved_elsewhere(qtbot, mak
 
 
 def test_a_kill_between_gallery_writes_never_leaves_a_corrupt_entry(qtbot, make_window, data_dir, monkeypatch):
-    from omfa_desktop import gallery as gallery_mod
+    from omfa_desktop.model import gallery_store as gallery_mod
 
     w = make_window()
     w.steps.setValue(2)

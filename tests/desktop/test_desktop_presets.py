@@ -18,11 +18,11 @@ def test_a_job_carries_the_guided_fraction_and_a_restore_brings_it_back(qtbot, m
     w = make_window()
     w.steps.setValue(4)
     w.guided.setValue(50)
-    w.settings.memory = "offload"  # Settings → GPU memory (on the CPU it changes nothing but the route)
+    w.session.memory = "offload"  # Settings → GPU memory (on the CPU it changes nothing but the route)
     job = run_job(qtbot, w)
     assert job.state.value == "finished" and job.request.guidance_until == 0.5
     assert job.request.memory == "offload"
     assert job.result.settings["guidance_until"] == 0.5
     w.preset.setCurrentIndex(w.preset.findData("paper"))
-    w.apply_settings(w.gallery.entries[0].metadata)
+    w.restore(w.gallery.entries[0].metadata)
     assert w.guided.value() == 50 and w.steps.value() == 4 and w.preset.currentData() == "custom"

@@ -124,7 +124,7 @@ def test_saved_png_reopens_to_the_same_settings(qtbot, make_window, tmp_path):
     w.guidance.setValue(3.5)
     w.sampler.setCurrentIndex(w.sampler.findData("euler_a"))
     w.seed.setValue(4242)
-    before = w.current_settings()
+    before = w.session.settings()
     job = run_job(qtbot, w)
     assert job.state.value == "finished", job.details
     saved = w.gallery.entries[0].save_png(tmp_path / "mine.png")
@@ -137,7 +137,7 @@ def test_saved_png_reopens_to_the_same_settings(qtbot, make_window, tmp_path):
     w.seed.setValue(1)
     w.seed_lock.setChecked(False)
     restored = w.open_result_png(tmp_path / "mine.png")
-    assert restored == before == w.current_settings()
+    assert restored == before == w.session.settings()
     assert w.seed_lock.isChecked() and "restored" in w.messages.message()
 
 
@@ -161,7 +161,7 @@ def test_a_new_pose_job_gets_exactly_the_guides_the_panel_shows(qtbot, make_wind
     # and it restores: task, views, elevation and the body pose
     w.set_task("try-off")
     w.pose.set_preset("t_pose")
-    w.apply_settings(entry.metadata)
+    w.restore(entry.metadata)
     assert w.task() == "multi-view" and w.views.value() == 2 and w.elevation.value() == 10
     assert w.pose.preset == "waving"
     from engine.body.presets import load_preset
@@ -252,3 +252,55 @@ def test_missing_inputs_and_request_errors_name_the_field(qtbot, make_window):
     assert job.state.value == "failed" and job.error_field == "precision" and "GPU" in job.message
     w.precision.setCurrentIndex(0)
     assert run_job(qtbot, w).state.value == "finished"
+
+
+def test_widgets_and_session_stay_in_step_both_ways(make_window):
+    w = make_window()
+    s = w.session
+    w.steps.setValue(7)
+    w.guided.setValue(30)
+    w.seed_lock.setChecked(False)
+    assert (s.steps, s.guidance_until, s.seed_locked, s.preset) == (7, 0.3, False, "custom")
+    s.apply_preset("paper")
+    assert (w.steps.value(), w.guided.value(), w.sampler.currentData(), w.preset.currentData()) == \
+        (50, 100, "ddim", "paper")
+    s.set_task("multi-view")
+    assert w.task_buttons["multi-view"].isChecked() and w.views.isEnabled() and w.pose_box.isEnabled()
+    s.set_input("head", None)
+    assert w.slots["head"].image is None
+    w.slots["head"].set_image(np.zeros((40, 30, 3), np.uint8), "mine")
+    assert s.head.shape == (40, 30, 3) and s.sources["head"] == "mine"
+
+
+def test_the_person_photo_can_be_opened_in_every_task(make_window):
+    w = make_window()
+    for task in ("try-off", "try-on", "new-pose", "multi-view"):
+        w.set_task(task)
+        assert w.slots["person"].open_button.isEnabled(), task   # was greyed out in new-pose and multi-view
+        assert w.slots["garment"].open_button.isEnabled(), task
+    assert not w.slots["person"].view.isEnabled()                # not read by multi-view: dimmed only
+
+
+def test_the_garment_bar_goes_once_the_next_job_is_queued(qtbot, make_window):
+    w = make_window()
+    w.steps.setValue(1)
+    w.use_wardrobe_garment(np.full((128, 96, 3), 200, np.uint8), {"name": "Blue stripes"})
+    assert "is now the garment input" in w.messages.message()
+    job = run_job(qtbot, w)
+    assert job.state.value == "finished", job.details
+    assert "is now the garment input" not in w.messages.message()   # it stayed up through later jobs
+
+
+def test_the_pose_preset_box_says_custom_after_joint_edits(make_window):
+    from engine.body.presets import load_preset
+
+    w = make_window()
+    w.pose.set_preset("walking")
+    assert w.pose.preset_combo.currentData() == "walking"
+    edited = w.pose.state.copy()
+    edited.body_pose[3] += 0.5
+    w.pose.set_state(edited, "walking", False, edited=True, from_viewport=True)   # what a joint drag sends
+    assert w.pose.preset_combo.currentData() == "custom" and "Custom" in w.pose.preset_combo.currentText()
+    assert w.session.pose.edited and w.session.pose.preset == "walking"   # the session keeps where it came from
+    w.pose.preset_combo.setCurrentIndex(w.pose.preset_combo.findData("walking"))   # the preset again: reloaded
+    assert w.pose.state == load_preset("walking") and not w.pose.edited

@@ -196,8 +196,8 @@ def test_menu_actions_open_the_real_dialogs_and_queue_their_job(qtbot, make_wind
     assert len(w.gallery.entries[0].outputs) == 3
     # every image in the samples folder counts as a client photo here: the job runs the dialog's plan as is
     job = w.work.batch(dialog_cls=Batch)
-    assert job is not None and job.batch["out"] == tmp_path / "results"
-    assert len(job.batch["items"]) == len([p for p in SAMPLES.iterdir() if p.suffix == ".png"])
+    assert job is not None and job.batch.out == tmp_path / "results"
+    assert len(job.batch.items) == len([p for p in SAMPLES.iterdir() if p.suffix == ".png"])
     w.queue.cancel(job)
     qtbot.waitUntil(lambda: job.done, timeout=120_000)
     assert w.work.last_batch  # remembered for the next Batch… of this session
