@@ -11,8 +11,9 @@ from typing import Optional
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
-from PySide6.QtWidgets import (QCheckBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar,
-                               QPushButton, QScrollArea, QScroller, QSizePolicy, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QFormLayout, QFrame, QGridLayout, QHBoxLayout, QLabel, QLineEdit,
+                               QProgressBar, QPushButton, QScrollArea, QScroller, QSizePolicy, QToolButton,
+                               QVBoxLayout, QWidget)
 
 from omfa_desktop.qtutil import scaled_pixmap, to_qimage
 
@@ -536,3 +537,36 @@ def _elide(text: str, n: int) -> str:
 
 def pixmap_of(img: np.ndarray, size: QSize) -> QPixmap:
     return scaled_pixmap(to_qimage(img), size.width(), size.height())
+
+
+class IdleOverlay(QFrame):
+    """"Still there?" with a countdown, over everything; any touch dismisses it (the idle clock restarts)."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setObjectName("idleOverlay")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        card = QFrame()
+        card.setObjectName("idleCard")
+        card.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.title = label("Still there?", "title", center=True)
+        self.text = label("", "subtitle", center=True)
+        self.button = button("I'm still here", "primary", "stillHere")
+        lay = QVBoxLayout(card)
+        lay.setContentsMargins(56, 56, 56, 56)
+        lay.setSpacing(32)
+        lay.addWidget(self.title)
+        lay.addWidget(self.text)
+        lay.addWidget(self.button)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(96, 0, 96, 0)
+        outer.addStretch(1)
+        outer.addWidget(card)
+        outer.addStretch(1)
+        self.hide()
+
+    def show_remaining(self, seconds: float) -> None:
+        self.text.setText(f"To keep your photo private, this screen clears itself in {int(seconds + 0.999)} s.")
+        self.setGeometry(self.parentWidget().rect())
+        self.raise_()
+        self.show()

@@ -22,35 +22,32 @@ Flow (one customer = one *visit* = one session folder, engine.kiosk_store):
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import secrets
 import time
-import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QTimer, Slot
-from PySide6.QtWidgets import QApplication, QFrame, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication, QStackedWidget, QVBoxLayout, QWidget
 
 from engine.kiosk_store import DropFolder, IdleClock, KioskStore, PinGuard, PinState, Session, start_page
 from omfa_desktop.kiosk import pages as P
+from omfa_desktop.kiosk.calls import EngineWatch, GuideCalls
 from omfa_desktop.kiosk.lockdown import KioskEventFilter
+from omfa_desktop.kiosk.sources import PRESETS, PhotoAndOffer
+from omfa_desktop.kiosk.staff import StaffScreens
 from omfa_desktop.kiosk.style import STYLE
-from omfa_desktop.qtutil import to_qimage
-from omfa_desktop.settings import AppSettings, load_settings
+from omfa_desktop.model.app_settings import AppSettings, load_settings
 from omfa_desktop.model.jobs import ChainPayload, Job, JobState
+from omfa_desktop.model.session import Session as Look
+from omfa_desktop.qtutil import to_qimage
 from omfa_desktop.worker import GuideService, JobQueue
 
 log = logging.getLogger("omfa.kiosk")
-
-# The pose cards after "My pose": presets that show a garment well from the front.
-PRESETS = (("walking", "Walking"), ("contrapposto", "Relaxed"), ("hands_on_hips", "Hands on hips"),
-           ("waving", "Waving"), ("hand_in_pocket", "Hand in pocket"))
-PHOTO_MAX_SIDE = 1280   # the estimator needs no more; a 48 MP phone photo would cost 150 MB per visit
 
 SORRY = "Sorry, something went wrong on our side. Your photo has been deleted — please start again."
 TEXT = {
@@ -66,108 +63,26 @@ TEXT = {
 
 @dataclass
 class Visit:
-    """What one customer's visit holds (all of it goes at the end of the visit)."""
+    """What one customer's visit holds (all of it goes at the end of the visit). ``look`` is the session
+    model (omfa_desktop.model.session) of the try-on: the photo, garment and head, the sampler settings with
+    the visit's own seed; its requests come from ``look.to_request`` as the main window's do."""
 
     session: Session
-    photo: Optional[np.ndarray] = None
+    look: Look
     estimate: Optional[dict] = None
-    garment: Optional[np.ndarray] = None
     garment_id: str = ""
     pose: str = ""
     job: Optional[Job] = None
     outputs: list = field(default_factory=list)      # (H, W, 3) uint8 of the last result
     files: list = field(default_factory=list)        # result files in the session folder
     busy: bool = False
-    seed: int = field(default_factory=lambda: secrets.randbelow(2**31))
+
+    @property
+    def photo(self) -> Optional[np.ndarray]:
+        return self.look.person
 
 
-class GuideCalls(QObject):
-    """Answers from the guide thread delivered to callbacks, by token (GuideService answers every request on
-    one signal). Also the default *estimator*: ``estimate(spec, done(result), fail(message, details))``."""
-
-    def __init__(self, service: GuideService, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.service = service
-        self.waiting: dict[int, tuple[Callable, Callable]] = {}
-        service.rendered.connect(self._rendered)
-        service.estimated.connect(self._estimated)
-        service.failed.connect(self._failed)
-
-    def render(self, spec: dict, done: Callable, fail: Callable) -> int:
-        token = self.service.request({**spec, "keep": True})
-        self.waiting[token] = (done, fail)
-        return token
-
-    def estimate(self, spec: dict, done: Callable, fail: Callable) -> int:
-        token = self.service.estimate(spec)
-        self.waiting[token] = (done, fail)
-        return token
-
-    def _rendered(self, token: int, images, cameras, body=None) -> None:
-        cb = self.waiting.pop(token, None)
-        if cb is not None:
-            cb[0](images, cameras)
-
-    def _estimated(self, token: int, result: dict) -> None:
-        cb = self.waiting.pop(token, None)
-        if cb is not None:
-            cb[0](result)
-
-    def _failed(self, token: int, message: str, details: str) -> None:
-        cb = self.waiting.pop(token, None)
-        if cb is not None:
-            cb[1](message, details)
-
-
-class EngineWatch(QObject):
-    """Tells the kiosk when a queue's engine thread ends. It lives on the GUI thread (the queue is its
-    parent), so the thread's ``finished`` reaches it as a queued call, never on the dying thread."""
-
-    def __init__(self, queue: JobQueue, on_stop: Callable) -> None:
-        super().__init__(queue)
-        self.ref = weakref.ref(queue)
-        self.on_stop = on_stop
-        queue.thread.finished.connect(self.stopped)
-
-    @Slot()
-    def stopped(self) -> None:
-        self.on_stop(self.ref())
-
-
-class IdleOverlay(QFrame):
-    """"Still there?" with a countdown, over everything; any touch dismisses it (the idle clock restarts)."""
-
-    def __init__(self, parent: QWidget) -> None:
-        super().__init__(parent)
-        self.setObjectName("idleOverlay")
-        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
-        card = QFrame()
-        card.setObjectName("idleCard")
-        card.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
-        self.title = P.label("Still there?", "title", center=True)
-        self.text = P.label("", "subtitle", center=True)
-        self.button = P.button("I'm still here", "primary", "stillHere")
-        lay = QVBoxLayout(card)
-        lay.setContentsMargins(56, 56, 56, 56)
-        lay.setSpacing(32)
-        lay.addWidget(self.title)
-        lay.addWidget(self.text)
-        lay.addWidget(self.button)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(96, 0, 96, 0)
-        outer.addStretch(1)
-        outer.addWidget(card)
-        outer.addStretch(1)
-        self.hide()
-
-    def show_remaining(self, seconds: float) -> None:
-        self.text.setText(f"To keep your photo private, this screen clears itself in {int(seconds + 0.999)} s.")
-        self.setGeometry(self.parentWidget().rect())
-        self.raise_()
-        self.show()
-
-
-class KioskWindow(QWidget):
+class KioskWindow(StaffScreens, PhotoAndOffer, QWidget):
     """The kiosk window.
 
     Parameters
@@ -297,7 +212,7 @@ class KioskWindow(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.stack)
-        self.overlay = IdleOverlay(self)
+        self.overlay = P.IdleOverlay(self)
         self.overlay.button.clicked.connect(self._still_here)
 
         sp = self.start_page
@@ -325,86 +240,6 @@ class KioskWindow(QWidget):
         ap.save_button.clicked.connect(self.save_admin)
         ap.quit_button.clicked.connect(self.quit_app)
         ap.pin_button.clicked.connect(lambda: self._ask_new_pin("admin", "New staff PIN", "4 to 12 digits."))
-
-    def _apply_settings(self, first: bool = False) -> None:
-        """(Re)read the kiosk settings: drop folder, camera, wardrobe, export button, idle timeout."""
-        s = self.settings
-        self.idle.set_timeout(s.kiosk_idle_seconds)
-        self.drop = DropFolder(s.kiosk_drop_folder, settle=self.drop_settle, clock=self.clock) \
-            if s.kiosk_drop_folder else None
-        if self.drop is not None and not self.drop.available():
-            try:  # the kiosk's own folder: create it (a mount point that is missing stays missing)
-                self.drop.path.mkdir(parents=True, exist_ok=True)
-            except OSError:
-                log.warning("kiosk: the drop folder is not available")
-        if first and self.drop is not None:
-            self.drop.clear()  # photos sent before a crash or a restart: their owner is long gone
-        self._watch_drop()
-        want_camera = s.kiosk_camera if self.camera_wanted is None else self.camera_wanted
-        if want_camera and self.camera_view is None:
-            from omfa_desktop.kiosk.camera import CameraView, camera_available
-
-            if camera_available():
-                try:
-                    self.camera_view = CameraView()
-                    self.camera_view.captured.connect(self._captured)
-                    self.camera_view.failed.connect(lambda text: log.warning("kiosk: camera: %s", text))
-                    self.photo_page.camera_box.addWidget(self.camera_view)
-                except Exception:  # noqa: BLE001 - no camera is a degraded kiosk, not a broken one
-                    log.warning("kiosk: the camera could not be opened", exc_info=True)
-                    self.camera_view = None
-        hint = s.kiosk_photo_hint or "Send it to this screen's photo folder — our staff will show you how."
-        self.photo_page.set_instructions(_html(hint), self.drop is not None, self.camera_view is not None)
-        self.result_page.save_button.setVisible(bool(s.kiosk_export_folder))
-        if self._wardrobe_given is None or not first:
-            self._reload_wardrobe(force=True)
-        else:
-            self._reload_wardrobe(force=False)
-
-    def _watch_drop(self) -> None:
-        from PySide6.QtCore import QFileSystemWatcher
-
-        old = getattr(self, "watcher", None)
-        if old is not None:
-            old.deleteLater()
-        self.watcher = None
-        if self.drop is not None and self.drop.available():
-            # The watcher answers at once on local disks; the 0.5 s tick polls too (network shares and
-            # some file systems send no change notifications).
-            self.watcher = QFileSystemWatcher([str(self.drop.path)], self)
-            self.watcher.directoryChanged.connect(lambda _p: QTimer.singleShot(0, self._poll_drop))
-
-    def _reload_wardrobe(self, force: bool = True) -> None:
-        from engine.wardrobe import Wardrobe
-
-        if self._wardrobe_given is not None and not force:
-            self.wardrobe = self._wardrobe_given
-        elif self._wardrobe_given is not None:
-            self.wardrobe = self._wardrobe_given
-            self.wardrobe.reload()
-        else:
-            self.wardrobe = Wardrobe(self.settings.kiosk_wardrobe_folder or None)
-        items = self.wardrobe.items()
-        cards, teaser = [], []
-        for item in items:
-            pix = self._thumbs.get(item.id)
-            if pix is None:
-                try:
-                    img = self.wardrobe.image(item.id)
-                except Exception:  # noqa: BLE001 - an unreadable garment is just not offered
-                    continue
-                pix = P.pixmap_of(img, P.GarmentPage.ICON)
-                self._thumbs[item.id] = pix
-            cards.append((item.id, item.name, pix))
-            if len(teaser) < 6:
-                teaser.append(pix.toImage())
-        for gone in set(self._thumbs) - {i.id for i in items}:
-            del self._thumbs[gone]
-        key = [(c[0], c[1]) for c in cards]
-        if key != getattr(self, "_cards_key", None):  # rebuild the cards only when the offer changed
-            self._cards_key = key
-            self.garment_page.set_items(cards)
-            self.start_page.set_teaser(teaser)
 
     # ================================================================== engine
     def _make_queue(self) -> None:
@@ -468,27 +303,6 @@ class KioskWindow(QWidget):
     def _sizes(self) -> dict:
         return (self.model_info or {}).get("panel_sizes", {})
 
-    def _render_preset_icons(self) -> None:
-        """The exact guides the preset poses send, rendered once per model: the pose cards show them."""
-        w, h = self._sizes().get("person", (96, 128))
-        style = (self.model_info or {}).get("render_style", "parts_shaded")
-        from engine.body.presets import PresetError, load_preset
-
-        self.preset_guides = {}
-        for name, _ in PRESETS:
-            try:
-                state = load_preset(name)
-            except PresetError:
-                continue
-            spec = {"state": state, "width": w, "height": h, "style": style, "views": 1, "elevation": 0.0,
-                    "body_folder": self.settings.smplx_folder, "body_gender": self.settings.smplx_gender}
-
-            def done(images, cameras, name=name):
-                self.preset_guides[name] = (images[0], cameras[0] if cameras else None)
-                self.pose_page.set_icon(name, images[0])
-
-            self.calls.render(spec, done, lambda m, d, name=name: log.warning("kiosk: pose %s: %s", name, m))
-
     # ================================================================== pages
     def go(self, name: str) -> None:
         if name != "result":
@@ -525,7 +339,7 @@ class KioskWindow(QWidget):
             log.error("kiosk: no session folder could be made (%s)", e.strerror or e.__class__.__name__)
             self.start_page.message.show_text(SORRY)
             return False
-        self.visit = Visit(session)
+        self.visit = Visit(session, self._new_look())
         if self._wardrobe_given is None:
             self._reload_wardrobe()
         self.start_page.message.show_text("")
@@ -536,60 +350,6 @@ class KioskWindow(QWidget):
         if photo is not None:
             self.accept_photo_file(photo)
         return True
-
-    def _poll_drop(self) -> None:
-        if self.drop is None or self.current() not in ("start", "photo"):
-            return
-        if self.current() == "start" and not self.ready:
-            return
-        if self.visit is not None and self.visit.busy:
-            return
-        path = self.drop.poll()
-        if path is None:
-            return
-        if self.visit is None:
-            if not self.start_session():
-                return
-        try:
-            taken = self.drop.take(path, self.visit.session)
-        except OSError:
-            log.warning("kiosk: a photo in the drop folder could not be taken")
-            return
-        self.accept_photo_file(taken)
-
-    def accept_photo_file(self, path: Path) -> bool:
-        """A photo file (already in the session folder) becomes the visit's photo."""
-        from engine.images import ImageError, read_image
-
-        if self.visit is None:
-            return False
-        try:
-            pixels = read_image(path).pixels
-        except ImageError as e:
-            self.photo_page.message.show_text(f"We could not use that file: it {e.reason}. "
-                                              "Please send a photo (JPEG or PNG).")
-            path.unlink(missing_ok=True)
-            return False
-        self.visit.photo = _limit(pixels, PHOTO_MAX_SIDE)
-        self.visit.estimate = None
-        self.photo_page.message.show_text("")
-        self.photo_page.set_photo(self.visit.photo)
-        if self.current() != "photo":
-            self.go("photo")
-        return True
-
-    def _capture(self) -> None:
-        if self.camera_view is not None:
-            self.camera_view.take()
-
-    def _captured(self, pixels: np.ndarray) -> None:
-        if self.visit is None:
-            return
-        from PIL import Image
-
-        path = self.visit.session.path("photo")
-        Image.fromarray(pixels).save(path)
-        self.accept_photo_file(path)
 
     def use_photo(self) -> None:
         """Find the pose and the head in the photo (guide thread); then the garments."""
@@ -619,6 +379,8 @@ class KioskWindow(QWidget):
         v.busy = False
         self.photo_page.use_button.setText("Use this photo")
         v.estimate = result
+        head = result.get("head")
+        v.look.set_input("head", head if isinstance(head, np.ndarray) and head.dtype == np.uint8 else None, "photo")
         self.pose_page.set_icon("own", result.get("guide"))
         self.garment_page.message.show_text("")
         self.go("garment")
@@ -634,7 +396,7 @@ class KioskWindow(QWidget):
         if v is None:
             return
         try:
-            v.garment = self.wardrobe.image(item_id)
+            v.look.set_input("garment", self.wardrobe.image(item_id), item_id)
         except (ImageError, KeyError, OSError):
             log.warning("kiosk: a wardrobe garment could not be read")
             self.garment_page.message.show_text("That garment is not available right now — please choose "
@@ -647,7 +409,7 @@ class KioskWindow(QWidget):
     def choose_pose(self, key: str) -> None:
         """Submit the try-on: ``own`` (the photo's pose), a preset, or ``turntable``."""
         v = self.visit
-        if v is None or v.garment is None or v.estimate is None or v.job is not None or v.busy:
+        if v is None or v.look.garment is None or v.estimate is None or v.job is not None or v.busy:
             return
         if self.model_info is None:
             self.pose_page.message.show_text("Just a moment — the screen is getting ready.")
@@ -694,43 +456,39 @@ class KioskWindow(QWidget):
         log.error("kiosk: a pose guide could not be rendered: %s", message)
         self.end_session("failed", kind="warning")
 
-    def _base_request(self, **kw):
-        from engine.images import fit
-        from engine.request import TryOnRequest
+    def _new_look(self) -> Look:
+        """A visit's session model: the kiosk's sampler settings with a seed of its own, the loaded model."""
+        look = Look(task="new-pose", seed=secrets.randbelow(2**31 - 1), precision=self.model_spec[2] or "auto",
+                    memory=self.settings.memory, model_info=self.model_info)
+        for k, v in self.sampling.items():
+            setattr(look, k, v)
+        look.on_change(lambda name, value: self.photo_page.set_photo(value) if name == "person" else None)
+        return look
 
-        v = self.visit
-        sizes = self._sizes()
-        head = v.estimate.get("head") if "head" in sizes else None
-        if head is not None:
-            head = fit(head, *sizes["head"])
-        return TryOnRequest(garment=fit(v.garment, *sizes["garment"]), head=head, label="kiosk",
-                            precision=self.model_spec[2] or "auto", memory=self.settings.memory,
-                            **{**self.sampling, "seed": v.seed}, **kw)
-
-    def _submit_single(self, guides, cameras, body, preset: str = "") -> None:
-        from engine.images import fit
-        from engine.layout import PanelLayout
-
+    def _request(self, guides, cameras, body, what: str):
+        """The visit's request for ``guides`` (None when the engine would refuse it: the visit ends)."""
         v = self.visit
         v.busy = False
-        w, h = self._sizes()["person"]
-        req = self._base_request(task="try-on", pose_guides=[fit(g, w, h) for g in guides], body=body,
-                                 cameras=list(cameras) if cameras else None)
+        v.look.model_info = self.model_info
         try:
-            req.validate(PanelLayout.from_dict(self.model_info["layout"]), list(self.model_info["schedulers"]))
+            return v.look.to_request(guides, cameras, body=body, label="kiosk")
         except Exception as e:  # noqa: BLE001 - a request the engine refuses is our bug, not the customer's
-            log.error("kiosk: the try-on request was refused: %s", self._scrub(str(e)))
+            log.error("kiosk: the %s request was refused: %s", what, self._scrub(str(e)))
             self.end_session("failed", kind="warning")
-            return
-        self._queue_job(req, "try-on", None)
+            return None
+
+    def _submit_single(self, guides, cameras, body, preset: str = "") -> None:
+        req = self._request(guides, cameras, body, "try-on")
+        if req is not None:
+            self._queue_job(req, "try-on", None)
 
     def _submit_turntable(self, guides, cameras, state) -> None:
         from engine.chain import turntable
         from engine.layout import PanelLayout
 
-        v = self.visit
-        v.busy = False
-        base = self._base_request(task="try-on", pose_guides=[guides[0]])
+        base = self._request([guides[0]], None, None, "turntable")
+        if base is None:
+            return
         chain = turntable(list(guides), base.head, garment=base.garment, batch=8, sampling=base, label="kiosk",
                           cameras=list(cameras), body=state.to_dict() if hasattr(state, "to_dict") else None)
         try:
@@ -820,7 +578,7 @@ class KioskWindow(QWidget):
         frames = [to_qimage(o) for o in v.outputs]
         rp.view.set_image(frames[0])
         rp.photo_thumb.set_image(v.photo)
-        rp.garment_thumb.set_image(v.garment)
+        rp.garment_thumb.set_image(v.look.garment)
         turning = len(frames) > 1
         rp.title.setText("See it all around!" if turning else "Here you are!")
         rp.view_label.setText(f"View 1 of {len(frames)}" if turning else "")
@@ -945,168 +703,6 @@ class KioskWindow(QWidget):
             self.end_session("failed", kind="warning")
             self.restart_engine("a job stopped making progress")
 
-    # ================================================================== staff: PIN, admin, quit
-    def ask_pin(self, purpose: str) -> None:
-        """The PIN pad, for ``purpose`` "admin" or "quit"; the current page comes back on Cancel."""
-        if self.current() == "pin":
-            return
-        self._pin_return = self.current() or "start"
-        self._pin_purpose = purpose
-        titles = {"admin": ("Staff only", "Enter the PIN to open the settings."),
-                  "quit": ("Staff only", "Enter the PIN to close the app.")}
-        self.pin_page.ask(*titles[purpose])
-        self.pin_page.cancel_button.show()
-        self.go("pin")
-        self.pin_page.set_locked(self.guard.locked_for())
-
-    def _ask_new_pin(self, back: str, title: str, subtitle: str) -> None:
-        self._pin_purpose = "setup" if back == "start" else "change"
-        self._pin_return = back
-        self._new_pin = ""
-        self.pin_page.ask(title, subtitle)
-        self.pin_page.cancel_button.setVisible(back != "start")
-        self.pin_page.set_locked(0)
-        self.go("pin")
-
-    def _pin_entered(self, pin: str) -> None:
-        from engine.kiosk_store import pin_problem
-
-        purpose = self._pin_purpose
-        page = self.pin_page
-        if purpose in ("setup", "change"):
-            if not self._new_pin:
-                problem = pin_problem(pin)
-                if problem:
-                    page.message.show_text(problem[0].upper() + problem[1:] + ".")
-                    return
-                self._new_pin = pin
-                page.subtitle.setText("Enter the same PIN again.")
-                page.message.show_text("")
-                return
-            if pin != self._new_pin:
-                self._new_pin = ""
-                page.subtitle.setText("4 to 12 digits.")
-                page.message.show_text("The two PINs were different. Start again.")
-                return
-            self._store_pin(pin)
-            return
-        result = self.guard.attempt(pin)
-        if result == "ok":
-            log.info("kiosk: staff unlocked (%s)", purpose)
-            if purpose == "quit":
-                self.quit_app()
-            else:
-                self.open_admin()
-        elif result == "locked":
-            page.set_locked(self.guard.locked_for())
-        else:
-            left = self.guard.attempts_left()
-            if self.guard.locked_for() > 0:
-                page.set_locked(self.guard.locked_for())
-            else:
-                page.message.show_text(f"Wrong PIN. {left} more tr{'y' if left == 1 else 'ies'} before a pause.")
-
-    def _store_pin(self, pin: str) -> None:
-        from engine.kiosk_store import hash_pin
-        from engine.persist import StorageError
-        from omfa_desktop.settings import save_settings
-
-        record = hash_pin(pin)
-        new = dataclasses.replace(self.settings, kiosk_pin=record)
-        try:
-            save_settings(new)
-        except StorageError as e:
-            self.pin_page.message.show_text(f"The PIN could not be saved: {e}")
-            self._new_pin = ""
-            return
-        self.settings = new
-        self.pin_state.mark_pin_set(keep_lockout=False)
-        self.guard = PinGuard(record, clock=self.clock, state=self.pin_state)
-        self._new_pin = ""
-        log.info("kiosk: the staff PIN was %s", "set" if self._pin_purpose == "setup" else "changed")
-        if self._pin_return == "admin":
-            self.open_admin()
-            self.admin_page.message.show_text("The new PIN is saved.", "info")
-        else:
-            self._update_ready()
-            self.go("start")
-
-    def _pin_cancelled(self) -> None:
-        back = self._pin_return if self._pin_return not in ("pin", "") else "start"
-        self._pin_purpose = ""
-        self.go("admin" if back == "admin" else back)
-
-    def open_admin(self) -> None:
-        s = self.settings
-        ap = self.admin_page
-        ap.idle.setValue(s.kiosk_idle_seconds)
-        ap.drop.setText(s.kiosk_drop_folder)
-        ap.hint.setText(s.kiosk_photo_hint)
-        ap.export.setText(s.kiosk_export_folder)
-        ap.wardrobe.setText(s.kiosk_wardrobe_folder)
-        ap.camera.setChecked(s.kiosk_camera)
-        ap.start_kiosk.setChecked(s.kiosk)
-        ap.message.show_text("")
-        self._refresh_admin_status()
-        self._pin_purpose = ""
-        self.go("admin")
-
-    def _refresh_admin_status(self) -> None:
-        s = self.settings
-        info = self.model_info or {}
-        export = s.kiosk_export_folder
-        export_state = ("not set (no Save button)" if not export else
-                        "ready" if Path(export).expanduser().is_dir() else "<b>not available</b> (USB stick?)")
-        drop = ("not set" if self.drop is None else
-                "ready" if self.drop.available() else "<b>not available</b>")
-        self.admin_page.status.setText(
-            f"Model: {info.get('describe', 'not loaded')}<br>"
-            f"Garments offered: {len(self.wardrobe.items()) if self.wardrobe is not None else 0}<br>"
-            f"Camera: {'on' if self.camera_view is not None else 'none found (Qt Multimedia)'} · "
-            f"drop folder: {drop} · export: {export_state}<br>"
-            f"Visits since start: {self.sessions_served} · engine restarts: {self.engine_restarts} · "
-            f"keys blocked: {self.filter.blocked}")
-
-    def save_admin(self) -> bool:
-        from engine.persist import StorageError
-        from omfa_desktop.settings import SettingsError, save_settings, validate
-
-        ap = self.admin_page
-        new = dataclasses.replace(self.settings, kiosk_idle_seconds=ap.idle.value(),
-                                  kiosk_drop_folder=ap.drop.text().strip(), kiosk_photo_hint=ap.hint.text().strip(),
-                                  kiosk_export_folder=ap.export.text().strip(),
-                                  kiosk_wardrobe_folder=ap.wardrobe.text().strip(),
-                                  kiosk_camera=ap.camera.isChecked(), kiosk=ap.start_kiosk.isChecked())
-        try:
-            validate(new, check_device=False, deep=False)
-            save_settings(new)
-        except SettingsError as e:
-            ap.message.show_text(f"{e.field}: {e.message}")
-            return False
-        except StorageError as e:
-            ap.message.show_text(f"Not saved: {e}")
-            return False
-        self.settings = new
-        self._apply_settings()
-        self._refresh_admin_status()
-        ap.message.show_text("Saved.", "info")
-        log.info("kiosk: settings changed by staff")
-        return True
-
-    def lock(self) -> None:
-        """Leave the staff screens."""
-        self._pin_purpose = ""
-        if self.visit is not None:
-            self.end_session("idle")
-        else:
-            self.go("start")
-            self._update_ready()
-
-    def quit_app(self) -> None:
-        log.info("kiosk: closed by staff")
-        self._may_close = True
-        self.close()
-
     # ================================================================== window
     def show_message(self, text: str, details: str = "", kind: str = "error", actions=()) -> None:
         """For omfa_desktop.app.install_excepthook: an unexpected error (already logged) ends the visit with
@@ -1159,19 +755,3 @@ class KioskWindow(QWidget):
             if p is not None:
                 out = out.replace(str(p), name)
         return out
-
-
-def _limit(img: np.ndarray, max_side: int) -> np.ndarray:
-    h, w = img.shape[:2]
-    if max(h, w) <= max_side:
-        return img
-    from PIL import Image
-
-    s = max_side / max(h, w)
-    return np.asarray(Image.fromarray(img).resize((max(1, round(w * s)), max(1, round(h * s))), Image.LANCZOS))
-
-
-def _html(text: str) -> str:
-    import html
-
-    return html.escape(text)
