@@ -5,7 +5,7 @@
 Takes: the window before a try-off, during it (progress + live preview), after it (result in the gallery),
 and the viewport posing a non-preset pose (a preset with hand-edited joints) from the side. Uses a
 temporary data folder so the user's gallery is untouched. ``--only dialogs`` takes the four input dialogs of
-omfa_desktop/workdialogs.py (batch, turntable, person to person, layer) without loading a model.
+omfa_desktop/dialogs/ (batch, turntable, person to person, layer) without loading a model.
 """
 from __future__ import annotations
 
@@ -169,13 +169,13 @@ def _work_shots(w, wait, shot, pump) -> int:
 
 
 def _dialog_shots(app, out: Path) -> int:
-    """The four dialogs of omfa_desktop.workdialogs, filled with the shipped samples (copied into client and
+    """The four dialogs of omfa_desktop.dialogs, filled with the shipped samples (copied into client and
     garment folders for the batch), as they look before OK."""
     import shutil
 
     from engine.images import load_image
     from engine.paths import SAMPLES
-    from omfa_desktop.workdialogs import BatchDialog, LayerDialog, PersonToPersonDialog, TurntableDialog
+    from omfa_desktop.dialogs import BatchDialog, LayerDialog, PersonToPersonDialog, TurntableDialog
 
     root = Path(tempfile.mkdtemp(prefix="omfa_shots_")) / "shop"
     for i, name in enumerate(("anna", "ben", "chloe")):

@@ -1,6 +1,6 @@
 """The window's chained and bulk work: turntables, person to person, outfit layers and batches.
 
-Each action gathers its inputs (a dialog from omfa_desktop.workdialogs, the window's inputs and viewport
+Each action gathers its inputs (a dialog from omfa_desktop.dialogs, the window's inputs and viewport
 pose), asks the guide thread for what needs GL (orbit guides, the pose and head of a photo), then queues ONE
 job on the engine thread (engine.chain.Chain or an engine.batch run). :meth:`WorkActions.on_done` stores the
 outcome: every stage of a chain in the gallery (a turntable as one entry with all its views), a batch's
@@ -134,7 +134,7 @@ class WorkActions(QObject):
                                 "", "warning")
             return None
         if options is None:
-            from omfa_desktop.workdialogs import TurntableDialog
+            from omfa_desktop.dialogs import TurntableDialog
 
             k = int((self.w.model_info or {}).get("views_per_canvas", 1))
             dlg = (dialog_cls or TurntableDialog)(self.w, views_per_canvas=k)
@@ -179,7 +179,7 @@ class WorkActions(QObject):
         if self._ready() is None:
             return None
         if photo_a is None or photo_b is None:
-            from omfa_desktop.workdialogs import PersonToPersonDialog
+            from omfa_desktop.dialogs import PersonToPersonDialog
 
             dlg = (dialog_cls or PersonToPersonDialog)(self.w, photo_a=self.w.session.person)
             if not dlg.exec():
@@ -224,7 +224,7 @@ class WorkActions(QObject):
             self.w.show_message(f"Could not read gallery entry {entry.id}: {e}", "", "error")
             return None
         if garment is None or strength is None:
-            from omfa_desktop.workdialogs import LayerDialog
+            from omfa_desktop.dialogs import LayerDialog
 
             dlg = (dialog_cls or LayerDialog)(self.w, base, garment=self.w.session.garment)
             if not dlg.exec():
@@ -251,7 +251,7 @@ class WorkActions(QObject):
         if self._ready() is None:
             return None
         if items is None:
-            from omfa_desktop.workdialogs import BatchDialog
+            from omfa_desktop.dialogs import BatchDialog
 
             dlg = (dialog_cls or BatchDialog)(self.w)
             last = getattr(self, "last_batch", None)  # this session's last choice

@@ -1,4 +1,4 @@
-"""The input dialogs of the chained jobs (omfa_desktop.workdialogs): batch, turntable, person to person, layer.
+"""The input dialogs of the chained jobs (omfa_desktop.dialogs): batch, turntable, person to person, layer.
 
 No file dialogs: every input is set with the dialogs' setters, as the window does when it restores them.
 """
@@ -33,7 +33,7 @@ def tree(tmp_path):
 
 
 def _batch(qtbot, **paths):
-    from omfa_desktop.workdialogs import BatchDialog
+    from omfa_desktop.dialogs import BatchDialog
 
     d = BatchDialog(start_dir=str(paths.get("people", "")))
     qtbot.addWidget(d)
@@ -147,7 +147,7 @@ def test_batch_csv_source(qtbot, tree):
 
 
 def test_batch_values_round_trip_and_esc_cancels(qtbot, tree):
-    from omfa_desktop.workdialogs import BatchDialog
+    from omfa_desktop.dialogs import BatchDialog
 
     pose_png = _png(tree / "guide.png")
     d = _batch(qtbot, people=tree / "people", garments=tree / "garments", heads=tree / "heads", out=tree / "o",
@@ -184,7 +184,7 @@ def test_batch_counts_results_already_in_the_output_folder(qtbot, tree):
 
 # ---------------------------------------------------------------------------------------------- turntable
 def test_turntable_defaults_options_and_cost(qtbot):
-    from omfa_desktop.workdialogs import TurntableDialog, TurntableOptions, mp4_available
+    from omfa_desktop.dialogs import TurntableDialog, TurntableOptions, mp4_available
 
     d = TurntableDialog(views_per_canvas=4)
     qtbot.addWidget(d)
@@ -216,7 +216,7 @@ def test_turntable_defaults_options_and_cost(qtbot):
 # ---------------------------------------------------------------------------------------------- person to person
 def test_person_to_person_ok_waits_for_both_photos_and_a_bad_file_keeps_the_image(qtbot, tmp_path):
     from engine.images import ImageError, read_image
-    from omfa_desktop.workdialogs import PersonToPersonDialog
+    from omfa_desktop.dialogs import PersonToPersonDialog
 
     d = PersonToPersonDialog()
     qtbot.addWidget(d)
@@ -260,7 +260,7 @@ def test_person_to_person_ok_waits_for_both_photos_and_a_bad_file_keeps_the_imag
 
 def test_person_to_person_prefilled_from_arrays(qtbot):
     from engine.images import load_image
-    from omfa_desktop.workdialogs import PersonToPersonDialog
+    from omfa_desktop.dialogs import PersonToPersonDialog
 
     a = load_image(SAMPLES / "demo_003_person.png")
     d = PersonToPersonDialog(None, photo_a=a)
@@ -275,7 +275,7 @@ def test_person_to_person_prefilled_from_arrays(qtbot):
 # ---------------------------------------------------------------------------------------------- layer
 def test_layer_strength_mapping_and_garment(qtbot, tmp_path):
     from engine.images import load_image
-    from omfa_desktop.workdialogs import LayerDialog
+    from omfa_desktop.dialogs import LayerDialog
 
     base = load_image(SAMPLES / "demo_000_person.png")
     d = LayerDialog(base=base)
@@ -319,7 +319,7 @@ def test_dialogs_freed_before_exit_do_not_crash_the_process(tmp_path):
         "from PySide6.QtWidgets import QApplication\n"
         "app = QApplication([])\n"
         "import numpy as np\n"
-        "import omfa_desktop.workdialogs as W\n"
+        "import omfa_desktop.dialogs as W\n"
         "def f():\n"
         "    img = np.full((128, 96, 3), 90, np.uint8)\n"
         "    ds = [W.BatchDialog(), W.TurntableDialog(), W.PersonToPersonDialog(photo_a=img), "
@@ -329,8 +329,8 @@ def test_dialogs_freed_before_exit_do_not_crash_the_process(tmp_path):
         "    app.processEvents()\n"
         "    return 0\n"
         "sys.exit(f())\n")
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(root))  # this checkout, not an installed one
     run = subprocess.run([sys.executable, str(script)], cwd=root, env=env, capture_output=True, text=True,
                          timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]

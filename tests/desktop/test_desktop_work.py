@@ -168,7 +168,7 @@ def test_batch_job_runs_resumes_and_reports(qtbot, make_window, tmp_path):
 
 def test_menu_actions_open_the_real_dialogs_and_queue_their_job(qtbot, make_window, tmp_path):
     """Create → Turntable / Batch through the real dialogs (accepted as a user would, after filling them)."""
-    from omfa_desktop.workdialogs import BatchDialog, TurntableDialog
+    from omfa_desktop.dialogs import BatchDialog, TurntableDialog
 
     class Turntable(TurntableDialog):
         def exec(self):
