@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     from engine.wardrobe import Wardrobe
     from omfa_desktop.kiosk.window import KioskWindow
     from omfa_desktop.qtutil import wait_for
-    from omfa_desktop.settings import AppSettings
+    from omfa_desktop.model.app_settings import AppSettings
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
     drop, wardrobe = tmp / "drop", tmp / "wardrobe"

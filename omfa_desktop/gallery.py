@@ -117,6 +117,7 @@ class GalleryWidget(QWidget):
         self.detail = QScrollArea()
         self.detail.setWidgetResizable(True)
         self.detail.setFrameShape(QFrame.Shape.NoFrame)
+        self.detail.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # the text wraps instead
         self.detail.setWidget(detail)
 
         split = QSplitter(Qt.Orientation.Vertical)

@@ -213,7 +213,6 @@ class WorkActions(QObject):
     def layer(self, entry, garment=None, strength: Optional[float] = None, dialog_cls=None) -> Optional[Job]:
         """Another garment over a try-on result from the gallery (same pose, head and seed)."""
         from engine.chain import Chain, Stage
-        from engine.request import TryOnRequest
 
         if self._ready() is None:
             return None
@@ -235,13 +234,12 @@ class WorkActions(QObject):
             self.w.show_message(f"Gallery entry {entry.id} has no pose guide to layer over.", "", "error")
             return None
         s = entry.settings
-        sampling = self.sampling()
-        req = TryOnRequest(task="try-on", person=self._fit(base, "person"), garment=self._fit(garment, "garment"),
-                           head=self._fit(ins.get("head"), "head"), pose_guides=[self._fit(guide, "person")],
-                           strength=float(strength), body=s.get("body"), label=f"layer over {entry.id}",
-                           **{k: getattr(sampling, k) for k in ("steps", "guidance", "guidance_until", "scheduler",
-                                                                "precision", "memory")},
-                           seed=int(s.get("seed", sampling.seed)))
+        sampling = self.sampling()   # the session's sampler; the layer keeps the base's seed
+        req = dataclasses.replace(sampling, task="try-on", person=self._fit(base, "person"),
+                                  garment=self._fit(garment, "garment"), head=self._fit(ins.get("head"), "head"),
+                                  pose_guides=[self._fit(guide, "person")], strength=float(strength),
+                                  body=s.get("body"), label=f"layer over {entry.id}",
+                                  seed=int(s.get("seed", sampling.seed)))
         chain = Chain("outfit", [Stage(f"layer over gallery {entry.id}", req)], label=f"outfit over {entry.id}")
         return self._submit_chain(chain, "outfit", {"base_entry": entry.id}, {"person": base, "garment": garment})
 

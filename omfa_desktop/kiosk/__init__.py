@@ -16,7 +16,7 @@ def kiosk_enabled() -> bool:
     aside before the window that reports it gets to see it). False when the file is missing or unreadable."""
     import json
 
-    from omfa_desktop.settings import settings_path
+    from omfa_desktop.model.app_settings import settings_path
 
     try:
         data = json.loads(settings_path().read_text(encoding="utf-8"))
@@ -53,7 +53,7 @@ def set_pin_interactive(stdin=None, out=None) -> int:
 
     from engine.kiosk_store import hash_pin, pin_problem
     from engine.persist import StorageError
-    from omfa_desktop.settings import load_settings, save_settings, settings_path
+    from omfa_desktop.model.app_settings import load_settings, save_settings, settings_path
 
     stdin = stdin or sys.stdin
     out = out or sys.stderr

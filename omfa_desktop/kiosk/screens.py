@@ -49,7 +49,7 @@ def _run(args, out: Path, tmp: Path) -> int:
     from engine.paths import SAMPLES
     from engine.wardrobe import Wardrobe
     from omfa_desktop.kiosk.window import KioskWindow
-    from omfa_desktop.settings import AppSettings
+    from omfa_desktop.model.app_settings import AppSettings
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
     wardrobe = Wardrobe(tmp / "wardrobe")

@@ -80,7 +80,7 @@ class StaffScreens:
     def _store_pin(self, pin: str) -> None:
         from engine.kiosk_store import hash_pin
         from engine.persist import StorageError
-        from omfa_desktop.settings import save_settings
+        from omfa_desktop.model.app_settings import save_settings
 
         record = hash_pin(pin)
         new = dataclasses.replace(self.settings, kiosk_pin=record)
@@ -140,7 +140,7 @@ class StaffScreens:
 
     def save_admin(self) -> bool:
         from engine.persist import StorageError
-        from omfa_desktop.settings import SettingsError, save_settings, validate
+        from omfa_desktop.model.app_settings import SettingsError, save_settings, validate
 
         ap = self.admin_page
         new = dataclasses.replace(self.settings, kiosk_idle_seconds=ap.idle.value(),

@@ -17,7 +17,7 @@ def make_kiosk(qtbot, data_dir, tiny_model_dir, tmp_path):
     """``make_kiosk(**kw)`` -> a shown KioskWindow on the tiny model (1 step), its model loaded; ``k.paths``
     has its kiosk root, drop, export and wardrobe folders."""
     from omfa_desktop.kiosk.window import KioskWindow
-    from omfa_desktop.settings import AppSettings
+    from omfa_desktop.model.app_settings import AppSettings
 
     made = []
     paths = {"root": tmp_path / "kiosk", "drop": tmp_path / "drop", "export": tmp_path / "usb",
@@ -180,7 +180,7 @@ def test_first_start_asks_staff_to_set_a_pin_stored_hashed(qtbot, make_kiosk, da
 def test_a_damaged_pin_record_waits_for_staff_instead_of_asking_anyone(qtbot, make_kiosk, data_dir):
     data_dir.mkdir(parents=True, exist_ok=True)
     (data_dir / "settings.json").write_text(json.dumps({"kiosk_pin": "pbkdf2-sha256$10$00$00"}))
-    from omfa_desktop.settings import load_settings
+    from omfa_desktop.model.app_settings import load_settings
 
     settings, notes = load_settings()
     assert settings.kiosk_pin == "" and notes

@@ -10,7 +10,7 @@ def test_sampler_list_matches_the_engine_and_settings_import_no_torch():
 
     from engine.diffusion import SCHEDULERS
 
-    from omfa_desktop.settings import SAMPLERS
+    from omfa_desktop.model.app_settings import SAMPLERS
 
     assert list(SAMPLERS) == list(SCHEDULERS)
     # The window lists samplers and thread counts before the engine thread has imported torch.
@@ -20,7 +20,7 @@ def test_sampler_list_matches_the_engine_and_settings_import_no_torch():
 
 
 def test_validate_names_the_bad_field(tmp_path, tiny_model_dir):
-    from omfa_desktop.settings import AppSettings, SettingsError, validate
+    from omfa_desktop.model.app_settings import AppSettings, SettingsError, validate
 
     validate(AppSettings())
     validate(AppSettings(model_folder=str(tiny_model_dir), device="cpu", precision="fp32"))
@@ -39,7 +39,7 @@ def test_validate_names_the_bad_field(tmp_path, tiny_model_dir):
 
 
 def test_settings_round_trip_and_a_damaged_file_falls_back(data_dir):
-    from omfa_desktop.settings import AppSettings, load_settings, save_settings, settings_path
+    from omfa_desktop.model.app_settings import AppSettings, load_settings, save_settings, settings_path
 
     s = AppSettings(device="cpu", precision="fp32", default_sampler="euler", notice_dismissed=True)
     path = save_settings(s)
@@ -78,7 +78,7 @@ def test_settings_dialog_refuses_an_invalid_value_with_a_message(qtbot, data_dir
 
 
 def test_changed_settings_persist_and_reload_the_model(qtbot, make_window, tiny_model_dir):
-    from omfa_desktop.settings import AppSettings, load_settings
+    from omfa_desktop.model.app_settings import AppSettings, load_settings
 
     w = make_window()  # the tiny model as a session override
     new = AppSettings(model_folder=str(tiny_model_dir), device="cpu", precision="fp32", default_sampler="unipc")

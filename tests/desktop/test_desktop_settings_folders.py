@@ -57,7 +57,7 @@ def _hmr2(folder, ckpt="checkpoints/epoch=35-step=1000000.ckpt"):
 
 
 def _err(s, **kw):
-    from omfa_desktop.settings import SettingsError, validate
+    from omfa_desktop.model.app_settings import SettingsError, validate
 
     with pytest.raises(SettingsError) as e:
         validate(s, check_device=False, **kw)
@@ -67,7 +67,7 @@ def _err(s, **kw):
 # ------------------------------------------------------------------ validation
 def test_smplx_folder_is_validated_by_loading_the_chosen_body(tmp_path, smplx_dir):
     from engine.body.model import SMPLX_URL
-    from omfa_desktop.settings import AppSettings, validate
+    from omfa_desktop.model.app_settings import AppSettings, validate
 
     validate(AppSettings(smplx_folder=str(smplx_dir)), check_device=False)
     e = _err(AppSettings(smplx_folder=str(tmp_path)))  # empty folder: names the missing file, says where to get it
@@ -86,7 +86,7 @@ def test_smplx_folder_is_validated_by_loading_the_chosen_body(tmp_path, smplx_di
 
 
 def test_vae_folder_must_be_an_autoencoder_of_the_models_geometry(tmp_path, vae_dirs, tiny_model_dir):
-    from omfa_desktop.settings import AppSettings, validate
+    from omfa_desktop.model.app_settings import AppSettings, validate
 
     for model in ("", str(tiny_model_dir)):  # the demo model (or its stand-in) and the tiny test model: factor 4
         validate(AppSettings(model_folder=model, vae_folder=str(vae_dirs["f4"])), check_device=False)
@@ -112,7 +112,7 @@ def test_vae_folder_must_be_an_autoencoder_of_the_models_geometry(tmp_path, vae_
 
 
 def test_hmr2_folder_needs_a_checkpoint_and_model_config(tmp_path):
-    from omfa_desktop.settings import AppSettings, validate
+    from omfa_desktop.model.app_settings import AppSettings, validate
 
     assert "is not a folder" in _err(AppSettings(hmr2_folder=str(tmp_path / "nope"))).message
     e = _err(AppSettings(hmr2_folder=str(tmp_path)))
@@ -129,7 +129,7 @@ def test_hmr2_folder_needs_a_checkpoint_and_model_config(tmp_path):
 
 # ------------------------------------------------------------------ persistence
 def test_folder_settings_round_trip_and_a_vanished_folder_is_reset(data_dir, tmp_path, smplx_dir, vae_dirs):
-    from omfa_desktop.settings import AppSettings, load_settings, save_settings
+    from omfa_desktop.model.app_settings import AppSettings, load_settings, save_settings
 
     hmr2 = _hmr2(tmp_path / "hmr2")
     s = AppSettings(vae_folder=str(vae_dirs["f4"]), smplx_folder=str(smplx_dir), smplx_gender="neutral",
@@ -177,7 +177,7 @@ def test_dialog_names_the_field_shows_the_licence_and_clears(qtbot, data_dir, tm
 
 # ------------------------------------------------------------------ used by the app
 def test_the_chosen_smplx_body_is_what_the_guides_render(qtbot, make_window, smplx_dir):
-    from omfa_desktop.settings import load_settings
+    from omfa_desktop.model.app_settings import load_settings
 
     w = make_window()
     w.set_task("new-pose")
@@ -207,7 +207,7 @@ def test_the_chosen_smplx_body_is_what_the_guides_render(qtbot, make_window, smp
 
 
 def test_an_smplx_file_that_does_not_load_falls_back_to_the_mannequin_with_a_message(qtbot, make_window, tmp_path):
-    from omfa_desktop.settings import AppSettings, save_settings
+    from omfa_desktop.model.app_settings import AppSettings, save_settings
 
     (tmp_path / "SMPLX_NEUTRAL.npz").write_bytes(b"damaged")  # present (passes the startup check), unloadable
     save_settings(AppSettings(smplx_folder=str(tmp_path)))
@@ -220,7 +220,7 @@ def test_an_smplx_file_that_does_not_load_falls_back_to_the_mannequin_with_a_mes
 
 
 def test_a_vae_setting_reloads_the_model_with_that_codec(qtbot, make_window, vae_dirs, tiny_model_dir):
-    from omfa_desktop.settings import AppSettings
+    from omfa_desktop.model.app_settings import AppSettings
 
     w = make_window()
     assert w.model_info["vae"] == ""
@@ -241,7 +241,7 @@ def test_a_vae_setting_reloads_the_model_with_that_codec(qtbot, make_window, vae
 
 @pytest.mark.skipif(not gl_available(), reason="no OpenGL viewport here (needs Xvfb/X11 and EGL)")
 def test_the_viewport_poses_the_chosen_smplx_body(qtbot, make_window, smplx_dir):
-    from omfa_desktop.settings import AppSettings
+    from omfa_desktop.model.app_settings import AppSettings
 
     w = make_window(with_viewport=True)
     vp = w.viewport

@@ -15,7 +15,7 @@ def _engine_thread_threads(w) -> list:
 
 
 def test_the_thread_setting_reaches_the_engine_thread_per_job(qtbot, make_window, monkeypatch):
-    from omfa_desktop.settings import AppSettings, load_settings
+    from omfa_desktop.model.app_settings import AppSettings, load_settings
 
     w = make_window()
     seen = _engine_thread_threads(w)
