@@ -24,7 +24,7 @@ import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from engine.errors import OmfaError
 from engine.persist import write_text
@@ -65,12 +65,14 @@ class VerifyResult:
 
 
 # ============================================================================================ hashing
-def sha256_file(path: Path) -> str:
-    """sha256 of a file, read in 1 MiB chunks."""
+def sha256_file(path: Path, on_bytes: Optional[Callable[[int], None]] = None) -> str:
+    """sha256 of a file, read in 1 MiB chunks; ``on_bytes(n)`` after each chunk (progress bars)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK):
             h.update(chunk)
+            if on_bytes is not None:
+                on_bytes(len(chunk))
     return h.hexdigest()
 
 
@@ -113,13 +115,15 @@ class _HashCache:
         st = path.stat()
         return str(path.resolve()), [st.st_size, st.st_mtime_ns, st.st_ctime_ns]
 
-    def sha256(self, path: Path) -> str:
+    def sha256(self, path: Path, on_bytes: Optional[Callable[[int], None]] = None, use_cache: bool = True) -> str:
         key, stamp = self._key(path)
         hit = self.entries.get(key)
-        if (isinstance(hit, list) and len(hit) == 4 and hit[:3] == stamp and isinstance(hit[3], str)
+        if (use_cache and isinstance(hit, list) and len(hit) == 4 and hit[:3] == stamp and isinstance(hit[3], str)
                 and _SHA_RE.match(hit[3])):
+            if on_bytes is not None:
+                on_bytes(stamp[0])
             return hit[3]
-        digest = sha256_file(path)
+        digest = sha256_file(path, on_bytes)
         self.misses += 1
         self.entries.pop(key, None)  # re-insert at the end: the oldest entries are the ones dropped
         self.entries[key] = [*stamp, digest]
@@ -201,9 +205,13 @@ def has_manifest(folder: str | Path) -> bool:
     return (Path(folder) / MANIFEST).is_file()
 
 
-def verify_manifest(folder: str | Path) -> VerifyResult:
+def verify_manifest(folder: str | Path, use_cache: bool = True,
+                    progress: Optional[Callable[[int, int], None]] = None) -> VerifyResult:
     """Check every file listed in ``folder/manifest.json``; raise ModelError naming the first that is
     missing, truncated (wrong size) or modified (wrong sha256), or weights present but not listed.
+
+    ``use_cache`` False re-reads every file (a verification the user asked for); ``progress(done, total)``
+    is called with bytes hashed so far and in all.
 
     Sizes are checked for all files before any is hashed, so a missing or truncated file is reported at
     once, not after hashing gigabytes.
@@ -229,9 +237,16 @@ def verify_manifest(folder: str | Path) -> VerifyResult:
             raise ModelError(f"{folder / rel} is not listed in {MANIFEST}: weights added after the manifest was "
                              f"written are refused (if you put it there yourself: 'omfa manifest {folder}')")
     cache = _HashCache(hash_cache_path())
+    total, done = sum(e["bytes"] for e in files.values()), [0]
+
+    def on_bytes(n: int) -> None:
+        done[0] += n
+        if progress is not None:
+            progress(done[0], total)
+
     try:
         for rel, entry in sorted(files.items()):
-            digest = cache.sha256(folder / rel)
+            digest = cache.sha256(folder / rel, on_bytes, use_cache)
             if digest != entry["sha256"]:
                 raise ModelError(f"{folder / rel} does not match {MANIFEST} (sha256 {digest[:16]}…, expected "
                                  f"{entry['sha256'][:16]}…): it was modified or corrupted after the manifest "

@@ -37,6 +37,18 @@ def user_data_dir() -> Path:
     return Path(_udd(APP_NAME, appauthor=False))
 
 
+def user_config_dir() -> Path:
+    """Per-user configuration (the model registry): OMFA_CONFIG_DIR, else OMFA_DATA_DIR (tests and portable
+    installs keep everything in one folder), else the platform's config folder."""
+    if os.environ.get("OMFA_CONFIG_DIR"):
+        return Path(os.environ["OMFA_CONFIG_DIR"])
+    if os.environ.get("OMFA_DATA_DIR"):
+        return Path(os.environ["OMFA_DATA_DIR"])
+    from platformdirs import user_config_dir as _ucd
+
+    return Path(_ucd(APP_NAME, appauthor=False))
+
+
 def user_log_dir() -> Path:
     """The rotating logs; OMFA_LOG_DIR overrides, else OMFA_DATA_DIR/logs, else the platform's log folder."""
     if os.environ.get("OMFA_LOG_DIR"):

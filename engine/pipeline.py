@@ -99,8 +99,9 @@ class Pipeline:
     @classmethod
     def load_default(cls, folder: str | Path | None = None, device: str = "auto", precision: str = "auto",
                      vae: str | Path | None = None) -> tuple["Pipeline", bool, Path]:
-        """The model a user asked for, or the shipped demo model; when neither is given and the demo model is
-        not there, an untrained demo-sized stand-in (so the app and CLI still run end to end).
+        """The model a user asked for, else the active model of the model registry (``omfa models use``,
+        Edit -> Models...), else the shipped demo model; when none is given and the demo model is not there,
+        an untrained demo-sized stand-in (so the app and CLI still run end to end).
         ``vae`` (optional) replaces the model's codec, see :meth:`use_vae`.
 
         Returns
@@ -108,8 +109,10 @@ class Pipeline:
         (pipeline, fallback, folder): ``fallback`` is True for the untrained stand-in.
         """
         from engine.model import build_model
+        from engine.model_registry import active_model_folder
         from engine.paths import DEMO_MODEL
 
+        folder = folder or active_model_folder()
         path = Path(folder).expanduser() if folder else DEMO_MODEL
         if folder or (path / "omfa_config.json").is_file():
             return cls.load(path, device, precision, vae=vae), False, path

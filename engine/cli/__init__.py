@@ -8,6 +8,7 @@
     omfa data render | train-codec | train      the demo world and training
     omfa eval --model DIR --split test [--n 64] [--data runs/data] [--out report.md] [--grid grid.png]
     omfa manifest DIR | verify DIR    write / check a model folder's sha256 manifest
+    omfa models list | add FOLDER | verify N | remove N | use N   the model manager
     omfa turntable | person-to-person | outfit | batch   chained and bulk work
     omfa wardrobe list [--search T] | add IMAGE --name N --tag T | export DIR | import DIR   [--root DIR]
 
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         evaluation,
         generate,
         model_files,
+        models,
         training,
         wardrobe,
         work,
@@ -41,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="omfa", description="OMFA: try-on and try-off in any pose, one model.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     # Order is the order of `omfa --help`: set-up, model files, generation, chained work, tools.
-    for group in (doctor, model_files, generate, work, bench, pose, training, evaluation, wardrobe):
+    for group in (doctor, models, model_files, generate, work, bench, pose, training, evaluation, wardrobe):
         group.register(sub)
     return parser
 

@@ -38,3 +38,75 @@ def register(sub) -> None:
     b.add_argument("--steps", type=int, default=50)
     b.add_argument("--guidance", type=float, default=2.0)
     b.set_defaults(func=cmd_bench_flops)
+    register_fullsize(bsub)
+
+
+def cmd_bench_fullsize(args) -> int:
+    """Each configuration in its own process (so its memory is returned before the next), unless --in-process."""
+    import subprocess
+    import sys
+
+    from engine.fullsize import (GiB, MEMORY_MODES, PRECISIONS, FullsizeError, available_bytes, geometries,
+                                 markdown_table, merge_result, not_run_row, run_config, weight_bytes)
+    from engine.persist import StorageError, read_json
+
+    precisions = [p.strip() for p in args.precision.split(",") if p.strip()]
+    modes = [m.strip() for m in args.memory.split(",") if m.strip()]
+    bad = [p for p in precisions if p not in PRECISIONS] + [m for m in modes if m not in MEMORY_MODES]
+    if bad or not precisions or not modes:
+        raise CliError(f"--precision takes {', '.join(PRECISIONS)} and --memory {', '.join(MEMORY_MODES)} "
+                       f"(comma lists); got {', '.join(bad) or 'nothing'}", 2)
+    if args.geometry not in geometries():
+        raise CliError(f"--geometry must be one of {', '.join(geometries())}", 2)
+    geometry = geometries()[args.geometry]
+    for precision in precisions:
+        for memory in modes:
+            need = int(weight_bytes(geometry, precision) * 1.35)  # weights + the activations of one step
+            free = available_bytes()
+            if free is not None and free < need:
+                row = not_run_row(geometry.name, precision, memory,
+                                  f"{free / GiB:.1f} GB of memory free here, the run needs about {need / GiB:.1f} GB")
+                print(f"{precision} {memory}: not run: {row['reason']}")
+            elif args.in_process or (len(precisions) == 1 and len(modes) == 1):
+                print(f"{geometry.name} {precision} {memory}: building and running one step...", flush=True)
+                try:
+                    row = run_config(geometry, precision, memory, seed=args.seed)
+                except FullsizeError as e:
+                    raise CliError(str(e)) from None
+                except MemoryError:
+                    row = not_run_row(geometry.name, precision, memory, "out of memory on this machine")
+                print(f"  {row.get('wall_s', '—')} s, peak RSS {row.get('peak_rss_bytes', 0) / GiB:.1f} GB, "
+                      f"GPU fp16 need {row.get('gpu_fp16_peak_bytes', 0) / GiB:.2f} GB (counted)", flush=True)
+            else:
+                cmd = [sys.executable, "-m", "engine.cli", "bench", "fullsize", "--geometry", geometry.name,
+                       "--precision", precision, "--memory", memory, "--seed", str(args.seed)]
+                if args.out:
+                    cmd += ["--out", args.out]
+                done = subprocess.run(cmd)
+                if done.returncode != 0:
+                    row = not_run_row(geometry.name, precision, memory,
+                                      f"the run's process ended with code {done.returncode} (killed or out of memory)")
+                else:
+                    continue  # the child wrote its own row
+            if args.out:
+                try:
+                    merge_result(args.out, row)
+                except StorageError as e:
+                    raise CliError(str(e)) from None
+    if args.out and len(precisions) * len(modes) > 1:
+        data, _ = read_json(args.out)
+        print(markdown_table([r for r in (data or {}).get("rows", []) if r.get("geometry") == geometry.name]))
+    return 0
+
+
+def register_fullsize(bsub) -> None:
+    b = bsub.add_parser("fullsize", help="one full-size (SDXL, 768x1024, person|garment|head) request with random "
+                                         "weights per memory mode and precision, on the CPU (minutes, >= 14 GB)")
+    b.add_argument("--geometry", default="sdxl", help="sdxl (the real geometry) or tiny (the test's twin)")
+    b.add_argument("--precision", default="fp32,bf16", help="comma list of fp32, bf16")
+    b.add_argument("--memory", default="standard,low,offload", help="comma list of standard, low, offload")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--out", help="results JSON to add the rows to (e.g. benchmarks/results/fullsize.json)")
+    b.add_argument("--in-process", action="store_true",
+                   help="run every configuration in this process (default: one process each)")
+    b.set_defaults(func=cmd_bench_fullsize)
