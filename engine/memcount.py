@@ -226,6 +226,5 @@ def estimate_fp16(folder: str | Path) -> dict[str, Any]:
     for memory in MEMORY_MODES:
         c = count_request(model, memory)
         out[memory] = c.gpu_need(memory)
-    c = count_request(model, "standard")
-    out["weights"] = sum(c.weights_gpu.values())
+        out["weights"] = sum(c.weights_gpu.values())
     return out
