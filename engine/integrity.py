@@ -123,7 +123,7 @@ class _HashCache:
             if on_bytes is not None:
                 on_bytes(stamp[0])
             return hit[3]
-        digest = sha256_file(path, on_bytes)
+        digest = sha256_file(path) if on_bytes is None else sha256_file(path, on_bytes)
         self.misses += 1
         self.entries.pop(key, None)  # re-insert at the end: the oldest entries are the ones dropped
         self.entries[key] = [*stamp, digest]
