@@ -246,7 +246,7 @@ def verify_manifest(folder: str | Path, use_cache: bool = True,
 
     try:
         for rel, entry in sorted(files.items()):
-            digest = cache.sha256(folder / rel, on_bytes, use_cache)
+            digest = cache.sha256(folder / rel, on_bytes if progress is not None else None, use_cache)
             if digest != entry["sha256"]:
                 raise ModelError(f"{folder / rel} does not match {MANIFEST} (sha256 {digest[:16]}…, expected "
                                  f"{entry['sha256'][:16]}…): it was modified or corrupted after the manifest "
