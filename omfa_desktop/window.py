@@ -346,6 +346,24 @@ class MainWindow(QMainWindow):
         if dlg.exec() and dlg.result_settings is not None:
             self.set_app_settings(dlg.result_settings)
 
+    def open_models(self) -> None:
+        """Edit -> Models... (omfa_desktop.models_dialog). Use makes the chosen model the registry's active one;
+        the window then loads it (the model folder setting is cleared: the registry decides, as on the CLI)."""
+        from omfa_desktop.models_dialog import ModelsDialog
+
+        dlg = ModelsDialog(self)
+        dlg.modelChosen.connect(self._use_registry_model)
+        dlg.exec()
+
+    def _use_registry_model(self, folder: str) -> None:
+        from dataclasses import replace
+
+        if self.settings.model_folder:
+            self.set_app_settings(replace(self.settings, model_folder=""))
+        else:
+            self.session_model = ""
+            self.reload_model()
+
     def set_app_settings(self, new: AppSettings) -> None:
         """Save validated settings; reload the model if its folder, VAE, device or precision changed; switch
         the posed body if the SMPL-X folder or body changed."""

@@ -31,7 +31,8 @@ class AppSettings:
 
     Attributes
     ----------
-    model_folder : str      an OMFA model folder (omfa_config.json inside); "" = the shipped demo model
+    model_folder : str      an OMFA model folder (omfa_config.json inside); "" = the active model of
+                            Edit -> Models... (the shipped demo model unless another was chosen there)
     vae_folder : str        a diffusers AutoencoderKL folder replacing the model's codec (e.g. an fp16-fixed
                             SDXL VAE for an SDXL-based model); "" = the model's own codec
     smplx_gender : str      which SMPL-X body of ``smplx_folder``: "neutral", "male" or "female"
