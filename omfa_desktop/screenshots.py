@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _estimate_shot(w, wait, shot) -> int:
-    """Edit → Estimate pose from photo on a sample photo (upscaled: BlazePose wants more than 96x128)."""
+    """Edit → Estimate pose from photo on a sample photo (upscaled: BlazePose wants more than 96x128), and the
+person box dialog of Edit → Estimate pose in a person box."""
     import numpy as np
     from PIL import Image
 
@@ -119,6 +120,12 @@ def _estimate_shot(w, wait, shot) -> int:
     w.estimate_action.trigger()
     wait(lambda: getattr(w, "_estimate_token", 1) is None, 180)
     shot(w, "estimate_pose_from_photo.png")
+    from omfa_desktop.boxdialog import PersonBoxDialog  # Edit → Estimate pose in a person box…
+
+    dlg = PersonBoxDialog(w.session.person, (90, 10, 290, 500), w)
+    dlg.show()
+    shot(dlg, "person_box_dialog.png")
+    dlg.close()
     w.shutdown()
     return 0
 

@@ -244,7 +244,9 @@ class MainWindow(QMainWindow):
                 self.session_precision or self.settings.precision)
 
     def reload_model(self) -> None:
-        self.queue.load_model(*self.model_spec(), vae=self.settings.vae_folder)
+        folder, device, precision = self.model_spec()
+        self.session.model_folder, self.session.device = folder, device   # the model choice, as the session says
+        self.queue.load_model(folder, device, precision, vae=self.settings.vae_folder)
 
     def _on_model_loading(self, what: str) -> None:
         self.session.model_info = None
