@@ -96,7 +96,9 @@ class ModelsDialog(QDialog):
             self.fields[key] = lab
             self.details.addRow(f"{label}:", lab)
         right = QWidget()
-        right.setLayout(self.details)
+        rl = QVBoxLayout(right)
+        rl.addLayout(self.details)
+        rl.addStretch(1)  # the rows stay together at the top while a progress bar comes and goes
 
         self.add_button = QPushButton("Add folder…")
         self.verify_button = QPushButton("Verify")
@@ -179,6 +181,8 @@ class ModelsDialog(QDialog):
         f["name"].setText((rec.name or d.name) + ("  (active)" if active else ""))
         f["folder"].setText(rec.path)
         f["source"].setText(rec.source or "—")
+        self._row_visible("problem", bool(d.problem))
+        self._row_visible("source", bool(rec.source))
         if d.problem:
             f["problem"].setText(d.problem)
         else:
@@ -199,6 +203,13 @@ class ModelsDialog(QDialog):
         self.remove_button.setEnabled(not rec.builtin and self.job is None)
         self.use_button.setEnabled(not active and not d.problem and self.job is None)
         self.verify_button.setEnabled(self.job is None)
+
+    def _row_visible(self, key: str, visible: bool) -> None:
+        lab = self.fields[key]
+        lab.setVisible(visible)
+        name = self.details.labelForField(lab)
+        if name is not None:
+            name.setVisible(visible)
 
     # ------------------------------------------------------------------ jobs
     def busy(self) -> bool:
@@ -292,8 +303,6 @@ class ModelsDialog(QDialog):
             color = "#070" if v.get("ok") else "#a00"
             self.status.setText(f"<span style='color:{color}'>{'OK' if v.get('ok') else 'FAILED'}: "
                                 f"{v.get('message', '')}</span>")
-            if r.builtin:
-                self._demo_verified = v
             self.refresh(select=r.key)
             if r.builtin:
                 self.fields["manifest"].setText(f"present; {'OK' if v.get('ok') else 'FAILED'}: {v.get('message')}")
