@@ -21,6 +21,7 @@ from typing import Callable, Optional
 
 import torch
 
+from engine.integrity import check_output_finite
 from engine.presets import SCHEDULERS  # re-exported: the names live in a torch-free module (omfa --help)
 
 # step (1-based), total steps, the current x0 estimate (B, C, h, W) on the model device.
@@ -258,6 +259,7 @@ def sample(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x0_clean
         else:
             out = _call(model, torch.cat([cond, pose, mask_f], dim=1), t, device, max_batch)
         out = out.to(dtype)
+        check_output_finite(out, f"the UNet's output at step {i + 1} of {len(timesteps)}")  # NaN in, black out
         step = scheduler.step(out, t, x, generator=generator, return_dict=True) \
             if _accepts_generator(scheduler) else scheduler.step(out, t, x, return_dict=True)
         if progress is not None:
@@ -266,6 +268,7 @@ def sample(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x0_clean
                 x0_hat = predict_x0(out, cond, t, scheduler)
             progress(i + 1, len(timesteps), torch.where(m, x0_hat.to(dtype), x0_clean))
         x = torch.where(m, step.prev_sample.to(dtype), x0_clean)
+    check_output_finite(x, "the sampled latent")  # a broken schedule can turn finite outputs into NaN
     return SampleOutput(x, False, len(timesteps))
 
 

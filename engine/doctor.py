@@ -33,20 +33,42 @@ class Check:
 def run_checks(device: str = "auto", precision: str = "auto", settings_file: Path | None = None) -> list[Check]:
     from engine.paths import user_data_dir
 
-    settings = _settings(settings_file or user_data_dir() / "settings.json")
+    settings, finding = _settings(settings_file or user_data_dir() / "settings.json")
     checks = [_gl(), _packages(), *_gpu(device, precision)]
+    if finding is not None:
+        checks.append(finding)
     checks += _models(settings)
     checks.append(_smplx(settings))
     checks += _storage()
     return checks
 
 
-def _settings(path: Path) -> dict:
+_SETTINGS_TEXT = ("model_folder", "vae_folder", "smplx_folder", "smplx_gender")  # what the checks read
+
+
+def _settings(path: Path) -> tuple[dict, Check | None]:
+    """The saved settings the checks need, and a finding when the file is damaged (named, never a traceback;
+    the app itself moves such a file aside at its next start)."""
+    from engine.persist import JsonError, load_json
+
+    fix = f"start the app once (it moves the damaged file aside and uses the defaults), or delete {path}"
     try:
-        data = json.loads(path.read_text())
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}
+        data = load_json(path, allow_nan=True)
+    except FileNotFoundError:
+        return {}, None
+    except JsonError as e:
+        return {}, Check("settings", FAIL, f"damaged: {e}", fix)
+    except OSError as e:
+        return {}, Check("settings", FAIL, f"{path} cannot be read ({e.strerror or e})", fix)
+    if not isinstance(data, dict):
+        return {}, Check("settings", FAIL, f"{path} is damaged: it holds a JSON {type(data).__name__}, not an "
+                                           "object", fix)
+    wrong = [k for k in _SETTINGS_TEXT if k in data and not isinstance(data[k], str)]
+    clean = {k: v for k, v in data.items() if k not in wrong}
+    if wrong:
+        return clean, Check("settings", WARN, f"{path}: {', '.join(wrong)} should be text; ignored here (the "
+                                              "app resets them to their defaults)", "set them again in Settings")
+    return clean, None
 
 
 def _gl() -> Check:
@@ -134,23 +156,32 @@ def _nvidia_driver() -> str:
 
 
 def _model_check(name: str, folder: Path) -> Check:
-    cfg = folder / "omfa_config.json"
-    if not cfg.is_file():
+    """OK only for a folder that loads as the app loads it: config, manifest, weights and their values."""
+    from engine import integrity
+    from engine.errors import OmfaError
+    from engine.model import load_model
+
+    if not (folder / "omfa_config.json").is_file():
         return Check(name, FAIL, f"{folder} is not an OMFA model folder (no omfa_config.json)",
                      "choose a folder written by 'omfa train' or 'omfa convert' in Settings → Model")
+    fix = "re-copy or re-download the model folder, or choose another in Settings → Model"
+    t0 = time.perf_counter()
     try:
-        c = json.loads(cfg.read_text())
-    except (OSError, ValueError) as e:
-        return Check(name, FAIL, f"{cfg} is unreadable ({e})", "re-copy the model folder")
-    state = "trained" if c.get("trained") else "UNTRAINED (outputs are noise)"
-    detail = f"{folder} — {c.get('name')}, {state}"
-    from engine import integrity
-
+        model = load_model(folder)
+    except OmfaError as e:
+        return Check(name, FAIL, f"{folder} does not load: {e.for_people()}", fix)
+    except Exception as e:  # noqa: BLE001 - doctor reports, never crashes
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        return Check(name, FAIL, f"{folder} does not load ({e.__class__.__name__}: {first})", fix)
+    c = model.config
+    del model
+    state = "trained" if c.trained else "UNTRAINED (outputs are noise)"
+    detail = f"{folder} — {c.name}, {state}, loads in {time.perf_counter() - t0:.1f} s"
     if not integrity.has_manifest(folder):
         return Check(name, WARN, f"{detail}; no manifest.json, so its files cannot be checked",
                      f"omfa manifest {folder}   (once, on a copy you trust)")
     try:
-        result = integrity.verify_manifest(folder)
+        result = integrity.verify_manifest(folder)  # hashed during the load: cached, quick
     except Exception as e:  # noqa: BLE001 - a failed verification is the finding
         return Check(name, FAIL, f"{detail}; integrity check FAILED: {e}", "re-copy or re-download the model folder")
     return Check(name, OK, f"{detail}; {result.files} files match manifest.json")

@@ -19,6 +19,9 @@ import numpy as np
 from engine.errors import OmfaError
 
 MAX_PIXELS = 80_000_000  # larger images are refused from the header, before decoding (decompression bombs)
+DECODE_BUDGET = 512 << 20  # bytes one decoded image may take; a 79 MP RGB PNG (237 MB) fits, 16-bit RGBA does not
+DEFAULT_MAX_SIDE = 4096  # a read image is downscaled to this long side at most (callers that need less ask less)
+MAX_NONFINITE = 0.01     # a float image with more NaN/Inf pixels than this share is refused, not turned black
 MIN_SIDE = 16            # smaller is an icon or a tracking pixel, not a photo
 MAX_ASPECT = 8           # longer than 8:1 is a banner or a strip, and fitting it into a panel leaves nothing
 
@@ -100,8 +103,25 @@ def _decode_problem(e: BaseException) -> str:
     return f"is damaged: its image data cannot be decoded ({e.__class__.__name__}: {text})"
 
 
-def read_image(path: str | Path) -> ImageRead:
-    """Read an image file as RGB uint8, upright, transparency on white; ``ImageError`` if it is unusable."""
+# Bytes per pixel of a decoded Pillow image, by mode (what load() allocates)
+_MODE_BYTES = {"1": 1, "L": 1, "P": 1, "RGB": 3, "YCbCr": 3, "LAB": 3, "HSV": 3, "RGBA": 4, "RGBa": 4, "CMYK": 4,
+               "RGBX": 4, "LA": 2, "La": 2, "PA": 2, "I": 4, "F": 4, "I;16": 2, "I;16L": 2, "I;16B": 2,
+               "I;16N": 2}
+
+
+def _decode_bytes(im) -> int:
+    w, h = im.size
+    return w * h * _MODE_BYTES.get(im.mode, 4)
+
+
+def read_image(path: str | Path, max_side: int | None = DEFAULT_MAX_SIDE) -> ImageRead:
+    """Read an image file as RGB uint8, upright, transparency on white; ``ImageError`` if it is unusable.
+
+    Memory stays within a budget: a file whose decoded pixels would take more than ``DECODE_BUDGET`` is
+    refused from its header, JPEGs are decoded at a reduced scale when that is enough, and an image longer
+    than ``max_side`` pixels is downscaled right after decoding (before any conversion copies it), said in
+    a note. ``max_side=None`` keeps the full size (within the budget). Pillow's own warnings come back as
+    one-line notes, never on the console."""
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
@@ -152,16 +172,51 @@ def read_image(path: str | Path) -> ImageRead:
                 if frames > 1:
                     notes.append(f"animated {im.format}: only the first of its {frames} frames is used")
                 im.seek(0)
+                if max_side and max(w, h) > max_side and fmt == "JPEG":
+                    im.draft("RGB", (max_side, max_side))  # JPEG decodes at 1/2..1/8 scale: a fraction of the memory
+                need = _decode_bytes(im)
+                if need > DECODE_BUDGET:
+                    raise ImageError(path, f"is {w}×{h} pixels ({im.mode}), which would take about {need >> 20} MB "
+                                           f"of memory to open (at most {DECODE_BUDGET >> 20} MB); save it smaller")
                 im.load()  # the full decode, here, so truncation and corrupt data are caught here
+                im = _bounded(im, max_side, (w, h), notes)
                 im = _upright(im, notes)
-                if any("EXIF" in str(w.message) for w in caught) and _EXIF_NOTE not in notes:
-                    notes.append(_EXIF_NOTE)
                 pixels = _rgb(im, notes)
+                _warnings_as_notes(caught, notes)
             except ImageError as e:
                 raise ImageError(path, e.reason) from None
             except Exception as e:  # noqa: BLE001 - Pillow raises OSError, SyntaxError, ValueError, zlib errors...
                 raise ImageError(path, _decode_problem(e)) from None
             return ImageRead(pixels, path, fmt, (w, h), notes)
+
+
+def _bounded(im, max_side: int | None, stored: tuple[int, int], notes: list[str]):
+    """Downscale a decoded image to ``max_side`` on its long side, before the conversions copy it."""
+    if not max_side or max(im.size) <= max_side:
+        if im.size != stored:  # a JPEG draft already reduced it
+            notes.append(f"read at {im.size[0]}×{im.size[1]} from {stored[0]}×{stored[1]} pixels "
+                         f"(at most {max_side} on the long side is used)")
+        return im
+    from PIL import Image
+
+    if im.mode == "P":  # resampling a palette image needs its colours
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+    im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    notes.append(f"downscaled from {stored[0]}×{stored[1]} to {im.size[0]}×{im.size[1]} pixels "
+                 f"(at most {max_side} on the long side is used)")
+    return im
+
+
+def _warnings_as_notes(caught, notes: list[str]) -> None:
+    """Pillow's warnings (corrupt EXIF, malformed MPO, odd palettes...) as the project's one-line notes."""
+    for w in caught:
+        text = " ".join(str(w.message).split())
+        if "EXIF" in text:
+            note = _EXIF_NOTE
+        else:
+            note = f"the image library warned: {text[:200]}"
+        if note not in notes:
+            notes.append(note)
 
 
 def load_image(path: str | Path) -> np.ndarray:
@@ -193,7 +248,15 @@ def _rgb(im, notes: list[str]) -> np.ndarray:
     mode = im.mode
     if mode.startswith("I;16") or mode in ("I", "F"):
         # Pillow's own convert clips these to 0..255 (a 16-bit photo turns white): scale them instead.
-        a = np.nan_to_num(np.asarray(im, dtype=np.float64))
+        a = np.asarray(im, dtype=np.float32)
+        bad = ~np.isfinite(a)
+        if bad.any():
+            share = float(bad.mean())
+            if share > MAX_NONFINITE:
+                raise ImageError("image", f"holds NaN or infinite values in {share:.0%} of its pixels (a float "
+                                          "image that is not a picture, or a damaged one)")
+            notes.append(f"{int(bad.sum())} NaN or infinite pixel value(s) set to black")
+            a = np.where(bad, 0.0, a).astype(np.float32)
         lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
         if mode == "F" and lo >= 0 and hi <= 1:
             a, what = a * 255, "32-bit floating-point image scaled to 8 bits"

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from engine.errors import OmfaError
-from engine.persist import write_text
+from engine.persist import JsonError, load_json, parse_json, write_text
 
 log = logging.getLogger("omfa")
 
@@ -104,7 +104,7 @@ class _HashCache:
         if path is None:
             return
         try:
-            data = json.loads(path.read_text())
+            data = load_json(path)
             if isinstance(data, dict) and data.get("version") == 1 and isinstance(data.get("files"), dict):
                 self.entries = data["files"]
         except (OSError, ValueError):
@@ -182,11 +182,13 @@ def _read_manifest(folder: Path) -> dict[str, dict[str, Any]]:
     path = folder / MANIFEST
     redo = f"(if you trust the files, rewrite it with 'omfa manifest {folder}')"
     try:
-        data = json.loads(path.read_text())
+        data = load_json(path)
     except FileNotFoundError:
         raise ModelError(f"{folder} has no {MANIFEST}; write one with 'omfa manifest {folder}'") from None
+    except JsonError as e:
+        raise ModelError(f"{path} could not be read: it {e.reason} {redo}", path=path, field=e.field) from None
     except (OSError, ValueError) as e:
-        raise ModelError(f"{path} could not be read: {e} {redo}") from None
+        raise ModelError(f"{path} could not be read: {e} {redo}", path=path) from None
     if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT or not isinstance(data.get("files"), dict):
         raise ModelError(f"{path} is not an OMFA manifest (format {MANIFEST_FORMAT!r} with a 'files' table) {redo}")
     files = data["files"]
@@ -328,9 +330,9 @@ def safetensors_shapes(path: str | Path) -> dict[str, tuple[int, ...]]:
         if n > min(size - 8, _MAX_HEADER):
             raise ModelError(f"{path} is not a safetensors file (or is truncated): its header claims {n} bytes")
         try:
-            header = json.loads(f.read(n))
+            header = parse_json(f.read(n), allow_nan=True)
         except ValueError as e:
-            raise ModelError(f"{path} is not a safetensors file: unreadable header ({e})") from None
+            raise ModelError(f"{path} is not a safetensors file: unreadable header ({e})", path=path) from None
     if not isinstance(header, dict):
         raise ModelError(f"{path} is not a safetensors file: its header is not a table")
     shapes, end = {}, 0
@@ -358,9 +360,9 @@ def diffusers_weights(folder: Path, stem: str = "diffusion_pytorch_model") -> li
     if not index.is_file():
         return []
     try:
-        shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        shards = sorted(set(load_json(index)["weight_map"].values()))
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
-        raise ModelError(f"{index} is not a valid shard index: {e}") from None
+        raise ModelError(f"{index} is not a valid shard index: {e}", path=index) from None
     bad = [s for s in shards if not isinstance(s, str) or Path(s).name != s]
     if bad:
         raise ModelError(f"{index} names a shard outside its folder: {bad[0]!r}")
@@ -401,14 +403,53 @@ def compare_shapes(expected: dict[str, tuple[int, ...]], actual: dict[str, tuple
 
 
 def read_json_object(path: Path) -> dict:
-    """A JSON file that must hold an object; ModelError naming the file otherwise."""
+    """A JSON file that must hold an object; ModelError naming the file (and the field, for deep nesting)
+    otherwise. Refuses NaN/Infinity, nesting deeper than 32 levels, FIFOs and files over 64 MB."""
     try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as e:
-        raise ModelError(f"{path} is invalid: {e}") from None
+        data = load_json(path)
+    except JsonError as e:
+        raise ModelError(str(e), path=path, field=e.field) from None
+    except OSError as e:
+        raise ModelError(f"{path} is invalid: {e.strerror or e}", path=path) from None
     if not isinstance(data, dict):
-        raise ModelError(f"{path} is invalid: expected a JSON object, found {type(data).__name__}")
+        raise ModelError(f"{path} is invalid: expected a JSON object, found {type(data).__name__}", path=path)
     return data
+
+
+# Sizes in a diffusers UNet/VAE config.json: (field, may be a list). Checked before the library builds the
+# model, whose own errors for a wrong type ("not all arguments converted during string formatting") name
+# neither the file nor the field.
+_CONFIG_SIZES = {"in_channels": False, "out_channels": False, "sample_size": False, "norm_num_groups": False,
+                 "latent_channels": False, "cross_attention_dim": True, "layers_per_block": True,
+                 "attention_head_dim": True, "num_attention_heads": True, "transformer_layers_per_block": True,
+                 "block_out_channels": True}
+_MAX_CONFIG_SIZE = 1 << 16
+
+
+def check_config_sizes(config: dict, cfg_path: Path) -> None:
+    """Each size in a diffusers config is a positive integer (or a list of them, where the library takes one);
+    block types are lists of names. ModelError naming the file and the field."""
+    def bad(name: str, v: Any, words: str) -> ModelError:
+        return ModelError(f"{cfg_path} is invalid: {name} must be {words}, not {v!r:.60}", path=cfg_path, field=name)
+
+    def ok(v: Any) -> bool:
+        return type(v) is int and 0 < v <= _MAX_CONFIG_SIZE
+
+    for name, listable in _CONFIG_SIZES.items():
+        if name not in config or config[name] is None:
+            continue
+        v = config[name]
+        if isinstance(v, list) and listable:
+            flat = [x for item in v for x in (item if isinstance(item, list) else [item])]
+            if not v or not all(ok(x) for x in flat):
+                raise bad(name, v, f"a list of whole numbers from 1 to {_MAX_CONFIG_SIZE}")
+        elif not ok(v):
+            raise bad(name, v, f"a whole number from 1 to {_MAX_CONFIG_SIZE}"
+                               + (" (or a list of them)" if listable else ""))
+    for name in ("down_block_types", "up_block_types"):
+        v = config.get(name)
+        if v is not None and (not isinstance(v, list) or not v or not all(isinstance(x, str) for x in v)):
+            raise bad(name, v, "a list of block type names")
 
 
 def check_diffusers_weights(cls, folder: str | Path) -> None:
@@ -423,6 +464,7 @@ def check_diffusers_weights(cls, folder: str | Path) -> None:
     folder = Path(folder)
     cfg_path = folder / "config.json"
     config = read_json_object(cfg_path)
+    check_config_sizes(config, cfg_path)
     files = diffusers_weights(folder)
     if not files:
         return  # the caller reports the missing weights in its own words
@@ -441,6 +483,48 @@ def check_diffusers_weights(cls, folder: str | Path) -> None:
     legacy = any(k.endswith(_LEGACY_SUFFIXES) for k in actual)
     where = files[0] if len(files) == 1 else f"{folder} ({len(files)} shards)"
     compare_shapes(expected, actual, cfg_path, where, config, check_keys=not legacy)
+
+
+# ============================================================================================ values
+ABSURD_WEIGHT = 1e6  # no trained layer holds a weight this large (fp16 stops at 65504); a damaged file may
+
+
+class NonFiniteError(ModelError):
+    """A model's weights or outputs hold NaN, infinite or absurd values: it would make black or noise images.
+    The message names the model (and the tensor or the step)."""
+
+
+def check_weights_finite(tensors: dict[str, Any], where: str | Path, what: str) -> None:
+    """Every floating-point tensor in ``tensors`` (name -> tensor) is finite and below ``ABSURD_WEIGHT`` in
+    magnitude; NonFiniteError naming ``what`` (e.g. "the UNet"), ``where`` (its folder) and the first bad
+    tensor otherwise. One max-abs reduction per tensor and one comparison at the end: about a memory pass
+    over the weights, which loading has just made anyway."""
+    import torch
+
+    named = [(k, t) for k, t in tensors.items() if torch.is_tensor(t) and t.is_floating_point() and t.numel()]
+    if not named:
+        return
+    with torch.no_grad():
+        peaks = torch.stack([t.detach().abs().amax().float().cpu() for _, t in named])
+        fine = torch.isfinite(peaks) & (peaks < ABSURD_WEIGHT)
+        if bool(fine.all()):
+            return
+        i = int((~fine).nonzero()[0])
+    name, t = named[i]
+    kind = "NaN" if bool(torch.isnan(t).any()) else "infinite values" if bool(torch.isinf(t).any()) \
+        else f"absurd values (up to {float(peaks[i]):.3g})"
+    raise NonFiniteError(f"the model in {where} cannot make images: {what} weight '{name}' holds {kind} "
+                         "(a damaged or badly converted file; re-copy, re-download or re-train it)", path=where,
+                         field=name)
+
+
+def check_output_finite(x: Any, what: str) -> None:
+    """NonFiniteError when the tensor ``x`` (a UNet or codec output) holds NaN or infinite values; one
+    reduction and one sync, a fraction of the step that made it. ``what`` says which output at which step."""
+    import torch
+
+    if not bool(torch.isfinite(x).all()):
+        raise NonFiniteError(f"{what} holds NaN or infinite values")
 
 
 def _size(n: float) -> str:

@@ -29,8 +29,8 @@ import torch
 from torch import nn
 
 from engine.codec import Codec, TinyCodec, TinyCodecConfig, VaeCodec, codec_factor_from_config, load_codec
-from engine.integrity import (ModelError, check_diffusers_weights, check_folder, diffusers_weights,
-                              read_json_object, refuse_pickle_file, refuse_pickle_only, safetensors_shapes,
+from engine.integrity import (ModelError, check_diffusers_weights, check_folder, check_weights_finite,
+                              diffusers_weights, read_json_object, refuse_pickle_file, refuse_pickle_only, safetensors_shapes,
                               write_manifest)
 from engine.layout import PanelLayout
 from engine.prior import PRIOR_FILE, LatentPrior, load_latent_prior, save_latent_prior
@@ -120,6 +120,7 @@ class OmfaModel(nn.Module):
         self.unet = unet
         self.codec = codec
         self.config = config
+        self.source: Path | None = None  # the folder it was loaded from (None: built in memory)
         if learn_null_text:
             self.null_text = nn.Parameter(null_text.clone())
         else:
@@ -282,32 +283,98 @@ def _same_json_type(value: Any, default: Any) -> bool:
     return isinstance(value, type(default))
 
 
+# What a noise schedule may hold: each value's allowed range, so that a hand-edited or hostile config is
+# named here and not met as NaN images, a division by zero or an allocation of 10^12 timesteps later.
+_SCHEDULE_CHOICES = {"beta_schedule": ("linear", "scaled_linear", "squaredcos_cap_v2"),
+                     "prediction_type": ("epsilon", "v_prediction", "sample"),
+                     "timestep_spacing": ("leading", "trailing", "linspace")}
+MAX_TRAIN_TIMESTEPS = 100_000
+MAX_PANEL_PIXELS = 8192          # a panel side; SDXL's is 1024
+MAX_VIEWS_PER_CANVAS = 64
+
+
+def _invalid(cfg_path: Path, field: str, words: str) -> ModelError:
+    name = field if "." in field else f"'{field}'"  # 'trained', noise_schedule.beta_end
+    return ModelError(f"{cfg_path} is invalid: {name} {words}", path=cfg_path, field=field)
+
+
+def _check_schedule(sched: dict, cfg_path: Path) -> None:
+    import math
+
+    for k, v in sched.items():
+        name = f"noise_schedule.{k}"
+        if k in DEFAULT_NOISE_SCHEDULE and not _same_json_type(v, DEFAULT_NOISE_SCHEDULE[k]):
+            raise _invalid(cfg_path, name, f"must be a {type(DEFAULT_NOISE_SCHEDULE[k]).__name__}, not "
+                                           f"{type(v).__name__} {v!r:.60}")
+        if isinstance(v, float) and not math.isfinite(v):
+            raise _invalid(cfg_path, name, f"must be a finite number, not {v!r}")
+        if k in _SCHEDULE_CHOICES and v not in _SCHEDULE_CHOICES[k]:
+            raise _invalid(cfg_path, name, f"must be one of {', '.join(_SCHEDULE_CHOICES[k])}, not {v!r:.60}")
+    n = sched.get("num_train_timesteps", DEFAULT_NOISE_SCHEDULE["num_train_timesteps"])
+    if not 1 < n <= MAX_TRAIN_TIMESTEPS:
+        raise _invalid(cfg_path, "noise_schedule.num_train_timesteps", f"must be between 2 and "
+                                                                       f"{MAX_TRAIN_TIMESTEPS:,}, not {n}")
+    b0 = sched.get("beta_start", DEFAULT_NOISE_SCHEDULE["beta_start"])
+    b1 = sched.get("beta_end", DEFAULT_NOISE_SCHEDULE["beta_end"])
+    if not 0 < b0 < 1:
+        raise _invalid(cfg_path, "noise_schedule.beta_start", f"must be between 0 and 1, not {b0}")
+    if not b0 <= b1 < 1:
+        raise _invalid(cfg_path, "noise_schedule.beta_end", f"must be at least beta_start ({b0}) and below 1, "
+                                                            f"not {b1}")
+    offset = sched.get("steps_offset", 0)
+    if not 0 <= offset < n:
+        raise _invalid(cfg_path, "noise_schedule.steps_offset", f"must be between 0 and {n - 1}, not {offset}")
+
+
 def parse_config(raw: Any, cfg_path: Path) -> ModelConfig:
-    """omfa_config.json contents -> ModelConfig, with every field's JSON type checked (ModelError naming it)."""
+    """omfa_config.json contents -> ModelConfig, with every field's JSON type and range checked (ModelError
+    naming the file and the field: ``path`` and ``field`` are set)."""
+    from engine.diffusion import SCHEDULERS
+
     if not isinstance(raw, dict):
-        raise ModelError(f"{cfg_path} is invalid: expected a JSON object, found {type(raw).__name__}")
+        raise ModelError(f"{cfg_path} is invalid: expected a JSON object, found {type(raw).__name__}",
+                         path=cfg_path)
     for f in fields(ModelConfig):
         if f.name in raw:
             want, words = _JSON_TYPES[f.type]
-            if not isinstance(raw[f.name], want):
-                raise ModelError(f"{cfg_path} is invalid: {f.name!r} must be {words}, not "
-                                 f"{type(raw[f.name]).__name__} {raw[f.name]!r:.60}")
-    for k, v in raw.get("noise_schedule", {}).items():
-        if k in DEFAULT_NOISE_SCHEDULE and not _same_json_type(v, DEFAULT_NOISE_SCHEDULE[k]):
-            raise ModelError(f"{cfg_path} is invalid: noise_schedule.{k} must be a "
-                             f"{type(DEFAULT_NOISE_SCHEDULE[k]).__name__}, not {type(v).__name__} {v!r:.60}")
-    if isinstance(raw.get("views_per_canvas"), bool) or raw.get("views_per_canvas", 1) < 1:
-        raise ModelError(f"{cfg_path} is invalid: 'views_per_canvas' must be an integer >= 1, "
-                         f"not {raw['views_per_canvas']!r:.60}")
+            if not isinstance(raw[f.name], want) or (want is int and isinstance(raw[f.name], bool)):
+                raise _invalid(cfg_path, f.name, f"must be {words}, not {type(raw[f.name]).__name__} "
+                                                 f"{raw[f.name]!r:.60}")
+    _check_schedule(raw.get("noise_schedule", {}), cfg_path)
+    if not 1 <= raw.get("views_per_canvas", 1) <= MAX_VIEWS_PER_CANVAS:
+        raise _invalid(cfg_path, "views_per_canvas", f"must be an integer from 1 to {MAX_VIEWS_PER_CANVAS}, "
+                                                     f"not {raw['views_per_canvas']!r:.60}")
     if raw.get("patch", 1) not in (1, 2, 4):
-        raise ModelError(f"{cfg_path} is invalid: 'patch' must be 1, 2 or 4, not {raw['patch']!r:.60}")
+        raise _invalid(cfg_path, "patch", f"must be 1, 2 or 4, not {raw['patch']!r:.60}")
+    if raw.get("default_scheduler", "ddim") not in SCHEDULERS:
+        raise _invalid(cfg_path, "default_scheduler", f"must be one of {', '.join(SCHEDULERS)}, not "
+                                                      f"{raw['default_scheduler']!r:.60}")
+    _check_layout(raw.get("layout", {}), cfg_path)
     config = ModelConfig(**{k: v for k, v in raw.items() if k in ModelConfig.__dataclass_fields__})
     try:
         config.panel_layout
     except (TypeError, KeyError, ValueError) as e:
         why = f"missing key {e}" if isinstance(e, KeyError) else str(e)
-        raise ModelError(f"{cfg_path} is invalid: layout: {why}") from None
+        raise ModelError(f"{cfg_path} is invalid: layout: {why}", path=cfg_path, field="layout") from None
     return config
+
+
+def _check_layout(layout: dict, cfg_path: Path) -> None:
+    """Types and sizes of the layout, each named (PanelLayout checks the multiples)."""
+    def size(name: str, v: Any) -> None:
+        if type(v) is not int or not 0 < v <= MAX_PANEL_PIXELS:
+            raise _invalid(cfg_path, name, f"must be a whole number of pixels from 1 to {MAX_PANEL_PIXELS}, "
+                                           f"not {v!r:.60}")
+
+    widths = layout.get("widths")
+    if widths is not None and not isinstance(widths, dict):
+        raise _invalid(cfg_path, "layout.widths", f"must be a JSON object of panel widths, not {widths!r:.60}")
+    for panel, w in (widths or {}).items():
+        size(f"layout.widths.{panel}", w)
+    if "height" in layout:
+        size("layout.height", layout["height"])
+    if "factor" in layout and (type(layout["factor"]) is not int or layout["factor"] not in (1, 2, 4, 8, 16, 32)):
+        raise _invalid(cfg_path, "layout.factor", f"must be a power of two from 1 to 32, not {layout['factor']!r:.60}")
 
 
 def load_model(folder: str | Path, dtype: torch.dtype | None = None, device: str | torch.device = "cpu",
@@ -333,11 +400,7 @@ def load_model(folder: str | Path, dtype: torch.dtype | None = None, device: str
         refuse_pickle_only(folder, "file")
         raise ModelError(f"{folder} is not an OMFA model folder: omfa_config.json is missing")
     check_folder(folder, "model folder")
-    try:
-        raw = json.loads(cfg_path.read_text())
-    except (OSError, ValueError) as e:
-        raise ModelError(f"{cfg_path} is invalid: {e}") from None
-    config = parse_config(raw, cfg_path)
+    config = parse_config(read_json_object(cfg_path), cfg_path)
     layout = config.panel_layout
     if config.format != FORMAT:
         raise ModelError(f"{cfg_path} has format {config.format!r}; this version reads {FORMAT!r}")
@@ -376,10 +439,16 @@ def load_model(folder: str | Path, dtype: torch.dtype | None = None, device: str
         raise ModelError(f"could not read the weights in {folder}: {first}") from None
     if codec.factor != layout.factor:
         raise ModelError(f"codec factor {codec.factor} does not match the layout factor {layout.factor}")
+    # NaN/Inf weights still match a manifest someone re-wrote over them: refuse them now, by name, not as
+    # black images after a minute of sampling
+    check_weights_finite(unet.state_dict(), folder, "the UNet")
+    check_weights_finite(codec.state_dict(), folder, "the codec")
+    check_weights_finite(text, folder, "the text embeddings")
     learned = trainable and config.preset == "demo"
     model = OmfaModel(unet.eval(), codec.eval(), config, text["encoder_hidden_states"], text.get("text_embeds"),
                       learn_null_text=learned)
     model.latent_prior = load_latent_prior(folder, layout, LATENT_CHANNELS)
+    model.source = folder  # named by errors about what it makes (engine.pipeline)
     model.to(device)
     if dtype is not None:
         model.to(dtype)

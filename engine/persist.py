@@ -236,7 +236,13 @@ MAX_JSON_BYTES = 64 << 20       # settings, configs and states are kilobytes; a 
 
 class JsonError(OmfaError, ValueError):
     """A JSON file that cannot be used: not JSON, too deep, too large, NaN where JSON has none. Names the file
-    and, for deep nesting, the top-level field it starts under."""
+    and, for deep nesting, the top-level field it starts under; ``reason`` is the message without the file."""
+
+    reason: str = ""
+
+    def __init__(self, where: str, reason: str, path: str | Path | None = None, field: str | None = None) -> None:
+        super().__init__(f"{where} {reason}", path=path, field=field)
+        self.reason = reason
 
 
 def _depth_problem(data: Any, limit: int) -> Optional[str]:
@@ -276,14 +282,14 @@ def parse_json(text: str | bytes, path: str | Path | None = None, allow_nan: boo
         m = re.match(r'\s*\{\s*"([^"\\]{1,80})"\s*:', head)
         field = m.group(1) if m else None
         under = f": '{field}' goes" if field else ": it goes"
-        raise JsonError(f"{where} is nested too deeply to be read{under} more than {max_depth} levels deep",
+        raise JsonError(where, f"is nested too deeply to be read{under} more than {max_depth} levels deep",
                         path=path, field=field) from None
     except (ValueError, UnicodeDecodeError) as e:
-        raise JsonError(f"{where} is not valid JSON: {e}", path=path) from None
+        raise JsonError(where, f"is invalid JSON: {e}", path=path) from None
     field = _depth_problem(data, max_depth)
     if field is not None:
-        raise JsonError(f"{where} is nested too deeply to be read: '{field}' goes more than {max_depth} levels "
-                        "deep", path=path, field=field)
+        raise JsonError(where, f"is nested too deeply to be read: '{field}' goes more than {max_depth} levels "
+                               "deep", path=path, field=field)
     return data
 
 
@@ -297,17 +303,17 @@ def load_json(path: str | Path, allow_nan: bool = False, max_bytes: int = MAX_JS
     with open(path, "rb", opener=_nonblocking_opener) as f:
         st = os.fstat(f.fileno())
         if not stat.S_ISREG(st.st_mode):
-            raise JsonError(f"{path} is not a regular file (a named pipe, a device or a folder)", path=path)
+            raise JsonError(str(path), "is not a regular file (a named pipe, a device or a folder)", path=path)
         if st.st_size > max_bytes:
-            raise JsonError(f"{path} is {st.st_size // (1 << 20)} MB; a file of this kind is at most "
-                            f"{max_bytes // (1 << 20)} MB", path=path)
+            raise JsonError(str(path), f"is {st.st_size // (1 << 20)} MB; a file of this kind is at most "
+                                       f"{max_bytes // (1 << 20)} MB", path=path)
         raw = f.read(max_bytes + 1)
     if b"\x00" in raw[:8192]:
-        raise JsonError(f"{path} is a binary file, not JSON text", path=path)
+        raise JsonError(str(path), "is a binary file, not JSON text", path=path)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise JsonError(f"{path} is not UTF-8 text (a binary file?)", path=path) from None
+        raise JsonError(str(path), "is not UTF-8 text (a binary file?)", path=path) from None
     return parse_json(text, path, allow_nan=allow_nan)
 
 
@@ -342,13 +348,12 @@ def read_json(path: str | Path, expect: type = dict) -> tuple[Any, str]:
             raise ValueError(f"expected a JSON {expect.__name__}, found {type(data).__name__}")
         return data, ""
     except JsonError as e:
-        note = str(e)
         try:
             moved = quarantine(path)
             where = f"it was moved aside to {moved.name}"
         except OSError as err:
             where = f"it could not be moved aside ({err.strerror or err})"
-        return None, f"{path} was damaged ({note.replace(str(path), 'it')}); {where}"
+        return None, f"{path} was damaged (it {e.reason}); {where}"
     except (OSError, ValueError, UnicodeDecodeError) as e:
         try:
             moved = quarantine(path)

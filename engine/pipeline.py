@@ -19,8 +19,8 @@ from engine.codec import Codec, VaeCodec, decode_in_chunks, encode_in_chunks, im
 from engine.device import DevicePolicy, OutOfMemory, free_memory, is_out_of_memory, select_device, use_sdpa
 from engine.diffusion import make_scheduler, sample, schedulers_for
 from engine.layout import GENERATED, Task
-from engine.integrity import (check_diffusers_weights, check_folder, diffusers_weights, refuse_pickle_file,
-                              refuse_pickle_only)
+from engine.integrity import (NonFiniteError, check_diffusers_weights, check_folder, check_output_finite,
+                              diffusers_weights, refuse_pickle_file, refuse_pickle_only)
 from engine.model import ModelError, OmfaModel, load_model
 from engine.request import RequestError, Result, TryOnRequest
 
@@ -172,6 +172,13 @@ class Pipeline:
         try:
             with self._memory_mode(request.memory):
                 return self._run(request, progress, cancel)
+        except NonFiniteError as e:  # name the model: its weights, its config or the precision is at fault
+            src = getattr(self.model, "source", None)
+            name = f"the model '{self.model.config.name}'" + (f" ({src})" if src else "")
+            fp = "" if self.policy.precision == "fp32" else \
+                f", or {self.policy.precision} overflowed (try precision fp32)"
+            raise NonFiniteError(f"{name} made no image: {e} (its weights or its omfa_config.json are "
+                                 f"damaged{fp})", path=src) from None
         except Exception as e:
             if not is_out_of_memory(e):
                 raise
@@ -320,7 +327,9 @@ class Pipeline:
                     z = split[name].contiguous()
                     per_call = images_per_call(z.shape[-2] * codec.factor, z.shape[-1] * codec.factor,
                                                request.memory)  # views per call: bounded memory (engine.codec)
-                    images[name] = list(to_uint8(decode_in_chunks(codec, z, per_call)))
+                    decoded = decode_in_chunks(codec, z, per_call)
+                    check_output_finite(decoded, "the codec's decoded image")  # to_uint8 turns NaN into black
+                    images[name] = list(to_uint8(decoded))
                 elif getattr(request, name) is not None:
                     images[name] = [getattr(request, name)]
         if request.strength < 1.0:
@@ -379,8 +388,9 @@ class Pipeline:
         codec = self.model.codec
         p = next(codec.parameters())
         per_call = images_per_call(images.shape[-2], images.shape[-1], memory)
-        return encode_in_chunks(codec, images.to(p.device, p.dtype), per_call).to(self.policy.dtype)
-
+        z = encode_in_chunks(codec, images.to(p.device, p.dtype), per_call).to(self.policy.dtype)
+        check_output_finite(z, "the codec's encoding of an input")
+        return z
 
 
 def load_vae(folder: str | Path, like: Codec, dtype: torch.dtype, device: str | torch.device = "cpu") -> VaeCodec:

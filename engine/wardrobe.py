@@ -41,6 +41,7 @@ STAGING = ".staging-"
 DAMAGED = "damaged"
 REMOVED = "removed"
 THUMB_SIZE = (96, 128)      # (width, height) the thumbnail fits in
+MAX_SIDE = 2048             # a kept garment's long side at most: a 79 MP photo is not kept at full size
 FORMAT = 1
 _ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$")
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -93,6 +94,18 @@ def _check_image(image: Any) -> np.ndarray:
     if min(image.shape[:2]) < 1:
         raise ValueError(f"a wardrobe garment cannot be empty (shape {image.shape})")
     return image
+
+
+def _bounded(image: np.ndarray) -> np.ndarray:
+    """``image`` downscaled to MAX_SIDE on its long side (as it is kept), unchanged when it is smaller."""
+    h, w = image.shape[:2]
+    if max(h, w) <= MAX_SIDE:
+        return image
+    from PIL import Image
+
+    im = Image.fromarray(image)
+    im.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    return np.asarray(im, dtype=np.uint8).copy()
 
 
 def _jsonable(metadata: dict | None) -> dict | None:
@@ -337,7 +350,7 @@ class Wardrobe:
 
     def find_duplicate(self, image: np.ndarray) -> WardrobeItem | None:
         """The item holding exactly these pixels, if any."""
-        hit = self._hashes().get(pixel_sha256(image))
+        hit = self._hashes().get(pixel_sha256(_bounded(image)))
         return self._items.get(hit) if hit else None
 
     # ------------------------------------------------------------------ writing
@@ -348,7 +361,7 @@ class Wardrobe:
         the item's settings and inside garment.png. ``created``/``id`` are for imports (an id already taken or
         malformed is replaced by a new one). Raises ValueError for a bad image, StorageError for a failed write
         (nothing is left behind)."""
-        image = _check_image(image)
+        image = _bounded(_check_image(image))
         created = time.time() if created is None else float(created)
         source = " ".join(str(source or "").split())
         new_id = id if id and _ID.match(id) and not (self.root / id).exists() else self._new_id(created)

@@ -167,17 +167,28 @@ class BodyState:
 
     @classmethod
     def from_json(cls, text_or_path: str | Path) -> "BodyState":
-        """Parse JSON text, or read it from a file path."""
+        """Parse JSON text, or read it from a file path. A file that is binary, nested too deeply, larger than
+        a body state can be, or not a regular file (a FIFO would block the read forever) is refused with one
+        line naming it (BodyStateError with ``path``)."""
+        from engine.persist import JsonError, load_json, parse_json
+
         text = str(text_or_path)
         if isinstance(text_or_path, Path) or (not text.lstrip().startswith("{") and Path(text).exists()):
+            path = Path(text_or_path)
             try:
-                text = Path(text_or_path).read_text()
+                data = load_json(path, max_bytes=4 << 20)  # a full state is ~10 KB
+            except JsonError as e:
+                raise BodyStateError(f"body state file {e}", path=path, field=e.field) from None
             except OSError as e:
-                raise BodyStateError(f"cannot read body state file {text_or_path}: {e}") from None
+                raise BodyStateError(f"cannot read body state file {path}: {e.strerror or e}", path=path) from None
+            try:
+                return cls.from_dict(data)
+            except BodyStateError as e:
+                raise BodyStateError(f"body state file {path}: {e}", path=path) from None
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise BodyStateError(f"body state is not valid JSON: {e}") from None
+            data = parse_json(text)
+        except JsonError as e:
+            raise BodyStateError(f"the body state {e.reason}", field=e.field) from None
         return cls.from_dict(data)
 
     def __eq__(self, other: object) -> bool:

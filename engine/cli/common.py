@@ -74,7 +74,8 @@ def read_input(path: str | None, size: tuple[int, int], what: str):
     if path is None:
         return None
     try:
-        read = read_image(path)
+        # a slot needs a panel's size: decode no more than 4x its long side (a 79 MP photo stays cheap)
+        read = read_image(path, max_side=max(1024, 4 * max(size)))
     except ImageError as e:
         raise CliError(f"--{what}: {e}") from None
     for note in read.notes:  # what was changed to use the file (rotation, bit depth, frames...): said, not fatal

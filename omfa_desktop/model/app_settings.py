@@ -120,6 +120,8 @@ def validate(s: AppSettings, check_device: bool = True, deep: bool = True, model
         if not (folder / "omfa_config.json").is_file():
             raise SettingsError("model_folder", f"{folder} has no omfa_config.json: it is not an OMFA model "
                                                 "folder (make one with 'omfa train' or engine.model.save)")
+        if deep:
+            _validate_model_config(folder)
     if s.vae_folder:
         _validate_vae(Path(s.vae_folder).expanduser(), s.model_folder if model_folder is None else model_folder)
     if s.smplx_gender not in SMPLX_GENDERS:
@@ -215,9 +217,24 @@ def _model_latents(model_folder: str) -> tuple[int, int | None] | None:
     return factor, channels if isinstance(channels, int) else None
 
 
-def _read_json(path: Path) -> dict | None:
+def _validate_model_config(folder: Path) -> None:
+    """The model's omfa_config.json as the engine reads it: one line naming the file and the field (deep
+    nesting, zero or negative schedule sizes, wrong types) instead of a failure when the model loads."""
+    from engine.integrity import read_json_object
+    from engine.model import ModelError, parse_config
+
+    cfg_path = folder / "omfa_config.json"
     try:
-        data = json.loads(path.read_text())
+        parse_config(read_json_object(cfg_path), cfg_path)
+    except ModelError as e:
+        raise SettingsError("model_folder", str(e)) from None
+
+
+def _read_json(path: Path) -> dict | None:
+    from engine.persist import load_json
+
+    try:
+        data = load_json(path)  # refuses deep nesting, FIFOs and huge files instead of crashing or hanging
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None

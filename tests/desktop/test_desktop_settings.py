@@ -89,3 +89,41 @@ def test_changed_settings_persist_and_reload_the_model(qtbot, make_window, tiny_
     assert load_settings()[0] == new
     w2 = make_window(model_folder=None)
     assert w2.model_info["folder"] == str(tiny_model_dir) and w2.sampler.currentData() == "unipc"
+
+
+def test_a_hostile_model_config_is_one_line_in_the_model_settings(qtbot, data_dir, tiny_model_dir, tmp_path):
+    """Deep nesting, a zero schedule size, a wrong type: the dialog names the file and the field in one line."""
+    import shutil
+
+    from engine.integrity import write_manifest
+    from omfa_desktop.settings import AppSettings, SettingsDialog, SettingsError, validate
+
+    folder = shutil.copytree(tiny_model_dir, tmp_path / "m")
+    cfg = folder / "omfa_config.json"
+    good = json.loads(cfg.read_text())
+    deep = '{"layout":' * 200_000 + "1" + "}" * 200_000
+    zero = json.dumps({**good, "noise_schedule": {**good["noise_schedule"], "num_train_timesteps": 0}})
+    typed = json.dumps({**good, "views_per_canvas": "4"})
+    for text, words in ((deep, "nested too deeply"), (zero, "noise_schedule.num_train_timesteps"),
+                        (typed, "'views_per_canvas' must be an integer")):
+        cfg.write_text(text)
+        write_manifest(folder)
+        with pytest.raises(SettingsError) as e:
+            validate(AppSettings(model_folder=str(folder)))
+        assert e.value.field == "model_folder" and str(cfg) in e.value.message and words in e.value.message
+        dlg = SettingsDialog(AppSettings())
+        qtbot.addWidget(dlg)
+        dlg.model_edit.setText(str(folder))
+        assert dlg.try_accept() is False
+        shown = dlg.error_label.text()
+        assert shown.startswith("Model folder:") and words in shown and "\n" not in shown
+
+
+def test_a_settings_file_nested_200000_deep_is_moved_aside_not_a_crash(data_dir):
+    from omfa_desktop.settings import AppSettings, load_settings, settings_path
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    settings_path().write_text('{"model_folder":' * 200_000 + '""' + "}" * 200_000)
+    loaded, notes = load_settings()
+    assert loaded == AppSettings() and "was damaged" in notes[0] and "nested too deeply" in notes[0]
+    assert list(data_dir.glob("settings.json.damaged-*")) and not settings_path().exists()
