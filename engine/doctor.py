@@ -5,7 +5,6 @@ settings are read as plain JSON (engine/ does not import the Qt settings module)
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess

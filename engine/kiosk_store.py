@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import math
 import os
 import secrets
 import shutil
@@ -201,7 +202,7 @@ class PinState:
             return free_attempts, 0.0
         failures, until = data.get("failures", 0), data.get("locked_until", 0)
         if not isinstance(failures, int) or isinstance(failures, bool) or failures < 0 \
-                or not isinstance(until, (int, float)) or isinstance(until, bool) or until != until:
+                or not isinstance(until, (int, float)) or isinstance(until, bool) or not math.isfinite(until):
             return free_attempts, 0.0
         return min(failures, 10_000), max(0.0, float(until) - self.wall())
 
