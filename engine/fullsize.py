@@ -80,7 +80,9 @@ def geometries() -> dict[str, Geometry]:
     tiny_vae = dict(block_out_channels=(32, 64), down_block_types=("DownEncoderBlock2D",) * 2,
                     up_block_types=("UpDecoderBlock2D",) * 2, latent_channels=4, layers_per_block=1,
                     norm_num_groups=32, scaling_factor=0.13025, force_upcast=True)
+    sd_vae = dict(SD_VAE, scaling_factor=0.18215, force_upcast=True, sample_size=512)
     return {"sdxl": Geometry("sdxl", dict(UNET_PRESETS["sdxl"]), sdxl_vae, 768, 1024),
+            "sd15": Geometry("sd15", dict(UNET_PRESETS["sd15"]), sd_vae, 384, 512),
             "tiny": Geometry("tiny", tiny_unet, tiny_vae, 32, 32, text_tokens=8)}
 
 
@@ -131,17 +133,36 @@ def build_random(geometry: Geometry, dtype: torch.dtype = torch.float32, seed: i
     with torch.device("meta" if meta else "cpu"):
         hidden = torch.zeros(1, geometry.text_tokens, geometry.unet["cross_attention_dim"], dtype=dtype)
         pooled = torch.zeros(1, geometry.unet["projection_class_embeddings_input_dim"]
-                             - 6 * geometry.unet["addition_time_embed_dim"], dtype=dtype)
+                             - 6 * geometry.unet["addition_time_embed_dim"], dtype=dtype) \
+            if geometry.unet.get("addition_embed_type") == "text_time" else None
     model = OmfaModel(unet.eval(), VaeCodec(vae.eval()), config, hidden, pooled)
     return model.requires_grad_(False)
 
 
-def meta_estimate(geometry: Geometry, memory: str) -> int:
-    """The GPU fp16 bytes :func:`engine.memcount.count_request` counts for ``geometry`` on the meta device
-    (what ``omfa models`` shows), to set beside the count of the real run."""
+def meta_count(geometry: Geometry, memory: str) -> TensorCounter:
+    """:func:`engine.memcount.count_request` for ``geometry`` on the meta device, at fp16 (what ``omfa models``
+    shows): no memory, seconds."""
     vae_dtype = torch.float32 if geometry.vae.get("force_upcast", False) else torch.float16
     model = build_random(geometry, torch.float16, meta=True, vae_dtype=vae_dtype)
-    return count_request(model, memory).gpu_need(memory)
+    return count_request(model, memory)
+
+
+def meta_estimate(geometry: Geometry, memory: str) -> int:
+    """The GPU fp16 bytes counted on the meta device, to set beside the count of the real run."""
+    return meta_count(geometry, memory).gpu_need(memory)
+
+
+def meta_rows(geometry: Geometry) -> list[dict[str, Any]]:
+    """GPU fp16 need per memory mode counted on the meta device, with where the peak is (UNet or VAE)."""
+    rows = []
+    for memory in MEMORY_MODES:
+        c = meta_count(geometry, memory)
+        rows.append({"geometry": geometry.name, "memory": memory, "gpu_fp16_peak_bytes": c.gpu_need(memory),
+                     "gpu_fp16_weights_bytes": c.weights_gpu,
+                     "gpu_fp16_activations_peak_bytes": c.peak_activations_gpu,
+                     "canvas": f"{'|'.join(geometry.panels)} {geometry.panel_width * len(geometry.panels)}x"
+                               f"{geometry.height}", "counted_on": "meta device (no memory, no weights)"})
+    return rows
 
 
 # ============================================================================================ one run
@@ -267,6 +288,17 @@ def _cpu_name() -> str:
 
 
 # ============================================================================================ results file
+def merge_meta(path: str | Path, rows: list[dict[str, Any]]) -> Path:
+    """Put meta-device counts into the results file (key ``meta``), replacing those of the same geometry."""
+    from engine.persist import read_json, write_json
+
+    data, _ = read_json(path)
+    data = data or {}
+    keep = [r for r in data.get("meta", []) if r.get("geometry") != rows[0]["geometry"]]
+    data["meta"] = keep + rows
+    return write_json(path, data)
+
+
 def merge_result(path: str | Path, row: dict[str, Any]) -> Path:
     """Put ``row`` into the results file, replacing the row of the same geometry, precision and mode."""
     from engine.persist import read_json, write_json
@@ -278,7 +310,8 @@ def merge_result(path: str | Path, row: dict[str, Any]) -> Path:
     rows.append(row)
     order = {(p, m): i for i, (p, m) in enumerate((p, m) for p in PRECISIONS for m in MEMORY_MODES)}
     rows.sort(key=lambda r: (r.get("geometry", ""), order.get((r.get("precision"), r.get("memory")), 99)))
-    return write_json(path, {"what": "omfa bench fullsize: one try-on request (3 VAE encodes, 1 denoising step "
+    return write_json(path, {**(data or {}),
+                             "what": "omfa bench fullsize: one try-on request (3 VAE encodes, 1 denoising step "
                                      "with CFG, 1 VAE decode) on a random-weight SDXL-architecture OMFA model",
                              "rows": rows})
 

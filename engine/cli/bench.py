@@ -59,6 +59,18 @@ def cmd_bench_fullsize(args) -> int:
     if args.geometry not in geometries():
         raise CliError(f"--geometry must be one of {', '.join(geometries())}", 2)
     geometry = geometries()[args.geometry]
+    if args.meta_only:
+        from engine.fullsize import merge_meta, meta_rows
+
+        rows = meta_rows(geometry)
+        for r in rows:
+            act = r["gpu_fp16_activations_peak_bytes"]
+            print(f"{geometry.name} {r['memory']}: GPU fp16 need {r['gpu_fp16_peak_bytes'] / GiB:.2f} GB (counted on "
+                  f"the meta device; activations at peak: UNet {act['unet'] / GiB:.2f} GB, VAE "
+                  f"{act['codec'] / GiB:.2f} GB)")
+        if args.out:
+            merge_meta(args.out, rows)
+        return 0
     for precision in precisions:
         for memory in modes:
             need = int(weight_bytes(geometry, precision) * 1.35)  # weights + the activations of one step
@@ -102,11 +114,13 @@ def cmd_bench_fullsize(args) -> int:
 def register_fullsize(bsub) -> None:
     b = bsub.add_parser("fullsize", help="one full-size (SDXL, 768x1024, person|garment|head) request with random "
                                          "weights per memory mode and precision, on the CPU (minutes, >= 14 GB)")
-    b.add_argument("--geometry", default="sdxl", help="sdxl (the real geometry) or tiny (the test's twin)")
+    b.add_argument("--geometry", default="sdxl", help="sdxl (the real geometry), sd15 (SD 1.5 at 384x512) or tiny (the test's twin)")
     b.add_argument("--precision", default="fp32,bf16", help="comma list of fp32, bf16")
     b.add_argument("--memory", default="standard,low,offload", help="comma list of standard, low, offload")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--out", help="results JSON to add the rows to (e.g. benchmarks/results/fullsize.json)")
+    b.add_argument("--meta-only", action="store_true",
+                   help="only count the GPU fp16 need on the meta device (seconds, no memory; no CPU run)")
     b.add_argument("--in-process", action="store_true",
                    help="run every configuration in this process (default: one process each)")
     b.set_defaults(func=cmd_bench_fullsize)
