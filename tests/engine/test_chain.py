@@ -118,7 +118,7 @@ def test_turntable_runs_batches_of_views_sharing_clean_panels(pipe, rng):
     rows = count_rows(pipe)
     encodes = []
     enc = pipe._encode
-    pipe._encode = lambda x: (encodes.append(x.shape[0]), enc(x))[1]
+    pipe._encode = lambda x, *a, **k: (encodes.append(x.shape[0]), enc(x, *a, **k))[1]
     res = run_chain(pipe, turntable(guides, img(rng), garment=img(rng), batch=4,
                                     sampling=TryOnRequest(steps=2, guidance=2.0)))
     assert res.ok and [r.settings["num_views"] for r in res.results] == [4, 4, 2]
