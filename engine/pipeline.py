@@ -84,6 +84,8 @@ class Pipeline:
         self._offload = False  # set for the duration of an "offload" run
         self.vae_folder: Optional[Path] = None
         self.uncond_panel = False  # see optimize()
+        self.folder: Optional[Path] = None  # the model folder, where a few-step student may live (engine.distill)
+        self._student = None                # (Student, its merged UNet), loaded on the first turbo run
 
     @classmethod
     def load(cls, folder: str | Path, device: str = "auto", precision: str = "auto",
@@ -92,6 +94,7 @@ class Pipeline:
         policy = select_device(device, precision)
         model = load_model(folder, dtype=policy.dtype, device=policy.device)
         pipe = cls(model, policy)
+        pipe.folder = Path(folder).expanduser()
         if vae:
             pipe.use_vae(vae)
         return pipe
@@ -150,6 +153,56 @@ class Pipeline:
             self.model.unet.to(memory_format=torch.channels_last)
         if compile:
             self.model.unet = torch.compile(self.model.unet)
+
+    @property
+    def has_student(self) -> bool:
+        """Whether the model folder carries a few-step student (the "turbo" preset); reads no weights."""
+        from engine.distill import STUDENT_CONFIG, STUDENT_DIR
+
+        return self.folder is not None and (self.folder / STUDENT_DIR / STUDENT_CONFIG).is_file() \
+            and self.vae_folder is None
+
+    def schedulers(self) -> list[str]:
+        """The sampler names a request may use with this model ("student" when it has a student)."""
+        from engine.distill import STUDENT_SCHEDULER
+
+        names = schedulers_for(self.model.config.noise_schedule)
+        return names + [STUDENT_SCHEDULER] if self.has_student else names
+
+    def student(self):
+        """(Student, its UNet: the teacher's with the adapters merged in), loaded once. Raises RequestError
+        when the model has no student (one line naming what to do)."""
+        from engine.distill import load_student
+
+        if self._student is None:
+            if self.vae_folder is not None:
+                raise RequestError("scheduler", "the turbo student was distilled with the model's own codec; it "
+                                                "does not run with a replaced VAE: choose another preset")
+            from engine.distill import StudentError
+
+            try:
+                st = load_student(self.folder) if self.folder is not None else None
+            except StudentError as e:
+                raise RequestError("scheduler", str(e)) from None
+            if st is None:
+                raise RequestError("scheduler", "this model has no few-step student, so the turbo preset cannot "
+                                                "run; choose another preset (a student is made with 'omfa distill')")
+            base = getattr(self.model.unet, "_orig_mod", self.model.unet)  # not a torch.compile wrapper
+            self._student = (st, st.unet(base))  # a copy of the loaded UNet: already on its device and dtype
+        return self._student
+
+    @contextmanager
+    def _unet(self, unet):
+        """``self.model`` runs ``unet`` within the block (the student's UNet for turbo runs)."""
+        if unet is None:
+            yield
+            return
+        saved = self.model.unet
+        self.model.unet = unet
+        try:
+            yield
+        finally:
+            self.model.unet = saved
 
     @property
     def layout(self):
@@ -240,7 +293,14 @@ class Pipeline:
         t0 = time.perf_counter()
         # 1. check inputs
         layout = self.layout
-        request.validate(layout, schedulers_for(self.model.config.noise_schedule))
+        from engine.distill import STUDENT_SCHEDULER
+
+        if request.scheduler == STUDENT_SCHEDULER:
+            student, student_unet = self.student()  # RequestError when the model has none
+        request.validate(layout, self.schedulers())
+        turbo = request.scheduler == STUDENT_SCHEDULER
+        if turbo:
+            _check_student_request(request, student)
         k = self.views_per_canvas(request)
         if request.precision not in ("auto", self.policy.precision):
             raise RequestError("precision", f"this pipeline runs in {self.policy.precision}; "
@@ -284,7 +344,7 @@ class Pipeline:
         prior = self.model.latent_prior if request.noise_prior and init is None else None
         if prior is not None:  # start around the training data's mean latent, not zero (engine.prior)
             init = prior.canvas(layout, k).to(device, dtype)
-        scheduler = make_scheduler(request.scheduler, self.model.config.noise_schedule)
+        scheduler = None if turbo else make_scheduler(request.scheduler, self.model.config.noise_schedule)
         preview = LinearPreview.fit(fit_lat, fit_img, codec.factor) if fit_lat else None
 
         # 4. denoise
@@ -295,20 +355,31 @@ class Pipeline:
                 img = preview(x0_hat[0]) if preview is not None else None
                 progress(Progress(step, total, time.perf_counter() - t1, img))
 
-        with self._placed(self.model.unet):
-            out = sample(self.model, x0_clean, pose, mask, scheduler, steps=request.steps,
-                         guidance=float(request.guidance), generator=generator, noise=noise, progress=on_step,
-                         cancel=cancel, max_batch=None if request.memory == "standard" else 1,
-                         guidance_until=float(request.guidance_until), init=init,
-                         strength=float(request.strength), uncond_panel=self.uncond_panel)
+        if turbo:  # the few-step student: one conditional call per step, guidance built in (engine.distill)
+            from engine.distill import sample_student, student_alphas
+
+            with self._placed(student_unet), self._unet(student_unet):
+                out = sample_student(self.model, x0_clean, pose, mask, student.config.timesteps_for(request.steps),
+                                     student_alphas(self.model), self.model.config.prediction_type, noise,
+                                     init=init, progress=on_step, cancel=cancel)
+        else:
+            with self._placed(self.model.unet):
+                out = sample(self.model, x0_clean, pose, mask, scheduler, steps=request.steps,
+                             guidance=float(request.guidance), generator=generator, noise=noise, progress=on_step,
+                             cancel=cancel, max_batch=None if request.memory == "standard" else 1,
+                             guidance_until=float(request.guidance_until), init=init,
+                             strength=float(request.strength), uncond_panel=self.uncond_panel)
         t_sample = time.perf_counter() - t1
         settings = {**request.settings(), "model": self.model.config.name, "model_trained": self.trained,
                     "device": self.policy.device, "precision": self.policy.precision}
         settings["noise_prior"] = prior is not None  # what ran, so a replay on another model runs the same
         if self.vae_folder is not None:
             settings["vae"] = str(self.vae_folder)
-        if self.uncond_panel:
+        if self.uncond_panel and not turbo:
             settings["uncond_panel"] = True
+        if turbo:
+            settings["student"] = {"teacher_sampler": student.config.teacher_sampler,
+                                   "timesteps": student.config.timesteps_for(request.steps)}
         if out.cancelled:
             return Result("cancelled", generated=tuple(sorted(generated)), settings=settings,
                           timings={"encode": t_encode, "sample": t_sample, "total": time.perf_counter() - t0},
@@ -342,7 +413,10 @@ class Pipeline:
                       out.steps_done)
 
     def views_per_canvas(self, request: TryOnRequest) -> int:
-        """Person panels per canvas this request runs with (1: one canvas per view)."""
+        """Person panels per canvas this request runs with (1: one canvas per view; always for the student,
+        which learned one-view canvases)."""
+        if request.scheduler == "student":
+            return 1
         if request.task_enum != Task.MULTI_VIEW or request.num_views < 2 or "person" not in self.layout.panels:
             return 1
         trained = max(1, int(self.model.config.views_per_canvas))
@@ -391,6 +465,20 @@ class Pipeline:
         z = encode_in_chunks(codec, images.to(p.device, p.dtype), per_call).to(self.policy.dtype)
         check_output_finite(z, "the codec's encoding of an input")
         return z
+
+
+def _check_student_request(request: TryOnRequest, student) -> None:
+    """The settings a student cannot honour, refused by name (RequestError, one line)."""
+    counts = sorted(student.config.schedules, key=int)
+    if str(request.steps) not in student.config.schedules:
+        raise RequestError("steps", f"the turbo student samples in {', '.join(counts)} steps, not {request.steps}")
+    if float(request.guidance) != 1.0:
+        g = student.config.teacher_sampler.get("guidance", "its teacher's")
+        raise RequestError("guidance", f"the turbo student has guidance {g} built in; set guidance to 1.0 "
+                                       f"(or choose another preset to guide)")
+    if float(request.strength) < 1.0:
+        raise RequestError("strength", "the turbo student starts from noise only; choose another preset to "
+                                       "change an image (strength below 1)")
 
 
 def load_vae(folder: str | Path, like: Codec, dtype: torch.dtype, device: str | torch.device = "cpu") -> VaeCodec:

@@ -267,8 +267,10 @@ class MainWindow(QMainWindow):
         self.notice.set_untrained(untrained, info.get("description", ""))
         if untrained:
             self.notice.show()  # the noise warning matters more than a dismissal from an earlier session
-        if list(info["schedulers"]) != list(SAMPLERS):
+        shown = [self.generation.sampler.itemData(i) for i in range(self.generation.sampler.count())]
+        if list(info["schedulers"]) != shown:  # e.g. "student" for a model with a turbo student
             self.generation.set_samplers(info["schedulers"])
+        self.generation.set_presets(bool(info.get("student")))
         self.precision.setItemText(0, f"auto ({info['precision']})")
         w, h = info["panel_sizes"]["person"]
         self.pose.render_enabled = True

@@ -87,7 +87,8 @@ def model_info(pipe, fallback: bool, folder: Path, vae_error: str = "") -> dict:
             "layout": lay.to_dict(), "panels": list(lay.panels),
             "panel_sizes": {p: tuple(lay.panel_size(p)) for p in lay.panels},
             "render_style": cfg.render_style, "default_scheduler": cfg.default_scheduler,
-            "schedulers": schedulers_for(cfg.noise_schedule), "fallback": fallback, "folder": str(folder),
+            "schedulers": pipe.schedulers() if hasattr(pipe, "schedulers") else schedulers_for(cfg.noise_schedule),
+            "student": bool(getattr(pipe, "has_student", False)), "fallback": fallback, "folder": str(folder),
             "parameters": pipe.model.num_parameters(), "preset": cfg.preset,
             "views_per_canvas": cfg.views_per_canvas,
             "vae": str(pipe.vae_folder) if pipe.vae_folder is not None else "", "vae_error": vae_error}

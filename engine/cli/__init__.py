@@ -6,6 +6,7 @@
     omfa bench flops --preset sdxl --size 768x1024 --panels person,garment
     omfa pose render --preset walking --views 8 --out DIR
     omfa data render | train-codec | train      the demo world and training
+    omfa distill --teacher DIR --out RUN       a few-step 'turbo' student (LoRA), then --install RUN/student
     omfa eval --model DIR --split test [--n 64] [--data runs/data] [--out report.md] [--grid grid.png]
     omfa manifest DIR | verify DIR    write / check a model folder's sha256 manifest
     omfa models list | add FOLDER | verify N | remove N | use N   the model manager
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     from engine.body import commands as pose
     from engine.cli import (
         bench,
+        distill,
         doctor,
         evaluation,
         generate,
@@ -43,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="omfa", description="OMFA: try-on and try-off in any pose, one model.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     # Order is the order of `omfa --help`: set-up, model files, generation, chained work, tools.
-    for group in (doctor, models, model_files, generate, work, bench, pose, training, evaluation, wardrobe):
+    for group in (doctor, models, model_files, generate, work, bench, pose, training, distill, evaluation, wardrobe):
         group.register(sub)
     return parser
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QGroupBox,
                                QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
-from engine.presets import PRESET_LABELS
+from engine.presets import PRESET_LABELS, STUDENT_PRESETS
 from omfa_desktop.inputs import ImageSlot
 from omfa_desktop.model.app_settings import SAMPLER_LABELS
 from omfa_desktop.model.session import INPUTS, TASKS, Session
@@ -107,11 +107,10 @@ class GenerationPanel(QGroupBox):
         self.guided.setToolTip("Guidance runs on this first part of the steps; the rest skip the unconditional "
                                "pass (half the cost). The paper guides every step (100 %).")
         self.preset = QComboBox()
-        for key, label in PRESET_LABELS.items():
-            self.preset.addItem(label, key)
-        self.preset.addItem("Custom", "custom")
+        self.set_presets(student=False)
         self.preset.setToolTip("Fast: about a third of the paper's compute per image, nearly the same picture "
-                               "(benchmarks/bench_cost.py). Paper: DDIM 50 steps, guidance on every step.")
+                               "(benchmarks/bench_cost.py). Paper: DDIM 50 steps, guidance on every step. "
+                               "Turbo (models with a distilled student): a few steps, guidance built in.")
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.seed_lock = QCheckBox("Lock")
@@ -170,6 +169,17 @@ class GenerationPanel(QGroupBox):
                 form.addLayout(widget, r, 2 * col + 1, 1, span)
         form.setColumnStretch(1, 1)
         form.setColumnStretch(3, 1)
+
+    def set_presets(self, student: bool) -> None:
+        """The preset list: "turbo" only for a model that carries a few-step student (omfa distill)."""
+        self.preset.blockSignals(True)
+        self.preset.clear()
+        for key, label in PRESET_LABELS.items():
+            if student or key not in STUDENT_PRESETS:
+                self.preset.addItem(label, key)
+        self.preset.addItem("Custom", "custom")
+        self.preset.setCurrentIndex(max(0, self.preset.findData(self.session.preset)))
+        self.preset.blockSignals(False)
 
     def set_samplers(self, keys) -> None:
         """The samplers the model offers; the session's choice stays when it is one of them."""

@@ -50,7 +50,7 @@ def test_presets_fill_the_sampler_fields_and_are_recognised():
     assert matching_preset(with_preset(fast, "paper").settings()) == "paper"
     assert matching_preset({**fast.settings(), "steps": 21}) == "custom"
     with pytest.raises(ValueError, match="presets are fast, paper"):
-        preset_settings("turbo")
+        preset_settings("warp")
 
 
 def test_the_fast_preset_costs_at_most_40_percent_of_the_paper_default():

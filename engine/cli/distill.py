@@ -1,0 +1,74 @@
+"""``omfa distill``: a few-step "turbo" student of a model (engine.distill)."""
+from __future__ import annotations
+
+import json
+
+from engine.cli.common import CliError
+
+
+def cmd_distill(args) -> int:
+    from engine.distill import DistillConfig, distill, install_student
+    from engine.integrity import ModelError
+    from engine.presets import SAMPLING_PRESETS
+
+    if args.install:
+        try:
+            install_student(args.install, args.teacher)
+        except (ModelError, OSError) as e:
+            raise CliError(str(e)) from None
+        return 0
+    if args.max_hours < 0:
+        raise CliError(f"--max-hours must be >= 0, not {args.max_hours}", 2)
+    if args.rank < 1:
+        raise CliError(f"--rank must be at least 1, not {args.rank}", 2)
+    if args.targets < 2 or args.steps < 1 or args.batch < 1:
+        raise CliError("--targets must be at least 2, --steps and --batch at least 1", 2)
+    if args.preset not in SAMPLING_PRESETS or args.preset == "turbo":
+        raise CliError(f"--preset must be a teacher sampler ({', '.join(p for p in SAMPLING_PRESETS if p != 'turbo')})", 2)
+    try:
+        weights = {str(int(k)): float(v) for k, v in (kv.split(":") for kv in args.student_steps.split(","))}
+    except ValueError:
+        raise CliError(f"--student-steps takes N:WEIGHT pairs like 1:0.5,2:0.3,4:0.2, not {args.student_steps!r}", 2) from None
+    cfg = DistillConfig(teacher=args.teacher, out=args.out, data=args.data or "", preset=args.preset,
+                        targets=args.targets, chunk=args.chunk, steps=args.steps, batch=args.batch, lr=args.lr,
+                        rank=args.rank, step_weights=weights, default_steps=args.default_steps,
+                        max_hours=args.max_hours, threads=args.threads, seed=args.seed, pool=args.pool,
+                        save_every=args.save_every, mixed_precision=args.mixed_precision)
+    try:
+        folder = distill(cfg, stop_after=args.stop_after)
+    except (ModelError, OSError) as e:
+        raise CliError(str(e)) from None
+    if (folder / "student_config.json").is_file():
+        info = json.loads((folder / "student_config.json").read_text())
+        print(f"student saved to {folder} (step {info['training']['steps']}); put it beside its teacher with: "
+              f"omfa distill --teacher {args.teacher} --install {folder}")
+    else:
+        print("no student written (no training step ran in this call)")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("distill", help="distil a model into a few-step 'turbo' student (LoRA, 1-4 steps)")
+    p.add_argument("--teacher", default="resources/models/demo", help="the model folder to distil")
+    p.add_argument("--out", default="runs/distill", help="run folder: targets, checkpoint, student")
+    p.add_argument("--data", help="train shards (omfa data render --split train); default: rendered on the fly")
+    p.add_argument("--preset", default="fast", help="the teacher's sampler the student imitates")
+    p.add_argument("--targets", type=int, default=640, help="teacher trajectories to record")
+    p.add_argument("--chunk", type=int, default=16, help="trajectories per targets file")
+    p.add_argument("--steps", type=int, default=1500, help="training steps")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--rank", type=int, default=8, help="LoRA rank")
+    p.add_argument("--student-steps", default="1:0.5,2:0.3,4:0.2",
+                   help="step counts the student learns, with their share of training (N:WEIGHT,...)")
+    p.add_argument("--default-steps", type=int, default=2, help="steps of the turbo preset")
+    p.add_argument("--max-hours", type=float, default=0.0, help="budget for targets + training (0: none)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: torch's choice)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--pool", type=int, default=0, help="on-the-fly data: distinct samples to render and reuse")
+    p.add_argument("--save-every", type=int, default=100)
+    p.add_argument("--stop-after", type=int, default=None, help="leave after this many steps (resumable)")
+    p.add_argument("--mixed-precision", default="no", choices=["no", "fp16", "bf16"])
+    p.add_argument("--install", metavar="STUDENT",
+                   help="instead of training: copy a student folder into --teacher's folder and rewrite its manifest")
+    p.set_defaults(func=cmd_distill)

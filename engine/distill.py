@@ -1,0 +1,819 @@
+"""Few-step distillation: a "turbo" student that does in 1-4 UNet calls what the teacher's sampler does in 20+.
+
+Method (why, in short; the model card has the numbers): **trajectory regression with student rollouts,
+trained as a LoRA on the teacher**.
+
+1. *Targets.* The teacher runs its own sampler (a preset, "fast" by default: DPM-Solver++ 20 steps, CFG 2.0
+   on the first half, from the latent prior) on training canvases of every task, with the partial-diffusion
+   canvas exactly as at inference. Each trajectory is recorded: its start state, its states at the student's
+   timesteps, and its final latent. Guidance is in those outputs, so the student needs no CFG batch.
+2. *Student.* f(x_t, t) = the x0 estimate of the teacher UNet plus low-rank adapters (LoRA) on every linear
+   and convolution layer, trained so that f(state_k, t_k) = the trajectory's final latent (masked MSE over
+   the generated panels; clean panels are re-imposed as always). Starting from the teacher, f is the
+   teacher's one-step Tweedie estimate at step 0 and only has to learn the correction.
+3. *Sampling (1-4 steps).* x0_hat = f(x, t_k); the next state is the deterministic DDIM jump to t_{k+1} with
+   the noise implied by x0_hat, clean panels re-imposed; the last x0_hat is the result. So the student starts
+   from the same seed's noise as the teacher and lands near the teacher's image for that seed (what the
+   SSIM-against-the-teacher bar measures). For steps after the first, training inputs are partly the
+   student's own DDIM jumps from the recorded start ("rollouts", no gradient), which is what it sees when
+   sampling.
+
+Why not LCM-style consistency distillation or progressive distillation: both bootstrap their targets from the
+student itself (many short hops that must all converge), which takes tens of thousands of steps; on a
+2-core CPU with a 2 h budget, regressing the teacher's actual endpoint from a few hundred recorded
+trajectories is the cheapest route to an image that matches the teacher's for the same seed. Why LoRA: the
+demo model folder has a 25 MB budget and the teacher takes 22 MB of it, so the student ships as an int8
+low-rank patch (~0.7 MB at rank 8) that shares the teacher's UNet, codec and latent prior; for SDXL it is
+the LCM-LoRA recipe's form (a few tens of MB instead of a second 5 GB UNet).
+
+A student lives in ``MODEL/student/``::
+
+    student_config.json     StudentConfig: timesteps, schedules per step count, LoRA rank, teacher, provenance
+    lora.safetensors        per adapted layer: "<name>.down.q" (int8), "<name>.down.s" (fp16 row scales), ".up" too
+
+The same ``distill`` runs on an SDXL-sized teacher through ``accelerate launch`` (mixed precision, several
+GPUs: each process records its own share of the trajectories, the LoRA is trained data-parallel).
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import shutil
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+from engine.integrity import ModelError
+
+STUDENT_DIR = "student"
+STUDENT_CONFIG = "student_config.json"
+LORA_FILE = "lora.safetensors"
+STUDENT_FORMAT = "omfa-student/1"
+STUDENT_SCHEDULER = "student"   # the request's scheduler name for sampling with the student (preset "turbo")
+
+
+class StudentError(ModelError):
+    """A student that is missing, broken, or does not belong to its teacher."""
+
+
+# ============================================================================================ LoRA
+class LoraLinear(nn.Module):
+    """``base(x) + scale * up(down(x))``; ``up`` starts at zero, so a fresh adapter changes nothing."""
+
+    def __init__(self, base: nn.Linear, rank: int, alpha: float) -> None:
+        super().__init__()
+        self.base = base
+        self.down = nn.Linear(base.in_features, rank, bias=False, device=base.weight.device)
+        self.up = nn.Linear(rank, base.out_features, bias=False, device=base.weight.device)
+        nn.init.kaiming_uniform_(self.down.weight, a=math.sqrt(5))
+        nn.init.zeros_(self.up.weight)
+        self.scale = alpha / rank
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.base(x) + self.scale * self.up(self.down(x.to(self.down.weight.dtype))).to(x.dtype)
+
+
+class LoraConv(nn.Module):
+    """A k x k convolution's adapter: a k x k convolution to ``rank`` channels, then a 1 x 1 back up."""
+
+    def __init__(self, base: nn.Conv2d, rank: int, alpha: float) -> None:
+        super().__init__()
+        self.base = base
+        dev = base.weight.device
+        self.down = nn.Conv2d(base.in_channels, rank, base.kernel_size, base.stride, base.padding,
+                              dilation=base.dilation, groups=1, bias=False, device=dev)
+        self.up = nn.Conv2d(rank, base.out_channels, 1, bias=False, device=dev)
+        nn.init.kaiming_uniform_(self.down.weight, a=math.sqrt(5))
+        nn.init.zeros_(self.up.weight)
+        self.scale = alpha / rank
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.base(x) + self.scale * self.up(self.down(x.to(self.down.weight.dtype))).to(x.dtype)
+
+
+def _adaptable(module: nn.Module) -> bool:
+    if isinstance(module, nn.Linear):
+        return True
+    return isinstance(module, nn.Conv2d) and module.groups == 1
+
+
+def lora_targets(unet: nn.Module) -> list[str]:
+    """Every linear layer and (ungrouped) convolution of ``unet``, by qualified name."""
+    return [name for name, m in unet.named_modules() if name and _adaptable(m)]
+
+
+def inject_lora(unet: nn.Module, rank: int, alpha: Optional[float] = None) -> list[nn.Parameter]:
+    """Wrap every target layer of ``unet`` in an adapter (in place); the base weights are frozen. Returns the
+    adapters' parameters. ``alpha`` defaults to ``rank`` (scale 1)."""
+    if rank < 1:
+        raise ValueError(f"LoRA rank must be at least 1, not {rank}")
+    alpha = float(alpha if alpha is not None else rank)
+    unet.requires_grad_(False)
+    params: list[nn.Parameter] = []
+    for name in lora_targets(unet):
+        parent_name, _, child = name.rpartition(".")
+        parent = unet.get_submodule(parent_name) if parent_name else unet
+        base = getattr(parent, child)
+        r = min(rank, base.in_features if isinstance(base, nn.Linear) else base.in_channels,
+                base.out_features if isinstance(base, nn.Linear) else base.out_channels)
+        wrapped = LoraLinear(base, r, alpha * r / rank) if isinstance(base, nn.Linear) else LoraConv(base, r, alpha * r / rank)
+        setattr(parent, child, wrapped)
+        params += [wrapped.down.weight, wrapped.up.weight]
+    return params
+
+
+def lora_state(unet: nn.Module) -> dict[str, torch.Tensor]:
+    """name -> tensor of every adapter: "<layer>.down", "<layer>.up" (fp32, CPU), scale folded into ``up``."""
+    out = {}
+    for name, m in unet.named_modules():
+        if isinstance(m, (LoraLinear, LoraConv)):
+            out[f"{name}.down"] = m.down.weight.detach().float().cpu().contiguous()
+            out[f"{name}.up"] = (m.up.weight.detach().float() * m.scale).cpu().contiguous()
+    return out
+
+
+def load_lora_state(unet: nn.Module, tensors: dict[str, torch.Tensor]) -> None:
+    """Inverse of :func:`lora_state` on an injected UNet (resume)."""
+    with torch.no_grad():
+        for name, m in unet.named_modules():
+            if isinstance(m, (LoraLinear, LoraConv)):
+                m.down.weight.copy_(tensors[f"{name}.down"])
+                m.up.weight.copy_(tensors[f"{name}.up"] / m.scale)
+
+
+@torch.no_grad()
+def merge_lora(unet: nn.Module, tensors: dict[str, torch.Tensor]) -> None:
+    """Add each adapter's low-rank product to its layer's weight (in place; ``unet`` is a plain UNet).
+
+    Raises StudentError naming the first layer the adapters do not fit."""
+    layers = {n for n in (k.rsplit(".", 1)[0] for k in tensors)}
+    for name in sorted(layers):
+        try:
+            layer = unet.get_submodule(name)
+        except AttributeError:
+            raise StudentError(f"the student adapts layer {name!r}, which this UNet does not have") from None
+        down, up = tensors[f"{name}.down"].float(), tensors[f"{name}.up"].float()
+        w = layer.weight
+        delta = up.reshape(up.shape[0], -1) @ down.reshape(down.shape[0], -1)
+        if delta.numel() != w.numel() or delta.shape[0] != w.shape[0]:
+            raise StudentError(f"the student's adapter for {name!r} has shape {tuple(delta.shape)}, the layer "
+                               f"{tuple(w.shape)}: it was made for another model")
+        w.add_(delta.reshape(w.shape).to(w.device, w.dtype))
+
+
+def quantize(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """int8 with one fp16 scale per output row (symmetric): half the bytes of fp16, and the error of a
+    low-rank factor's rows (< 0.4 % of each row's largest entry) is far below what the student learned."""
+    out = {}
+    for k, t in tensors.items():
+        rows = t.reshape(t.shape[0], -1).float()
+        scale = (rows.abs().amax(1, keepdim=True) / 127.0).clamp(min=1e-12)
+        out[f"{k}.q"] = (rows / scale).round().clamp(-127, 127).to(torch.int8).reshape(t.shape).contiguous()
+        out[f"{k}.s"] = scale.squeeze(1).to(torch.float16).contiguous()
+    return out
+
+
+def dequantize(stored: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    out = {}
+    for k, q in stored.items():
+        if not k.endswith(".q"):
+            continue
+        base = k[:-2]
+        s = stored.get(f"{base}.s")
+        if s is None:
+            raise StudentError(f"{LORA_FILE} lacks the scales of {base!r}")
+        out[base] = q.float() * s.float().reshape(-1, *([1] * (q.ndim - 1)))
+    return out
+
+
+# ============================================================================================ the student
+@dataclass
+class StudentConfig:
+    """What a student is (student_config.json)."""
+
+    method: str = "trajectory regression with student rollouts, LoRA on the teacher"
+    teacher: str = ""                       # the teacher model's name
+    teacher_unet_sha256: str = ""           # the teacher UNet weights it adapts (from the teacher's manifest)
+    teacher_sampler: dict = field(default_factory=dict)   # the preset fields the targets were made with
+    timesteps: list = field(default_factory=list)         # the teacher sampler's timesteps
+    schedules: dict = field(default_factory=dict)         # "n" -> indices into timesteps, for n student steps
+    default_steps: int = 2
+    rank: int = 8
+    noise_prior: bool = True                # targets started from the latent prior (as the teacher's default)
+    training: dict = field(default_factory=dict)
+    format: str = STUDENT_FORMAT
+
+    def timesteps_for(self, steps: int) -> list[int]:
+        key = str(steps)
+        if key not in self.schedules:
+            raise StudentError(f"this student samples in {', '.join(sorted(self.schedules, key=int))} steps, "
+                               f"not {steps}")
+        return [int(self.timesteps[i]) for i in self.schedules[key]]
+
+
+@dataclass
+class Student:
+    config: StudentConfig
+    lora: dict[str, torch.Tensor]           # dequantised adapters (fp32), see lora_state
+    folder: Path
+
+    def unet(self, teacher_unet: nn.Module) -> nn.Module:
+        """A copy of the teacher UNet with the adapters merged in: the student, at the teacher's cost."""
+        unet = copy.deepcopy(teacher_unet)
+        merge_lora(unet, self.lora)
+        return unet.eval().requires_grad_(False)
+
+
+def unet_sha256(model_folder: Path) -> str:
+    """The teacher UNet's weights hash as its manifest records it (hashed here when there is no manifest)."""
+    rel = "unet/diffusion_pytorch_model.safetensors"
+    try:
+        files = json.loads((model_folder / "manifest.json").read_text()).get("files", {})
+        if rel in files:
+            return str(files[rel]["sha256"])
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
+        pass
+    h = hashlib.sha256()
+    with open(model_folder / rel, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def save_student(folder: Path, config: StudentConfig, lora: dict[str, torch.Tensor]) -> Path:
+    """Write ``folder`` (a student folder, e.g. RUN/student or MODEL/student); atomic per file."""
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / "lora.tmp.safetensors"
+    save_file(quantize(lora), str(tmp), metadata={"format": STUDENT_FORMAT})
+    tmp.replace(folder / LORA_FILE)
+    tmp_cfg = folder / "student_config.tmp.json"
+    tmp_cfg.write_text(json.dumps(asdict(config), indent=2) + "\n")
+    tmp_cfg.replace(folder / STUDENT_CONFIG)
+    return folder
+
+
+def load_student(model_folder: str | Path, check_teacher: bool = True) -> Optional[Student]:
+    """The student in ``model_folder/student``, or None when the model has none.
+
+    Raises StudentError (one line) when it is there but unreadable, or adapts other teacher weights."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    model_folder = Path(model_folder)
+    folder = model_folder / STUDENT_DIR if (model_folder / STUDENT_DIR).is_dir() else model_folder
+    cfg_path = folder / STUDENT_CONFIG
+    if not cfg_path.is_file():
+        return None
+    try:
+        raw = json.loads(cfg_path.read_text())
+        if not isinstance(raw, dict):
+            raise ValueError("not a JSON object")
+        known = {f for f in StudentConfig.__dataclass_fields__}
+        config = StudentConfig(**{k: v for k, v in raw.items() if k in known})
+    except (OSError, ValueError, TypeError) as e:
+        raise StudentError(f"{cfg_path} could not be read: {e}") from None
+    if config.format != STUDENT_FORMAT:
+        raise StudentError(f"{cfg_path} has format {config.format!r}; this version reads {STUDENT_FORMAT!r}")
+    if not config.timesteps or not config.schedules:
+        raise StudentError(f"{cfg_path} names no timesteps or schedules")
+    if check_teacher and config.teacher_unet_sha256 and folder != model_folder \
+            and (model_folder / "unet").is_dir() and unet_sha256(model_folder) != config.teacher_unet_sha256:
+        raise StudentError(f"the student in {folder} was distilled from other UNet weights than this model's; "
+                           f"distil it again with 'omfa distill --teacher {model_folder}'")
+    try:
+        lora = dequantize(load_file(str(folder / LORA_FILE)))
+    except (OSError, SafetensorError, RuntimeError) as e:
+        raise StudentError(f"{folder / LORA_FILE} could not be read: {str(e).splitlines()[0][:200]}") from None
+    if not lora:
+        raise StudentError(f"{folder / LORA_FILE} holds no adapters")
+    return Student(config, lora, folder)
+
+
+# ============================================================================================ sampling
+def _abar(alphas_cumprod: torch.Tensor, t, like: torch.Tensor) -> torch.Tensor:
+    t = torch.as_tensor(t, device=alphas_cumprod.device).long().reshape(-1)
+    return alphas_cumprod[t].to(like.device, like.dtype).reshape(-1, *([1] * (like.ndim - 1)))
+
+
+def x0_from_output(out: torch.Tensor, x_t: torch.Tensor, t, alphas_cumprod: torch.Tensor,
+                   prediction_type: str) -> torch.Tensor:
+    """The model's x0 estimate from its output at timestep(s) ``t`` (scalar or (B,))."""
+    a = _abar(alphas_cumprod, t, x_t)
+    if prediction_type == "v_prediction":
+        return a.sqrt() * x_t - (1 - a).sqrt() * out
+    if prediction_type == "epsilon":
+        return (x_t - (1 - a).sqrt() * out) / a.sqrt()
+    return out
+
+
+def ddim_jump(x_t: torch.Tensor, x0_hat: torch.Tensor, t, t_next, alphas_cumprod: torch.Tensor) -> torch.Tensor:
+    """The deterministic DDIM step from ``t`` to ``t_next`` with the noise that ``x0_hat`` implies."""
+    a, b = _abar(alphas_cumprod, t, x_t), _abar(alphas_cumprod, t_next, x_t)
+    eps = (x_t - a.sqrt() * x0_hat) / (1 - a).sqrt()
+    return b.sqrt() * x0_hat + (1 - b).sqrt() * eps
+
+
+def student_start(x0_clean: torch.Tensor, noise: torch.Tensor, mask: torch.Tensor, t0: int,
+                  alphas_cumprod: torch.Tensor, init: Optional[torch.Tensor]) -> torch.Tensor:
+    """The first state, as the teacher's sampler makes it: the prior (or zero) noised to ``t0``; clean panels."""
+    m = mask.expand(x0_clean.shape[0], 1, *x0_clean.shape[-2:]).bool()
+    if init is None:
+        return torch.where(m, noise, x0_clean)
+    a = _abar(alphas_cumprod, t0, x0_clean)
+    start = a.sqrt() * init.expand_as(x0_clean) + (1 - a).sqrt() * noise
+    return torch.where(m, start, x0_clean)
+
+
+def sample_student(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x0_clean: torch.Tensor,
+                   pose: torch.Tensor, mask: torch.Tensor, timesteps: list[int], alphas_cumprod: torch.Tensor,
+                   prediction_type: str, noise: torch.Tensor, init: Optional[torch.Tensor] = None,
+                   progress=None, cancel: Optional[threading.Event] = None):
+    """Few-step sampling with a student (see the module docstring). Shapes as :func:`engine.diffusion.sample`;
+    returns its :class:`~engine.diffusion.SampleOutput`. One conditional UNet call per step, no CFG batch."""
+    from engine.diffusion import SampleOutput, unet_input
+
+    b = x0_clean.shape[0]
+    device, dtype = x0_clean.device, x0_clean.dtype
+    m = mask.to(device).expand(b, 1, *x0_clean.shape[-2:]).bool()
+    mask_f = m.to(dtype)
+    pose = pose.to(device, dtype).expand(b, -1, -1, -1)
+    x = student_start(x0_clean, noise.to(device, dtype), m, timesteps[0], alphas_cumprod,
+                      None if init is None else init.to(device, dtype))
+    x0_hat = x
+    for i, t in enumerate(timesteps):
+        if cancel is not None and cancel.is_set():
+            return SampleOutput(x, True, i)
+        out = model(unet_input(x, pose, mask_f), torch.full((b,), int(t), device=device)).to(dtype)
+        x0_hat = torch.where(m, x0_from_output(out, x, t, alphas_cumprod, prediction_type), x0_clean)
+        if progress is not None:
+            progress(i + 1, len(timesteps), x0_hat)
+        if i + 1 < len(timesteps):
+            x = torch.where(m, ddim_jump(x, x0_hat, t, timesteps[i + 1], alphas_cumprod), x0_clean)
+    return SampleOutput(x0_hat, False, len(timesteps))
+
+
+def student_schedules(n_teacher: int, counts=(1, 2, 3, 4)) -> dict[str, list[int]]:
+    """For n student steps: n evenly spaced indices into the teacher's timesteps, starting at its first."""
+    return {str(n): sorted({round(k * n_teacher / n) for k in range(n)}) for n in counts if n <= n_teacher}
+
+
+# ============================================================================================ distillation
+@dataclass
+class DistillConfig:
+    """Everything a distillation run depends on (saved with every checkpoint)."""
+
+    teacher: str = "resources/models/demo"
+    out: str = "runs/distill"
+    data: str = ""                   # train shards (omfa data render); "" renders on the fly
+    preset: str = "fast"             # the teacher's sampler to imitate
+    targets: int = 640               # teacher trajectories to record
+    chunk: int = 16                  # trajectories per targets file (what an interruption can lose)
+    steps: int = 1500
+    batch: int = 8
+    lr: float = 1e-3
+    warmup: int = 50
+    weight_decay: float = 0.0
+    rank: int = 8
+    ema_decay: float = 0.995
+    step_weights: dict = field(default_factory=lambda: {"1": 0.5, "2": 0.3, "4": 0.2})  # student step counts
+    p_rollout: float = 0.75          # later steps: input from the student's own jump (else the teacher's state)
+    default_steps: int = 2
+    task_weights: dict = field(default_factory=lambda: {"try-off": 0.4, "try-on": 0.3, "try-on-b": 0.3})
+    p_no_head: float = 0.10
+    p_no_guide_tryoff: float = 0.25
+    holdout_chunks: int = 1          # the last recorded chunk(s) are held out for the logged validation loss
+    seed: int = 0
+    pool: int = 0                    # on-the-fly data only: distinct samples rendered and reused
+    save_every: int = 100
+    log_every: int = 25
+    max_hours: float = 0.0           # targets + training, over the run's life; 0: no budget
+    threads: int = 0                 # torch CPU threads; 0 leaves torch's choice
+    mixed_precision: str = "no"      # accelerate: "no" | "fp16" | "bf16"
+
+
+def _batches(model, cfg: DistillConfig, data, fly, rng: np.random.Generator, n: int):
+    """n training canvases (x0, pose, mask) of the teacher's tasks, no conditions dropped (the teacher's CFG
+    sampler does its own)."""
+    from engine.train import TrainConfig, _Batcher
+
+    tcfg = TrainConfig(p_drop=0.0, p_no_head=cfg.p_no_head, p_no_guide_tryoff=cfg.p_no_guide_tryoff,
+                       task_weights=dict(cfg.task_weights))
+    idx = rng.integers(0, len(data["person"]) if data is not None else 10**9, n)
+    batch = {k: v[idx] for k, v in data.items()} if data is not None else fly.batch(idx)
+    x0, pose, mask, _, _, tasks = _Batcher(model, tcfg, rng)(batch)
+    return x0, pose, mask, tasks
+
+
+@torch.no_grad()
+def record_targets(model, cfg: DistillConfig, out: Path, log=print, process: int = 0, processes: int = 1,
+                   budget_left: Callable[[], bool] = lambda: True) -> list[Path]:
+    """Record ``cfg.targets`` teacher trajectories into ``out/targets/chunk_*.safetensors`` (existing chunks
+    are kept, so an interrupted run resumes). Process ``process`` of ``processes`` records every
+    ``processes``-th chunk. Returns the chunk files that exist."""
+    from safetensors.torch import save_file
+
+    from engine.diffusion import make_scheduler, sample
+    from engine.presets import preset_settings
+    from engine.train import OnTheFly, encode_dataset, load_shards
+
+    folder = out / "targets"
+    folder.mkdir(parents=True, exist_ok=True)
+    n_chunks = math.ceil(cfg.targets / cfg.chunk)
+    todo = [i for i in range(n_chunks) if i % processes == process and not (folder / f"chunk_{i:05d}.safetensors").is_file()]
+    s = preset_settings(cfg.preset)
+    n_teacher = s["steps"]
+    data = fly = None
+    if todo:
+        if cfg.data:
+            data = encode_dataset(model.codec, load_shards(cfg.data))
+        else:
+            lay = model.layout
+            fly = OnTheFly(lay.panel_size("person"), lay.widths.get("head", 64), cfg.seed, pool=cfg.pool)
+    device = model.device
+    keep = sorted({i for idx in student_schedules(n_teacher).values() for i in idx})
+    for i in todo:
+        if not budget_left():
+            log("time budget spent while recording targets")
+            break
+        t0 = time.perf_counter()
+        rng = np.random.default_rng([cfg.seed, i])
+        n = min(cfg.chunk, cfg.targets - i * cfg.chunk)
+        x0, pose, mask, tasks = _batches(model, cfg, data, fly, rng, n)
+        x0, pose, mask = (t.to(device, model.dtype) for t in (x0, pose, mask))
+        noise = torch.from_numpy(rng.standard_normal(x0.shape).astype(np.float32)).to(device, model.dtype)
+        scheduler = make_scheduler(s["scheduler"], model.config.noise_schedule)
+        init = model.latent_prior.canvas(model.layout).to(device, model.dtype) if model.latent_prior is not None else None
+        # one call per step (one batch, CFG rows and all); the conditional rows are the last n
+        states: list[torch.Tensor] = []
+
+        def call(x_in, t, _n=n):
+            rows = x_in[-_n:, :4]  # the conditional rows come last in the CFG batch, and are all rows without
+            states.append(rows.detach().float().cpu().clone())
+            return model(x_in, t)
+
+        call.width_multiple = model.width_multiple
+        res = sample(call, x0, pose, mask, scheduler, steps=n_teacher, guidance=float(s["guidance"]),
+                     noise=noise, guidance_until=float(s["guidance_until"]), init=init)
+        timesteps = [int(t) for t in scheduler.timesteps]
+        tensors = {"x0_clean": x0.float().cpu().contiguous(), "pose": pose.float().cpu().contiguous(),
+                   "mask": mask.float().cpu().contiguous(), "final": res.latents.float().cpu().contiguous(),
+                   "states": torch.stack([states[k] for k in keep]).contiguous(),
+                   "noise": noise.float().cpu().contiguous()}
+        meta = {"tasks": json.dumps(tasks), "keep": json.dumps(keep), "timesteps": json.dumps(timesteps),
+                "seconds": f"{time.perf_counter() - t0:.2f}"}
+        tmp = folder / f"chunk_{i:05d}.tmp.safetensors"
+        save_file(tensors, str(tmp), metadata=meta)
+        tmp.replace(folder / f"chunk_{i:05d}.safetensors")
+        dt = time.perf_counter() - t0
+        seconds = folder / f"seconds_{process}.json"
+        prev = json.loads(seconds.read_text()).get("seconds", 0.0) if seconds.is_file() else 0.0
+        seconds.write_text(json.dumps({"seconds": prev + dt}))
+        log(f"targets chunk {i + 1}/{n_chunks}: {n} trajectories in {dt:.1f} s")
+    return sorted(folder.glob("chunk_[0-9]*[0-9].safetensors"))
+
+
+def targets_seconds(out: Path) -> float:
+    """Seconds spent recording targets so far (the slowest process's, when several recorded)."""
+    secs = [json.loads(p.read_text()).get("seconds", 0.0) for p in (Path(out) / "targets").glob("seconds_*.json")]
+    return float(max(secs, default=0.0))
+
+
+def _load_targets(paths: list[Path]) -> dict:
+    from safetensors import safe_open
+
+    parts: dict[str, list] = {"x0_clean": [], "pose": [], "mask": [], "final": [], "states": []}
+    keep = timesteps = None
+    for p in paths:
+        with safe_open(str(p), "pt") as f:
+            meta = f.metadata()
+            for k in parts:
+                parts[k].append(f.get_tensor(k))
+        keep, timesteps = json.loads(meta["keep"]), json.loads(meta["timesteps"])
+    out = {k: torch.cat(v, dim=1 if k == "states" else 0) for k, v in parts.items()}
+    out["keep"], out["timesteps"] = keep, timesteps
+    return out
+
+
+def _save_checkpoint(path: Path, ema: list[torch.Tensor], params: list[nn.Parameter], opt, step: int,
+                     cfg: DistillConfig, stats: dict) -> None:
+    from safetensors.torch import save_file
+
+    path.mkdir(parents=True, exist_ok=True)
+    tensors = {f"param.{i}": p.detach().float().cpu().clone() for i, p in enumerate(params)}
+    tensors.update({f"ema.{i}": e.detach().float().cpu().clone() for i, e in enumerate(ema)})
+    for i, p in enumerate(params):
+        st = opt.state.get(p)
+        if st:
+            tensors[f"opt.{i}.exp_avg"] = st["exp_avg"].float().cpu().contiguous()
+            tensors[f"opt.{i}.exp_avg_sq"] = st["exp_avg_sq"].float().cpu().contiguous()
+            tensors[f"opt.{i}.step"] = torch.as_tensor(st["step"], dtype=torch.float32).reshape(1)
+    tmp = path / "state.tmp.safetensors"
+    save_file(tensors, str(tmp))
+    tmp.replace(path / "state.safetensors")
+    tmp_j = path / "progress.tmp.json"
+    tmp_j.write_text(json.dumps({"step": step, "config": asdict(cfg), **stats}, indent=2))
+    tmp_j.replace(path / "progress.json")
+
+
+def _load_checkpoint(path: Path, ema: list[torch.Tensor], params: list[nn.Parameter], opt) -> dict:
+    from safetensors.torch import load_file
+
+    t = load_file(str(path / "state.safetensors"))
+    progress = json.loads((path / "progress.json").read_text())
+    if not isinstance(progress, dict) or not isinstance(progress.get("step"), int):
+        raise ModelError(f"{path / 'progress.json'} is invalid: expected a JSON object with an integer 'step'")
+    with torch.no_grad():
+        for i, p in enumerate(params):
+            if f"param.{i}" not in t or t[f"param.{i}"].shape != p.shape:
+                raise ModelError(f"the checkpoint in {path} was made with other settings (LoRA rank or model); "
+                                 f"use another --out or the settings it was made with")
+            p.copy_(t[f"param.{i}"])
+            ema[i].copy_(t[f"ema.{i}"])
+            if f"opt.{i}.exp_avg" in t:
+                opt.state[p] = {"exp_avg": t[f"opt.{i}.exp_avg"].to(p.device).clone(),
+                                "exp_avg_sq": t[f"opt.{i}.exp_avg_sq"].to(p.device).clone(),
+                                "step": t[f"opt.{i}.step"].reshape(()).clone()}
+    return progress
+
+
+def learning_rate(cfg: DistillConfig, step: int) -> float:
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    prog = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(prog, 1.0))))
+
+
+def distill(cfg: DistillConfig, log=print, stop_after: Optional[int] = None) -> Path:
+    """Record the teacher's trajectories, then train the student; resumable (``cfg.out/checkpoint``, targets
+    kept per chunk), stopped by ``cfg.max_hours`` (targets and training together) or a file ``cfg.out/STOP``.
+    Writes ``cfg.out/student`` (a student folder) at every save. Returns that folder.
+
+    ``stop_after``: leave after this many training steps in this call (checkpoint saved), for tests."""
+    from accelerate import Accelerator
+
+    from engine.diffusion import masked_loss, unet_input
+    from engine.model import load_model
+    from engine.presets import preset_settings
+
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    counts = {str(k): float(v) for k, v in cfg.step_weights.items() if float(v) > 0}
+    s = preset_settings(cfg.preset)
+    if not counts or any(not k.isdigit() or not 1 <= int(k) <= s["steps"] for k in counts):
+        raise ModelError(f"student step counts must be from 1 to {s['steps']}, not {', '.join(cfg.step_weights)}")
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt = out / "checkpoint"
+    accelerator = Accelerator(mixed_precision=cfg.mixed_precision, cpu=not torch.cuda.is_available())
+    teacher_folder = Path(cfg.teacher)
+    model = load_model(teacher_folder, dtype=torch.float32, device=accelerator.device)
+    model.requires_grad_(False).eval()
+    if not model.config.trained:
+        log(f"warning: the teacher {teacher_folder} is not trained; its student will imitate noise")
+    # Time budget: target recording (its own file, kept per chunk) plus training (the checkpoint's).
+    stats = {"train_seconds": 0.0, "losses": [], "val": []}
+    if (ckpt / "progress.json").is_file():
+        try:
+            prev = json.loads((ckpt / "progress.json").read_text())
+            stats.update({k: prev[k] for k in stats if k in prev})
+        except (OSError, ValueError):
+            pass
+
+    def spent() -> float:
+        return targets_seconds(out) + stats["train_seconds"]
+
+    def budget_left() -> bool:
+        return cfg.max_hours <= 0 or spent() < cfg.max_hours * 3600
+
+    # 1. teacher trajectories
+    t0 = time.perf_counter()
+    record_targets(model, cfg, out, log, accelerator.process_index, accelerator.num_processes, budget_left)
+    accelerator.wait_for_everyone()
+    paths = sorted((out / "targets").glob("chunk_[0-9]*[0-9].safetensors"))
+    n_chunks = math.ceil(cfg.targets / cfg.chunk)
+    if len(paths) < n_chunks:
+        log(f"{len(paths)} of {n_chunks} target chunks recorded" + ("; the time budget is spent" if not budget_left() else ""))
+        if not budget_left() or not paths:
+            return out / STUDENT_DIR
+    hold = min(cfg.holdout_chunks, max(0, len(paths) - 1))
+    train_t = _load_targets(paths[:len(paths) - hold] if hold else paths)
+    val_t = _load_targets(paths[len(paths) - hold:]) if hold else None
+    timesteps, keep = train_t["timesteps"], train_t["keep"]
+    schedules = student_schedules(len(timesteps))
+    log(f"{len(train_t['final'])} trajectories for training, {0 if val_t is None else len(val_t['final'])} held out "
+        f"({time.perf_counter() - t0:.0f} s)")
+
+    # 2. the student: LoRA on the teacher UNet
+    torch.manual_seed(cfg.seed)
+    params = inject_lora(model.unet, cfg.rank)
+    ema = [p.detach().clone() for p in params]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    start = 0
+    if (ckpt / "state.safetensors").is_file():
+        progress = _load_checkpoint(ckpt, ema, params, opt)
+        start = int(progress["step"])
+        log(f"resumed from {ckpt} at step {start}")
+    if start == 0 and val_t is not None and accelerator.is_main_process:
+        v = validation_loss(model, val_t, student_schedules(len(timesteps)), timesteps, _alphas(model),
+                            model.config.prediction_type)
+        stats["val"].append([0, {k: round(x, 5) for k, x in v.items()}])
+        log("step 0 (the teacher itself) held-out x0 MSE " + ", ".join(f"{k} step(s) {x:.5f}" for k, x in v.items()))
+    if cfg.steps <= start or not budget_left():
+        log(f"nothing to do: the run is at step {start} of {cfg.steps}, {spent() / 3600:.2f} h spent")
+        return out / STUDENT_DIR
+    model, opt = accelerator.prepare(model, opt)
+    raw = accelerator.unwrap_model(model)
+    raw.unet.train()
+    alphas = _alphas(raw)
+    ptype = raw.config.prediction_type
+    rng = np.random.default_rng([cfg.seed, start, 7])
+    names, weights = list(counts), np.array(list(counts.values()))
+    weights = weights / weights.sum()
+    pos = {i: j for j, i in enumerate(keep)}
+    device = accelerator.device
+    end = cfg.steps if stop_after is None else min(cfg.steps, start + stop_after)
+    running = None
+    t_last = time.perf_counter()
+    n_train = len(train_t["final"])
+    for step in range(start, end):
+        idx = torch.from_numpy(rng.integers(0, n_train, cfg.batch))
+        x_t, t, x0c, pose, mask, target = _training_inputs(raw, train_t, idx, names, weights, schedules, pos,
+                                                           timesteps, alphas, ptype, cfg.p_rollout, rng, device)
+        for g in opt.param_groups:
+            g["lr"] = learning_rate(cfg, step)
+        with accelerator.autocast():
+            pred = model(unet_input(x_t, pose, mask), t)
+        x0_hat = x0_from_output(pred.float(), x_t, t, alphas, ptype)
+        loss = masked_loss(x0_hat, target, mask)
+        opt.zero_grad(set_to_none=True)
+        accelerator.backward(loss)
+        accelerator.clip_grad_norm_(params, 1.0)
+        opt.step()
+        with torch.no_grad():
+            for e, p in zip(ema, params):
+                e.lerp_(p.detach(), 1.0 - cfg.ema_decay)
+        lv = float(loss.detach())
+        running = lv if running is None else 0.95 * running + 0.05 * lv
+        now = time.perf_counter()
+        stats["train_seconds"] += now - t_last
+        t_last = now
+        done = step + 1
+        if done % cfg.log_every == 0 or done == end:
+            stats["losses"].append([done, round(running, 5)])
+            log(f"step {done}/{cfg.steps} loss {running:.5f} lr {learning_rate(cfg, step):.2e} "
+                f"{spent() / 60:.1f} min")
+        over = not budget_left()
+        stop = over or (out / "STOP").exists()
+        if done % cfg.save_every == 0 or done == end or stop:
+            if accelerator.is_main_process:
+                _save_checkpoint(ckpt, ema, params, opt, done, cfg, stats)
+                with _swapped(params, ema):
+                    if val_t is not None:
+                        v = validation_loss(raw, val_t, schedules, timesteps, alphas, ptype)
+                        stats["val"].append([done, {k: round(x, 5) for k, x in v.items()}])
+                        log(f"step {done} held-out x0 MSE (EMA) " + ", ".join(f"{k} step(s) {x:.5f}" for k, x in v.items()))
+                    export_student(raw, teacher_folder, cfg, done, {**stats, "elapsed": spent()}, timesteps,
+                                   schedules, out / STUDENT_DIR)
+                _save_checkpoint(ckpt, ema, params, opt, done, cfg, stats)  # with the val entry
+            t_last = time.perf_counter()  # validation and export are not training time
+        if stop:
+            (out / "STOP").unlink(missing_ok=True)
+            why = f"the {cfg.max_hours:g} h budget is spent" if over else "STOP file"
+            log(f"stopped at step {done} ({why}); resume with the same command")
+            break
+    return out / STUDENT_DIR
+
+
+def student_alphas(model) -> torch.Tensor:
+    """The model's noise schedule's alphas_cumprod (what the student's x0 estimates and jumps use)."""
+    from engine.diffusion import training_scheduler
+
+    return training_scheduler(model.config.noise_schedule).alphas_cumprod.float()
+
+
+_alphas = student_alphas
+
+
+class _swapped:
+    """Within the block, ``params`` hold the EMA weights."""
+
+    def __init__(self, params, ema) -> None:
+        self.params, self.ema = params, ema
+
+    def __enter__(self):
+        self.backup = [p.detach().clone() for p in self.params]
+        with torch.no_grad():
+            for p, e in zip(self.params, self.ema):
+                p.copy_(e)
+
+    def __exit__(self, *exc):
+        with torch.no_grad():
+            for p, b in zip(self.params, self.backup):
+                p.copy_(b)
+
+
+def _training_inputs(model, tg: dict, idx: torch.Tensor, names, weights, schedules, pos, timesteps, alphas,
+                     ptype, p_rollout, rng, device):
+    """A batch of (state, t) inputs and their target (the trajectory's final latent)."""
+    x0c, pose, mask, final = (tg[k][idx].to(device) for k in ("x0_clean", "pose", "mask", "final"))
+    m = mask.bool()
+    xs, ts = [], []
+    for r in range(len(idx)):
+        n = names[int(rng.choice(len(names), p=weights))]
+        sched = schedules[n]
+        j = int(rng.integers(0, len(sched)))
+        k = sched[j]
+        state = tg["states"][pos[k], int(idx[r])].to(device)
+        if j > 0 and rng.random() < p_rollout:
+            # what the student meets when sampling: its own jump from the exact start, step by step
+            x = tg["states"][pos[sched[0]], int(idx[r])].to(device).unsqueeze(0)
+            with torch.no_grad():
+                for jj in range(j):
+                    ta, tb = timesteps[sched[jj]], timesteps[sched[jj + 1]]
+                    out = model(_one_input(x, pose[r:r + 1], mask[r:r + 1]), torch.full((1,), ta, device=device))
+                    x0_hat = torch.where(m[r:r + 1], x0_from_output(out.float(), x, ta, alphas, ptype), x0c[r:r + 1])
+                    x = torch.where(m[r:r + 1], ddim_jump(x, x0_hat, ta, tb, alphas), x0c[r:r + 1])
+            state = x[0]
+        xs.append(state)
+        ts.append(timesteps[k])
+    return torch.stack(xs), torch.tensor(ts, device=device), x0c, pose, mask, final
+
+
+def _one_input(x, pose, mask):
+    from engine.diffusion import unet_input
+
+    return unet_input(x, pose, mask)
+
+
+@torch.no_grad()
+def validation_loss(model, tg: dict, schedules, timesteps, alphas, ptype, counts=("1", "2", "4")) -> dict:
+    """Masked x0 MSE of the student's full n-step sampling against the teacher's final latents."""
+    from engine.diffusion import masked_loss
+
+    was = model.training
+    model.eval()
+    res = {}
+    for n in counts:
+        if n not in schedules:
+            continue
+        ts = [timesteps[i] for i in schedules[n]]
+        first = tg["states"][0]
+        out = sample_student(model, tg["x0_clean"], tg["pose"], tg["mask"], ts, alphas, ptype,
+                             noise=first, init=None)  # the recorded start state is the start (no re-noising)
+        res[n] = float(masked_loss(out.latents, tg["final"], tg["mask"]))
+    model.train(was)
+    return res
+
+
+def export_student(model, teacher_folder: Path, cfg: DistillConfig, step: int, stats: dict, timesteps, schedules,
+                   folder: Path) -> Path:
+    """Write the current (EMA) adapters as a student folder."""
+    from engine.presets import preset_settings
+
+    config = StudentConfig(
+        teacher=model.config.name, teacher_unet_sha256=unet_sha256(teacher_folder),
+        teacher_sampler=preset_settings(cfg.preset), timesteps=[int(t) for t in timesteps],
+        schedules={k: v for k, v in schedules.items() if k in cfg.step_weights or k == str(cfg.default_steps)},
+        default_steps=cfg.default_steps, rank=cfg.rank, noise_prior=model.latent_prior is not None,
+        training={"steps": step, "target_steps": cfg.steps, "hours": round(stats["elapsed"] / 3600, 3),
+                  "seconds": round(stats["elapsed"], 1), "targets": cfg.targets, "batch": cfg.batch, "lr": cfg.lr,
+                  "ema_decay": cfg.ema_decay, "step_weights": cfg.step_weights, "p_rollout": cfg.p_rollout,
+                  "data": cfg.data or "synthetic world rendered on the fly", "losses": stats["losses"][-200:],
+                  "held_out_x0_mse": stats["val"][-50:]})
+    return save_student(folder, config, lora_state(model.unet))
+
+
+def install_student(student: str | Path, model_folder: str | Path, log=print) -> Path:
+    """Copy a student folder into ``model_folder/student`` and rewrite the model's manifest. The student must
+    have been distilled from this model's UNet."""
+    from engine.integrity import write_manifest
+    from engine.model import load_model
+
+    student, model_folder = Path(student), Path(model_folder)
+    load_model(model_folder)  # verifies the model folder (manifest) before it is touched
+    st = load_student(student, check_teacher=False)
+    if st is None:
+        raise StudentError(f"{student} is not a student folder ({STUDENT_CONFIG} is missing)")
+    if st.config.teacher_unet_sha256 != unet_sha256(model_folder):
+        raise StudentError(f"the student in {student} was distilled from other UNet weights than {model_folder}'s")
+    dest = model_folder / STUDENT_DIR
+    tmp = model_folder / (STUDENT_DIR + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    for name in (STUDENT_CONFIG, LORA_FILE):
+        shutil.copy2(student / name, tmp / name)
+    shutil.rmtree(dest, ignore_errors=True)
+    tmp.replace(dest)
+    write_manifest(model_folder)
+    log(f"installed the student in {dest}; manifest rewritten")
+    return dest

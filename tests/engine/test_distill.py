@@ -1,0 +1,169 @@
+"""Few-step distillation (engine.distill): LoRA students, their sampler, resumable training, the turbo preset."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from engine.cli import main
+from engine.device import select_device
+from engine.distill import (DistillConfig, LoraConv, StudentError, dequantize, distill, inject_lora, install_student,
+                            load_student, lora_state, merge_lora, quantize, sample_student, student_alphas)
+from engine.pipeline import Pipeline
+from engine.presets import with_preset
+from engine.request import RequestError, TryOnRequest
+
+from omfa_testing import count_rows, rand_image, tiny_model
+
+
+def _shards(folder, n=6, seed=0):
+    """A train shard of random images at the tiny model's panel size (32 x 32, head 32 wide)."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {k: rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
+              for k in ("person", "garment", "head", "guide", "person_b", "guide_b")}
+    np.savez(folder / "train_00000.npz", **arrays)
+    return folder
+
+
+@pytest.fixture
+def teacher(tmp_path):
+    folder = tmp_path / "teacher"
+    tiny_model().save(folder)
+    return folder
+
+
+def _cfg(teacher, tmp_path, **kw):
+    base = dict(teacher=str(teacher), out=str(tmp_path / "run"), data=str(_shards(tmp_path / "data")), targets=4,
+                chunk=2, steps=8, batch=2, lr=1e-2, warmup=1, rank=4, save_every=4, log_every=1,
+                step_weights={"1": 0.5, "2": 0.5}, threads=0)
+    base.update(kw)
+    return DistillConfig(**base)
+
+
+def test_lora_merge_equals_the_adapted_forward_and_survives_int8_storage():
+    torch.manual_seed(0)
+    model = tiny_model()
+    x = torch.randn(2, 9, 8, 24)
+    t = torch.tensor([500, 100])
+    teacher_out = model(x, t).detach()
+    base = __import__("copy").deepcopy(model.unet)
+    params = inject_lora(model.unet, rank=4)
+    assert model(x, t).detach().equal(teacher_out)  # a fresh adapter changes nothing (up = 0)
+    with torch.no_grad():
+        for p in params:
+            p.normal_(0, 0.05)
+    adapted = model(x, t).detach()
+    assert (adapted - teacher_out).abs().max() > 1e-2
+    state = lora_state(model.unet)
+    assert any(isinstance(m, LoraConv) for m in model.unet.modules())
+    merged = __import__("copy").deepcopy(base)
+    merge_lora(merged, dequantize(quantize(state)))
+    model.unet = merged
+    out = model(x, t).detach()
+    # int8 factors: the merged student is the adapted one up to quantisation (far below what it learned)
+    assert (out - adapted).abs().max() < 0.02 * (adapted - teacher_out).abs().max() + 1e-4
+
+
+def test_merge_refuses_adapters_made_for_another_model():
+    model = tiny_model()
+    inject_lora(model.unet, rank=2)
+    state = lora_state(model.unet)
+    other = tiny_model().unet
+    bad = {k: v for k, v in state.items()}
+    key = next(k for k in bad if k.endswith(".down") and bad[k].ndim == 2)
+    bad[key] = torch.zeros(bad[key].shape[0], bad[key].shape[1] + 3)
+    with pytest.raises(StudentError, match="another model"):
+        merge_lora(other, bad)
+
+
+def test_student_sampling_keeps_clean_panels_and_makes_one_call_per_step(model):
+    lay = model.layout
+    torch.manual_seed(0)
+    x0 = torch.randn(2, 4, 8, 24)
+    mask = lay.mask("try-off")
+    calls = []
+
+    def spy(x_in, t):
+        calls.append((x_in.shape[0], int(t[0])))
+        return model(x_in, t)
+
+    alphas = student_alphas(model)
+    out = sample_student(spy, x0, torch.zeros_like(x0), mask, [901, 451], alphas, model.config.prediction_type,
+                         noise=torch.randn_like(x0), init=torch.zeros(1, 4, 8, 24))
+    keep = ~mask.bool().expand_as(x0)
+    assert out.latents[keep].equal(x0[keep])  # clean panels exactly
+    assert not out.latents[~keep].equal(x0[~keep])
+    assert calls == [(2, 901), (2, 451)]  # no CFG batch: guidance is built into the student
+
+
+def test_distill_trains_a_student_that_resumes_and_changes_the_output(teacher, tmp_path, capsys):
+    torch.manual_seed(0)
+    cfg = _cfg(teacher, tmp_path)
+    lines: list[str] = []
+    student_dir = distill(cfg, log=lines.append, stop_after=4)
+    assert any("targets chunk 2/2" in line for line in lines)
+    progress = json.loads((tmp_path / "run" / "checkpoint" / "progress.json").read_text())
+    assert progress["step"] == 4
+    first = load_student(student_dir)
+    # the resumed run continues from step 4, reuses the recorded targets, and ends at the target step count
+    lines.clear()
+    distill(cfg, log=lines.append)
+    assert any("resumed from" in line and "at step 4" in line for line in lines)
+    assert not any("targets chunk" in line for line in lines)
+    progress = json.loads((tmp_path / "run" / "checkpoint" / "progress.json").read_text())
+    assert progress["step"] == 8
+    losses = [v for _, v in progress["losses"]]
+    assert len(losses) == 8 and losses[-1] < losses[0]  # it learns the teacher's endpoints
+    second = load_student(student_dir)
+    assert second.config.training["steps"] == 8
+    assert any(not torch.equal(first.lora[k], second.lora[k]) for k in first.lora)
+    # installed beside its teacher: the turbo preset runs the student (one row per step, two steps)
+    install_student(student_dir, teacher)
+    pipe = Pipeline.load(teacher, device="cpu")
+    rows = count_rows(pipe)
+    person = rand_image(np.random.default_rng(0), 32, 32)
+    turbo = pipe.run(with_preset(TryOnRequest(person=person, seed=1), "turbo"))
+    assert rows == [1, 1] and turbo.settings["student"]["timesteps"] == second.config.timesteps_for(2)
+    rows.clear()
+    fast = pipe.run(with_preset(TryOnRequest(person=person, seed=1), "fast"))
+    assert len(rows) == 20
+    assert not np.array_equal(turbo.outputs[0], fast.outputs[0])
+    assert main(["verify", str(teacher)]) == 0  # the manifest covers the student
+
+
+def test_turbo_is_refused_in_one_line_without_a_student_and_with_settings_it_cannot_honour(teacher, tmp_path):
+    pipe = Pipeline.load(teacher, device="cpu")
+    person = rand_image(np.random.default_rng(0), 32, 32)
+    assert not pipe.has_student and "student" not in pipe.schedulers()
+    with pytest.raises(RequestError) as e:
+        pipe.run(with_preset(TryOnRequest(person=person), "turbo"))
+    assert e.value.field == "scheduler" and "no few-step student" in str(e.value) and "\n" not in str(e.value)
+    Pipeline(tiny_model(), select_device("cpu"))  # a pipeline without a folder has no student either
+    cfg = _cfg(teacher, tmp_path, steps=1, targets=2)
+    install_student(distill(cfg, log=lambda *_: None), teacher)
+    pipe = Pipeline.load(teacher, device="cpu")
+    assert pipe.has_student
+    for field, change in (("steps", {"steps": 3}), ("guidance", {"guidance": 2.0}),
+                          ("strength", {"strength": 0.5, "garment": person})):
+        req = with_preset(TryOnRequest(person=person), "turbo")
+        with pytest.raises(RequestError) as e:
+            pipe.run(__import__("dataclasses").replace(req, **change))
+        assert e.value.field == field
+
+
+def test_install_refuses_a_student_of_another_teacher(teacher, tmp_path):
+    student = distill(_cfg(teacher, tmp_path, steps=1, targets=2), log=lambda *_: None)
+    other = tmp_path / "other"
+    tiny_model(seed=5).save(other)
+    with pytest.raises(StudentError, match="other UNet weights"):
+        install_student(student, other)
+    assert not (other / "student").exists()
+
+
+def test_cli_distill_refuses_bad_options_in_one_line(capsys):
+    assert main(["distill", "--rank", "0"]) == 2
+    assert main(["distill", "--student-steps", "two"]) == 2
+    assert main(["distill", "--preset", "turbo"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all(line.startswith("error: ") for line in err)
