@@ -3,7 +3,8 @@ quality of every fast setting. One command, tables on stdout, JSON in benchmarks
 
     .venv/bin/python benchmarks/bench_cost.py [--only flops,cpu,views,quality] [--n 8] [--repeats 3]
 
-- flops:   TFLOP per image at 768x1024 on the meta device: the paper default, each optimisation, peers.
+- flops:   TFLOP per image at 768x1024 on the meta device, like with like: samplers on the shipped canvas,
+           canvases under one sampler, peers (recounted from their pipelines), multi-view designs.
 - cpu:     the demo model on this CPU: median wall time per step and per image, peak RSS (a fresh process per
            setting), and the share of a generation spent outside the UNet.
 - views:   multi-view cost for 1, 4 and 8 views (time and TFLOP).
@@ -39,36 +40,75 @@ SETTINGS = {
 
 def table(headers: list[str], rows: list[list]) -> str:
     out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" if i == 0 else "---:" for i in range(len(headers))) + "|"]
-    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    out += ["| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |" for r in rows]  # a | in a cell is text
     return "\n".join(out)
 
 
 # ================================================================================================ flops
-def bench_flops() -> dict:
-    from engine.cost import omfa_plan, peer_plans
-
-    full = {"person": 768, "garment": 768, "head": 768}
-    narrow = {"person": 768, "garment": 768, "head": 384}
-    plans = [
-        omfa_plan("paper default (person|garment, DDIM 50, CFG on all)", panels={"person": 768, "garment": 768}),
-        omfa_plan("paper sampler, 3 full panels (person|garment|head)", panels=full),
-        omfa_plan("+ head panel at half width (384)", panels=narrow),
-        omfa_plan("+ DPM++ 20 steps", steps=20, panels=narrow),
-        omfa_plan("+ guidance on the first 50% only = FAST", steps=20, guidance_until=0.5, panels=narrow),
-        omfa_plan("fast, 2 panels (no head)", steps=20, guidance_until=0.5, panels={"person": 768, "garment": 768}),
-        omfa_plan("DPM++ 15, guidance first 40%, head 384", steps=15, guidance_until=0.4, panels=narrow),
-        *peer_plans(),
-    ]
-    base = plans[0].flops()["total"]
+def _rows(plans, base: float, label: str):
     rows, out = [], []
     for p in plans:
         f = p.flops()
-        rows.append([p.name, f"{f['unet'] / 1e12:.0f}", f"{f['vae'] / 1e12:.1f}", f"{f['total'] / 1e12:.0f}",
+        rows.append([p.name, f"{f['unet'] / 1e12:.1f}", f"{f['vae'] / 1e12:.1f}", f"{f['total'] / 1e12:.1f}",
                      f"{f['total'] / base:.2f}x", p.note])
-        out.append({"name": p.name, **{k: v / 1e12 for k, v in f.items()}, "vs_paper": f["total"] / base, "note": p.note})
-    print("\n### TFLOP per image at 768x1024 (SDXL geometry; counted on the meta device)\n")
-    print(table(["plan", "UNet", "VAE", "total", "vs paper", "what runs"], rows))
-    return {"plans": out}
+        out.append({"name": p.name, **{k: v / 1e12 for k, v in f.items()}, label: f["total"] / base,
+                    "note": p.note, "images": p.images})
+    return rows, out
+
+
+def bench_flops() -> dict:
+    """Every ratio compares like with like (engine.cost): a sampler against the paper's sampler on the same
+    canvas, a canvas against the shipped canvas under the same sampler, peers and OMFA making one try-on image
+    of the same size, multi-view against one view of the same design. `omfa bench flops` prints each row."""
+    from engine.cost import omfa_plan, paper_reference, peer_plans, reference_multiview_plan, shipped_panels
+
+    shipped = shipped_panels("sdxl")
+    label = "|".join(f"{p} {w}" for p, w in shipped.items())
+    head = ["plan", "UNet", "VAE", "total", "ratio", "what runs"]
+    out = {"shipped_canvas": shipped}
+    # 1. samplers, on the shipped canvas
+    ref = paper_reference()
+    samplers = [paper_reference(), omfa_plan("DDIM 20, CFG on all", 20), omfa_plan("fast (DPM++ 20, CFG first 50%)", 20,
+                guidance_until=0.5), omfa_plan("fastest (DPM++ 15, CFG first 40%)", 15, guidance_until=0.4)]
+    samplers[0].name = "paper sampler (DDIM 50, CFG on all)"
+    rows, out["samplers"] = _rows(samplers, ref.flops()["total"], "vs_paper_sampler_same_canvas")
+    print(f"\n### Samplers on the shipped SDXL canvas ({label} x 1024), TFLOP per try-on image; ratio = vs the "
+          "paper sampler on this canvas\n")
+    print(table(head, rows))
+    # 2. canvases, under the paper sampler
+    canvases = [omfa_plan("person|garment (no head panel)", panels={"person": 768, "garment": 768}),
+                omfa_plan(f"shipped: {label}"), omfa_plan("person|garment|head 768 (the layout before)",
+                                                            panels={"person": 768, "garment": 768, "head": 768})]
+    rows, out["canvases"] = _rows(canvases, ref.flops()["total"], "vs_shipped_canvas_same_sampler")
+    print("\n### Canvases under the paper sampler; ratio = vs the shipped canvas\n")
+    print(table(head, rows))
+    # 3. peers: one try-on image at 768 x 1024 each
+    fast = omfa_plan("OMFA fast, shipped canvas", 20, guidance_until=0.5)
+    paper_ = paper_reference()
+    paper_.name = "OMFA paper sampler, shipped canvas"
+    rows, out["peers"] = _rows([*peer_plans(), paper_, fast], ref.flops()["total"], "vs_omfa_paper_sampler")
+    print("\n### One try-on image at 768x1024; ratio = vs OMFA with the paper sampler on its shipped canvas\n")
+    print(table(head, rows))
+    # 4. multi-view, fast sampler
+    mv = []
+    for views in (1, 4, 8):
+        for k in (1, 4):
+            if k <= views:
+                mv.append(("joint canvas", views, k, omfa_plan(f"{views} view(s), {k} per canvas", 20,
+                                                                guidance_until=0.5, views=views, views_per_canvas=k)))
+                mv.append(("clean panels once", views, k, reference_multiview_plan(
+                    f"{views} view(s), {k} per canvas, garment|head once per step", views, k)))
+    rows, out["multiview"] = [], []
+    base = {d: next(p for dd, v, k, p in mv if dd == d and v == 1).flops()["total"] for d, *_ in mv}
+    for design, views, k, p in mv:
+        f = p.flops()["total"]
+        rows.append([p.name, f"{f / 1e12:.0f}", f"{f / base[design]:.2f}x"])
+        out["multiview"].append({"design": design, "views": views, "views_per_canvas": k, "total": f / 1e12,
+                                 "vs_one_view": f / base[design]})
+    print("\n### Multi-view, fast sampler, shipped canvas: TFLOP per request; ratio = vs one view of the same "
+          "design\n")
+    print(table(["plan", "total", "vs one view"], rows))
+    return out
 
 
 # ================================================================================================ cpu
@@ -256,15 +296,15 @@ def main(argv: list[str] | None = None) -> int:
     parts = [p.strip() for p in args.only.split(",") if p.strip()]
     path = Path(args.json)
     results = json.loads(path.read_text()) if path.is_file() else {}
-    results["machine"] = {"cpus": os.cpu_count(), "load_average": os.getloadavg()[0], "when": time.strftime("%Y-%m-%d %H:%M")}
-    if "flops" in parts:
-        results["flops"] = bench_flops()
-    if "cpu" in parts:
-        results["cpu"] = bench_cpu(args.model, args.data, args.repeats, args.compile)
-    if "views" in parts:
-        results["views"] = bench_views(args.model, args.data, args.repeats)
-    if "quality" in parts:
-        results["quality"] = bench_quality(args.model, args.data, args.n)
+    machine = {"cpus": os.cpu_count(), "load_average": os.getloadavg()[0], "when": time.strftime("%Y-%m-%d %H:%M")}
+    runs = {"flops": lambda: bench_flops(), "cpu": lambda: bench_cpu(args.model, args.data, args.repeats, args.compile),
+            "views": lambda: bench_views(args.model, args.data, args.repeats),
+            "quality": lambda: bench_quality(args.model, args.data, args.n)}
+    for part, run in runs.items():
+        if part in parts:
+            results[part] = run()
+            # each part keeps the machine it ran on ("machine" at the top: the parts run before this was kept)
+            results.setdefault("machine_by_part", {})[part] = machine
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=1, default=str))
     print(f"\nwrote {path}")

@@ -15,12 +15,15 @@ from omfa_testing import small_model_folder
 def test_bench_flops_prints_sdxl_numbers(capsys):
     assert cli.main(["bench", "flops", "--preset", "sdxl", "--size", "768x1024", "--panels", "person,garment"]) == 0
     out = capsys.readouterr().out
-    assert "10.68 TFLOP per UNet forward" in out and "1068.0 TFLOP per image" in out
+    assert "10.68 TFLOP per UNet forward" in out and "UNet 1068.0 + VAE 14.9 = 1082.9 TFLOP per request" in out
+    assert "sampling paper: 50 steps" in out and "1.00x the paper sampler" in out
 
 
-def test_bench_flops_bad_panels_is_a_clear_error(capsys):
-    assert cli.main(["bench", "flops", "--panels", "person,shoes"]) == 2
-    assert "--panels" in capsys.readouterr().err
+@pytest.mark.parametrize("panels", ["person,shoes", "person=768,person=768", "person=wide,garment=768", "garment=768"])
+def test_bench_flops_bad_panels_is_a_clear_error(panels, capsys):
+    assert cli.main(["bench", "flops", "--panels", panels]) == 2
+    err = capsys.readouterr().err
+    assert "--panels" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
 def test_try_off_on_a_sample_writes_png_with_metadata(tmp_path, capsys):
