@@ -76,6 +76,8 @@ class ItemOutcome:
     output: Optional[Path] = None
     error: str = ""
     seconds: float = 0.0
+    reason: str = ""             # why it failed, for a UI's advice: "no-person" (the person gate refused a photo)
+    outside_world: str = ""      # the demo model's warning when an input is outside its world (engine.domain)
 
 
 @dataclass
@@ -226,12 +228,15 @@ BatchProgress = Callable[[int, int, ItemOutcome], None]  # items finished (incl.
 
 
 class BatchRunner:
-    """Runs items on one pipeline. ``sampling``: TryOnRequest fields shared by every item (steps, seed...)."""
+    """Runs items on one pipeline. ``sampling``: TryOnRequest fields shared by every item (steps, seed...).
+    ``person_check``: every client photo and garment photo goes through the person gate (engine.gate) first;
+    an item whose photo shows nobody fails with that reason and the others run."""
 
-    def __init__(self, pipe, out: str | Path, sampling: Optional[dict] = None) -> None:
+    def __init__(self, pipe, out: str | Path, sampling: Optional[dict] = None, person_check: bool = True) -> None:
         self.pipe = pipe
         self.out = Path(out).expanduser()
         self.sampling = dict(sampling or {})
+        self.person_check = person_check
         self._cache: dict[tuple, object] = {}
 
     # ------------------------------------------------------------------ fingerprint and outputs
@@ -298,6 +303,8 @@ class BatchRunner:
     def _run_item(self, item: BatchItem, cancel) -> ItemOutcome:
         from engine.body.estimate import EstimatorUnavailable
         from engine.body.render import RenderError
+        from engine.domain import describe
+        from engine.gate import NoPersonFound
         from engine.body.state import BodyStateError
         from engine.export import save_png
         from engine.images import ImageError
@@ -321,20 +328,25 @@ class BatchRunner:
                               "garment_is_photo": item.garment_is_photo}}
             out = save_png(result.outputs[0], self.output(item), meta)
             err.unlink(missing_ok=True)
-            return ItemOutcome(item, "done", out, seconds=time.perf_counter() - t0)
+            return ItemOutcome(item, "done", out, seconds=time.perf_counter() - t0,
+                               outside_world=describe(result.settings.get("outside_world")))
         except (RequestError, ImageError, EstimatorUnavailable, RenderError, BodyStateError, BatchError,
-                OSError) as e:  # OSError: an input moved or deleted since planning; StorageError: a failed write
+                NoPersonFound, OSError) as e:  # OSError: an input moved or deleted since planning
             message = str(e) if not isinstance(e, OSError) or isinstance(e, StorageError) else \
                 f"{getattr(e, 'filename', None) or item.key}: cannot be read ({e.strerror or e})"
             try:
                 write_text(err, message + "\n")
             except StorageError:
                 pass
-            return ItemOutcome(item, "failed", error=message, seconds=time.perf_counter() - t0)
+            return ItemOutcome(item, "failed", error=message, seconds=time.perf_counter() - t0,
+                               reason="no-person" if isinstance(e, NoPersonFound) else "")
 
     # ------------------------------------------------------------------ inputs (each made once, kept)
     def _request(self, item: BatchItem, cancel) -> Optional[TryOnRequest]:
         lay = self.pipe.layout
+        self._gate(item.person)  # before any work: a photo with nobody in it fails the item, nothing is written
+        if item.garment_is_photo:
+            self._gate(item.garment)
         garment = self._garment(item, cancel)
         if garment is None:
             return None
@@ -354,6 +366,23 @@ class BatchRunner:
         if key not in self._cache:
             self._cache[key] = read_image(path).pixels
         return self._cache[key]
+
+    def _gate(self, path: Path) -> None:
+        """The person gate on a photo (once per photo per run): NoPersonFound naming the file."""
+        if not self.person_check:
+            return
+        from engine.gate import NoPersonFound, find_person
+
+        key = ("gate", path)
+        if key not in self._cache:
+            from engine.body.blazepose import BlazePoseUnavailable
+
+            try:
+                self._cache[key] = find_person(self._photo(path)).found
+            except BlazePoseUnavailable:
+                self._cache[key] = True  # no gate here: the estimator says what is missing where it is needed
+        if not self._cache[key]:
+            raise NoPersonFound(path.name, path=path)
 
     def _fit(self, path: Path, panel: str) -> np.ndarray:
         from engine.images import fit
@@ -392,11 +421,8 @@ class BatchRunner:
 
         key = ("estimate", path)
         if key not in self._cache:
-            est = estimate_pose(self._photo(path))
-            if est is None:
-                raise BatchError(f"{path.name}: no person found in the photo (needed for its head and its own "
-                                 "pose); give a head image, or another pose")
-            self._cache[key] = est
+            # the photo went through the gate in _request (or the user turned it off)
+            self._cache[key] = estimate_pose(self._photo(path), person_check=False, name=path.name)
         return self._cache[key]
 
     def _head(self, item: BatchItem) -> np.ndarray:

@@ -134,6 +134,7 @@ def run_chain(pipe, chain: Chain, progress: Optional[ChainProgress] = None,
             result = pipe.run(request, None if progress is None else (lambda p, i=i: progress(i, n, p)), cancel)
         except RequestError as e:
             raise RequestError(e.field, f"stage {i + 1} of {n} ({st.name}): {e.message}") from None
+        _pass_on_outside_world(result, st.links, results)
         results.append(result)
         if not result.ok:
             return ChainResult("cancelled", chain, results, requests)
@@ -215,3 +216,14 @@ def turntable(pose_guides: Sequence[np.ndarray], head: Optional[np.ndarray], gar
                            label=f"{label} · views {start + 1}-{start + len(chunk)} of {n}".strip(" ·"), **s)
         stages.append(Stage(f"views {start + 1}-{start + len(chunk)} of {n}", req, list(links)))
     return Chain("turntable", stages, label=label)
+
+
+def _pass_on_outside_world(result: Result, links: Sequence[Link], earlier: Sequence[Result]) -> None:
+    """An input made by an earlier stage from an input outside the model's world (engine.domain) is outside
+    it too: say so on this stage's result (its own inputs were checked by the pipeline)."""
+    for ln in links:
+        source = earlier[ln.stage].settings.get("outside_world")
+        if source and "outside_world" in result.settings:
+            result.settings["outside_world"][ln.field] = {
+                "inside": False, "from_stage": ln.stage,
+                "reasons": [f"made by stage {ln.stage + 1} from {', '.join(sorted(source))} input(s) outside it"]}

@@ -21,9 +21,28 @@ def save_png(image: np.ndarray, path: str | Path, metadata: dict[str, Any]) -> P
     info = PngInfo()
     info.add_itxt(KEY, json.dumps(metadata, default=_jsonable))
     info.add_text("Software", "OMFA Desktop")
+    warning = outside_world_warning(metadata)
+    if warning:  # PNG's own "Warning" keyword: any image viewer shows it, not only OMFA
+        info.add_itxt("Warning", warning)
     with atomic_path(path) as tmp:
         Image.fromarray(np.asarray(image, np.uint8)).save(tmp, format="PNG", pnginfo=info)
     return Path(path)
+
+
+def outside_world(metadata: dict[str, Any]) -> dict:
+    """The inputs the demo model flagged as outside its synthetic world (engine.domain), from a result's
+    metadata ({} when none, or when the model is not a synthetic-world model)."""
+    result = metadata.get("result") if isinstance(metadata, dict) else None
+    settings = result.get("settings") if isinstance(result, dict) else None
+    found = settings.get("outside_world") if isinstance(settings, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
+def outside_world_warning(metadata: dict[str, Any]) -> str:
+    """One line saying the result is outside the model's world ("" when it is not)."""
+    from engine.domain import describe
+
+    return describe(outside_world(metadata))
 
 
 def read_png_metadata(path: str | Path) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import torch
 from engine.codec import Codec, VaeCodec, decode_in_chunks, encode_in_chunks, images_per_call, to_tensor, to_uint8
 from engine.device import DevicePolicy, OutOfMemory, free_memory, is_out_of_memory, select_device, use_sdpa
 from engine.diffusion import make_scheduler, sample, schedulers_for
+from engine.domain import check_request, is_world_model
 from engine.layout import GENERATED, Task
 from engine.integrity import (NonFiniteError, check_diffusers_weights, check_folder, check_output_finite,
                               diffusers_weights, refuse_pickle_file, refuse_pickle_only)
@@ -373,6 +374,12 @@ class Pipeline:
         settings = {**request.settings(), "model": self.model.config.name, "model_trained": self.trained,
                     "device": self.policy.device, "precision": self.policy.precision}
         settings["noise_prior"] = prior is not None  # what ran, so a replay on another model runs the same
+        if is_world_model(self.model.config):  # a model of the synthetic world says when an input is not of it
+            # inputs made by an earlier stage of a chain are the model's own output: run_chain passes on
+            # that stage's verdict instead
+            linked = {ln.get("field") for ln in (request.chain or {}).get("links", [])}
+            settings["outside_world"] = {p: v for p, v in check_request(request).items()
+                                         if p not in generated and p not in linked}
         if self.vae_folder is not None:
             settings["vae"] = str(self.vae_folder)
         if self.uncond_panel and not turbo:

@@ -12,7 +12,14 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--self-test" in argv:  # headless, before anything imports Qt: the same check as ``omfa --self-test``
+        from engine.selftest import main as self_test
+
+        return self_test(argv)
     ap = argparse.ArgumentParser(prog="omfa-desktop", description="OMFA Desktop: virtual try-on and try-off")
+    ap.add_argument("--self-test", action="store_true",
+                    help="check the installation without a display and print one line (see README)")
     ap.add_argument("--model", help="an OMFA model folder (default: the saved setting, else the demo model)")
     ap.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (this session only)")
     ap.add_argument("--precision", choices=["auto", "fp16", "bf16", "fp32"], help="this session only")

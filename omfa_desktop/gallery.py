@@ -16,12 +16,26 @@ from omfa_desktop.model.jobs import MODE_LABELS, format_seconds
 from omfa_desktop.qtutil import ImageView, scaled_pixmap
 
 
-def _icon(img: np.ndarray, garment: bool, size: QSize) -> QIcon:
+OUTSIDE_BADGE = "NOT ITS WORLD"  # on a result whose input the demo model was never trained on (engine.domain)
+OUTSIDE_COLOR = "#c2410c"
+
+
+def _icon(img: np.ndarray, garment: bool, size: QSize, outside: bool = False) -> QIcon:
     pm = QPixmap(size)
     pm.fill(QColor("#f3f3f3"))
     thumb = scaled_pixmap(img, size.width(), size.height())
     p = QPainter(pm)
     p.drawPixmap((size.width() - thumb.width()) // 2, (size.height() - thumb.height()) // 2, thumb)
+    if outside:  # a band across the top, so it is seen before the picture is taken for a real answer
+        f = QFont()
+        f.setPixelSize(9)
+        f.setBold(True)
+        p.setFont(f)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QColor(OUTSIDE_COLOR))
+        p.drawRect(0, 0, size.width(), 14)
+        p.setPen(QColor("white"))
+        p.drawText(0, 0, size.width(), 14, Qt.AlignmentFlag.AlignCenter, OUTSIDE_BADGE)
     if garment:
         f = QFont()
         f.setPixelSize(10)
@@ -66,6 +80,12 @@ class GalleryWidget(QWidget):
         self.title.setStyleSheet("font-weight: 600;")
         self.outputs_box = QGridLayout()
         self.inputs_box = QGridLayout()
+        self.world = QLabel()  # the demo model's "outside its world" badge on the selected result
+        self.world.setObjectName("outsideWorld")
+        self.world.setWordWrap(True)
+        self.world.setStyleSheet(f"#outsideWorld {{ background: #fff1e6; color: {OUTSIDE_COLOR}; border: 1px solid "
+                                 f"{OUTSIDE_COLOR}; border-radius: 4px; padding: 4px; font-size: 11px; }}")
+        self.world.hide()
         self.info = QLabel()
         self.info.setWordWrap(True)
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -103,6 +123,7 @@ class GalleryWidget(QWidget):
         dl = QVBoxLayout(detail)
         dl.setContentsMargins(0, 0, 0, 0)
         dl.addWidget(self.title)
+        dl.addWidget(self.world)
         out_label = QLabel("Result")
         out_label.setStyleSheet("color: palette(mid);")
         dl.addWidget(out_label)
@@ -176,8 +197,9 @@ class GalleryWidget(QWidget):
             img = e.output_images()[0]
         except Exception:  # noqa: BLE001 - a missing file shows as an empty icon
             img = np.full((128, 96, 3), 220, np.uint8)
-        item = QListWidgetItem(_icon(img, e.is_garment, self.ICON), e.title())
-        item.setToolTip(f"{e.id}\n{e.folder}")
+        outside = e.outside_world
+        item = QListWidgetItem(_icon(img, e.is_garment, self.ICON, bool(outside)), e.title())
+        item.setToolTip(f"{e.id}\n{e.folder}" + (f"\n{outside}" if outside else ""))
         return item
 
     # ------------------------------------------------------------------ detail
@@ -194,6 +216,7 @@ class GalleryWidget(QWidget):
         e = self.current()
         for b in (self.use_button, self.restore_button, self.save_button, self.delete_button):
             b.setEnabled(e is not None)
+        self.world.hide()
         if e is None:
             self.title.setText("No results yet: run a job and it appears here.")
             self.info.setText("")
@@ -205,6 +228,12 @@ class GalleryWidget(QWidget):
         self.layer_button.setEnabled(e.task in ("try-on", "multi-view"))
         self.animate_button.setEnabled(len(e.outputs) > 1)
         badge = "  [GARMENT]" if e.is_garment else ""
+        outside = e.outside_world
+        if outside:
+            badge += f"  [{OUTSIDE_BADGE}]"
+            self.world.setText(f"<b>{OUTSIDE_BADGE}</b> — {outside[0].upper()}{outside[1:]}. It was trained only on "
+                               "its synthetic mannequin world; load a model for real photos under Edit → Settings.")
+            self.world.show()
         self.title.setText(f"{MODE_LABELS.get(e.mode, e.task)}{badge} — "
                            f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(e.created))}")
         try:

@@ -20,18 +20,23 @@ class ImageSlot(QFrame):
     changed()               the image was set or cleared
     error(message, details) a file could not be used (the slot keeps its previous image)
     notice(message)         a file was used but had to be changed (rotated, reduced to 8 bits, first frame...)
+    refused(message)        ``person_check`` slots: the person gate (engine.gate) found nobody in the image; the
+                            slot keeps its previous image and says so on itself, with "Use anyway"
     """
 
     changed = Signal()
     error = Signal(str, str)
     notice = Signal(str)
+    refused = Signal(str)
 
     def __init__(self, key: str, title: str, hint: str = "", optional: bool = False,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, person_check: bool = False) -> None:
         super().__init__(parent)
         self.key = key
         self.title = title
         self.optional = optional
+        self.person_check = person_check
+        self._refused: tuple | None = None  # (pixels, label, path) of the image the gate refused
         self.image: np.ndarray | None = None
         self.path: Path | None = None
         self.label = ""
@@ -56,6 +61,18 @@ class ImageSlot(QFrame):
         self.clear_button.setToolTip("Clear")
         self.open_button.clicked.connect(self.open_dialog)
         self.clear_button.clicked.connect(self.clear)
+        # the person gate's refusal, said on the slot itself (a message bar far away is easy to miss)
+        self.problem = QLabel()
+        self.problem.setObjectName("slotProblem")
+        self.problem.setWordWrap(True)
+        self.problem.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.problem.setStyleSheet("#slotProblem { color: #b42318; font-size: 10px; font-weight: 600; }")
+        self.problem.hide()
+        self.use_anyway = QPushButton("Use anyway")
+        self.use_anyway.setToolTip("Use the image although no person was found in it")
+        self.use_anyway.setStyleSheet("font-size: 10px;")
+        self.use_anyway.clicked.connect(self.accept_refused)
+        self.use_anyway.hide()
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.open_button, 1)
@@ -66,6 +83,8 @@ class ImageSlot(QFrame):
         lay.addWidget(self.caption)
         lay.addWidget(self.view, 1)
         lay.addWidget(self.name_label)
+        lay.addWidget(self.problem)
+        lay.addWidget(self.use_anyway)
         lay.addLayout(row)
         self.setMinimumWidth(112)
         self.setMaximumWidth(150)
@@ -103,14 +122,58 @@ class ImageSlot(QFrame):
             self.error.emit(f"{self.title}: {path.name} could not be read ({e.__class__.__name__}: {e})",
                             traceback.format_exc())
             return False
-        self.path = path
         self.last_dir = str(path.parent)
+        if not self._admit(read.pixels, path.name, path):
+            return False
+        self.path = path
         self.set_image(read.pixels, path.name)
         if read.notes:  # e.g. rotated upright, first frame of an animation: usable, but the user should know
             self.notice.emit(f"{self.title}: {path.name}: {'; '.join(read.notes)}.")
         return True
 
+    def _admit(self, pixels: np.ndarray, label: str, path: Path | None = None) -> bool:
+        """The person gate on an image the user gives: False (and the refusal shown on the slot) when it finds
+        nobody. A gate that cannot run here (no BlazePose runtime) lets the image through."""
+        if not self.person_check:
+            return True
+        from engine.body.blazepose import BlazePoseUnavailable
+        from engine.gate import find_person
+
+        try:
+            found = find_person(pixels).found  # ~50-100 ms, like decoding the file just before it
+        except BlazePoseUnavailable:
+            return True
+        if found:
+            return True
+        self._refused = (pixels, label, path)
+        message = f"No person found in {label}."
+        self.problem.setText(message)
+        self.problem.setToolTip(f"The person check found nobody in {path or label}; the slot keeps "
+                                "its image. Choose a photo of a person, or 'Use anyway'.")
+        self.problem.show()
+        self.use_anyway.show()
+        self._set_style(False, True)
+        self.refused.emit(f"{self.title}: no person found in {label}; choose a photo of a person, or 'Use anyway'")
+        return False
+
+    def accept_refused(self) -> bool:
+        """'Use anyway': put the image the person gate refused into the slot. False when there is none."""
+        if self._refused is None:
+            return False
+        pixels, label, path = self._refused
+        self.set_image(pixels, label)
+        self.path = path
+        if path is not None:
+            self.name_label.setToolTip(f"{path} ({pixels.shape[1]}×{pixels.shape[0]}; used without a person)")
+        return True
+
+    def _hide_problem(self) -> None:
+        self._refused = None
+        self.problem.hide()
+        self.use_anyway.hide()
+
     def set_image(self, img: np.ndarray | None, label: str = "") -> None:
+        self._hide_problem()
         self.image = None if img is None else np.asarray(img, np.uint8)
         if img is None:
             self.path = None
@@ -178,7 +241,9 @@ class ImageSlot(QFrame):
         elif mime.hasImage():
             from omfa_desktop.qtutil import from_qimage
 
-            self.set_image(from_qimage(mime.imageData()), "dropped image")
+            img = from_qimage(mime.imageData())
+            if self._admit(img, "the dropped image"):
+                self.set_image(img, "dropped image")
             event.acceptProposedAction()
         else:
             event.ignore()

@@ -202,6 +202,7 @@ class MainWindow(QMainWindow):
         for slot in self.slots.values():
             slot.error.connect(lambda msg, det: self.show_message(msg, det, "error"))
             slot.notice.connect(lambda msg: self.show_message(msg, "", "info"))
+            slot.changed.connect(lambda s=slot: self._check_world(s.key))
         self.session.on_change(self._session_changed)
         self.pose.error.connect(self._pose_error)
         self.pose.bodyModelChanged.connect(self._body_model_changed)
@@ -216,6 +217,7 @@ class MainWindow(QMainWindow):
         q.jobProgress.connect(lambda job, preview: self.current_job.show_progress(
             job, preview, self.model_info is not None and not self.model_info["trained"]))
         q.jobDone.connect(self._on_job_done)
+        q.jobDone.connect(lambda job: self._world_notice(job.outside_world()))
         self.gallery.useAsGarment.connect(self.use_as_garment)
         self.gallery.restoreRequested.connect(lambda e: self.restore(e.metadata, source=e.id))
         self.gallery.message.connect(self.show_message)
@@ -393,6 +395,19 @@ class MainWindow(QMainWindow):
         self.body_label.setText(f"body: {body_label(name)}" if name else "")
         if note:
             self.show_message(f"SMPL-X folder: {note} The shipped OMFA mannequin is used instead.", "", "warning")
+
+    def _check_world(self, key: str) -> None:
+        """A model of the synthetic world only (the demo's preset): the banner comes back when an input given
+        to it is not of that world (engine.domain)."""
+        info = self.model_info or {}
+        if info.get("preset") == "demo" and self.slots[key].image is not None:
+            from engine.domain import check_images, describe
+
+            self._world_notice(describe(check_images({key: self.slots[key].image}, info.get("panel_sizes", {}))))
+
+    def _world_notice(self, line: str) -> None:
+        if line:
+            self.notice.show_outside_world(line)
 
     def _notice_dismissed(self) -> None:
         self.settings.notice_dismissed = True

@@ -268,6 +268,10 @@ def body_key(folder: str, gender: str) -> tuple:
     return (str(root), gender, stamp)
 
 
+# what to do when no pose can be had from a photo, said the app's way (the command line says --box)
+APP_POSE_ADVICE = "draw the person box (Edit → Estimate pose in a person box…), or pose the body by hand in the viewport"
+
+
 class GuideWorker(QObject):
     """Renders pose guides (engine.body.guide.pose_guides) on the guide thread; stale requests are skipped.
 
@@ -330,6 +334,11 @@ class GuideWorker(QObject):
 
                 head = head_crop(spec["image"], est, *spec["head_size"], body_model=body)
         except Exception as e:  # noqa: BLE001 - every failure becomes a message
+            from engine.body.estimate import EstimatorUnavailable
+            from engine.gate import NoPersonFound
+
+            if isinstance(e, (EstimatorUnavailable, NoPersonFound)) and not e.hint:  # the app's own advice
+                e.hint = APP_POSE_ADVICE
             self.failed.emit(token, readable_error(e), traceback.format_exc())
             return
         self.estimated.emit(token, {"state": est.state, "camera": est.camera.to_dict(), "box": est.box,

@@ -16,6 +16,7 @@ landmarks become an SMPL-X pose.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,6 +143,30 @@ def _prefilter(img, side, out_size):
     return np.asarray(small), f
 
 
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """Silence file descriptor 2 for the block: native libraries write there behind Python's back, and a
+    command's error output should be its own one-line messages. Python-level stderr is flushed first."""
+    import os
+    import sys
+
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no real stderr (a windowed app): nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+
+
 class BlazePose:
     """The two interpreters, loaded once (about 10 MB of weights); ``estimate`` is thread-compatible."""
 
@@ -151,10 +176,11 @@ class BlazePose:
             raise BlazePoseUnavailable("BlazePose cannot run: missing " + "; ".join(missing))
         from ai_edge_litert.interpreter import Interpreter
 
-        self.det = Interpreter(model_path=str(det_model), num_threads=num_threads)
-        self.det.allocate_tensors()
-        self.lmk = Interpreter(model_path=str(lmk_model), num_threads=num_threads)
-        self.lmk.allocate_tensors()
+        with _quiet_native_stderr():  # TF Lite prints "INFO: Created ... XNNPACK delegate" on the C stderr
+            self.det = Interpreter(model_path=str(det_model), num_threads=num_threads)
+            self.det.allocate_tensors()
+            self.lmk = Interpreter(model_path=str(lmk_model), num_threads=num_threads)
+            self.lmk.allocate_tensors()
         self.det_in = self.det.get_input_details()[0]["index"]
         od = self.det.get_output_details()
         # outputs: Identity (1,2254,12) regressors, Identity_1 (1,2254,1) score logits

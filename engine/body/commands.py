@@ -7,6 +7,7 @@ runs it standalone.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -39,8 +40,75 @@ def register(subparsers) -> argparse.ArgumentParser:
     render.add_argument("--style", choices=sorted(STYLES), default="parts_shaded")
     render.add_argument("--mirror", action="store_true", help="mirror the pose left/right")
     render.add_argument("--out", type=Path, default=Path("pose_renders"), help="output folder")
+
+    est = actions.add_parser("estimate", help="estimate the pose of the person in a photo, as a body state JSON",
+                             description="Estimate the pose of the person in a photo (hmr2 when --hmr2 is given, "
+                                         "else the built-in BlazePose) and write it as a body state JSON that "
+                                         "--state takes (omfa try-on --state pose.json).")
+    est.add_argument("--person", required=True, type=Path, help="the photo")
+    est.add_argument("--box", type=_box, help="x0,y0,x1,y1: the person's box in photo pixels (default: the whole "
+                                               "photo)")
+    est.add_argument("--backend", choices=("auto", "hmr2", "blazepose"), default="auto")
+    est.add_argument("--hmr2", type=Path, help="an hmr2 (4D-Humans) folder (see README, 'Pose from a photo')")
+    est.add_argument("--out", type=Path, default=Path("pose.json"), help="output JSON (default pose.json)")
+    est.add_argument("--no-person-check", dest="person_check", action="store_false",
+                     help="estimate even when the person gate finds nobody in the photo")
     pose.set_defaults(func=run, _pose_parser=pose)
     return pose
+
+
+def _box(text: str) -> tuple[float, float, float, float]:
+    try:
+        x0, y0, x1, y1 = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"the box must be four numbers x0,y0,x1,y1 in pixels, got {text!r}") from None
+    return x0, y0, x1, y1
+
+
+def run_estimate(args: argparse.Namespace) -> int:
+    """``omfa pose estimate``: the photo's pose as a BodyState JSON (with where it came from in its
+    description); errors are one line with the command line's advice."""
+    from engine.body.estimate import EstimatorUnavailable, estimate_pose
+    from engine.body.hmr2 import Hmr2Adapter, Hmr2Error
+    from engine.errors import OmfaError
+    from engine.gate import NoPersonFound, cli_message
+    from engine.images import ImageError, read_image
+    from engine.persist import StorageError, write_text
+
+    try:
+        read = read_image(args.person)
+    except ImageError as e:
+        print(f"error: --person: {e}", file=sys.stderr)
+        return 1
+    name = read.path.name
+    try:
+        hmr2 = Hmr2Adapter(args.hmr2) if args.hmr2 else None
+        est = estimate_pose(read.pixels, args.box, args.backend, hmr2, person_check=args.person_check, name=name)
+    except NoPersonFound as e:
+        print(f"error: {cli_message(e)}", file=sys.stderr)
+        return 1
+    except (EstimatorUnavailable, Hmr2Error) as e:
+        advice = "give --box x0,y0,x1,y1 around the person" if "found no person" in str(e) else \
+            "pass --backend blazepose, or set up hmr2 (README, 'Pose from a photo')"
+        print(f"error: {e.for_people()}; {advice}", file=sys.stderr)
+        return 1
+    except OmfaError as e:
+        print(f"error: {e.for_people()}", file=sys.stderr)
+        return 1
+    x0, y0, x1, y1 = (round(v) for v in est.box)
+    data = est.state.to_dict()
+    data["name"] = read.path.stem
+    data["description"] = (f"estimated from {name} ({read.pixels.shape[1]}x{read.pixels.shape[0]}) with "
+                           f"{est.backend}, person box {x0},{y0},{x1},{y1}"
+                           + (f"; {'; '.join(est.notes)}" if est.notes else ""))
+    try:
+        write_text(args.out, json.dumps(data, indent=1) + "\n")
+    except StorageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"pose of {name} ({est.backend}, person box {x0},{y0}-{x1},{y1}) written to {args.out}; "
+          f"use it with --state {args.out}")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
     from engine.body.presets import PresetError, list_presets, load_preset
     from engine.body.state import BodyState, BodyStateError
 
+    if getattr(args, "pose_action", None) == "estimate":
+        return run_estimate(args)
     if getattr(args, "pose_action", None) != "render":
         args._pose_parser.print_help()
         return 2

@@ -39,13 +39,20 @@ def fit_camera(camera: Camera, width: int, height: int) -> Camera:
 
 
 def estimate_pose(image: np.ndarray, box: Optional[Sequence[float]] = None, backend: str = "auto",
-                  hmr2: Optional[Hmr2Adapter] = None, body_model=None) -> PoseEstimate:
+                  hmr2: Optional[Hmr2Adapter] = None, body_model=None, person_check: bool = True,
+                  name: str = "the photo") -> PoseEstimate:
     """SMPL-X pose and camera of the person in ``image`` (H, W, 3) uint8.
 
     box : (x0, y0, x1, y1) in image pixels, or None for the whole image
     backend : "auto" (hmr2 when it is set up, else blazepose), "hmr2" or "blazepose"
     hmr2 : the configured adapter (None: hmr2 is not configured)
     body_model : engine.body.model.BodyModel whose rest pelvis the translation is solved for (the mannequin)
+    person_check : run the person gate (engine.gate) on the photo (or the box) first, whatever the backend,
+        and raise engine.gate.NoPersonFound (naming ``name``) when it finds nobody
+    name : how messages call the photo (its file name)
+
+    Errors carry no advice on what to do next: that depends on the caller (a command line has --box, the
+    app has the person-box dialog and the viewport), which sets ``hint``.
     """
     from engine.body.model import BodyModel
 
@@ -53,6 +60,11 @@ def estimate_pose(image: np.ndarray, box: Optional[Sequence[float]] = None, back
         raise EstimatorUnavailable(f"unknown pose estimator {backend!r}; choose one of {', '.join(BACKENDS)}")
     if box is not None:
         box = _check_box(box, image.shape[1], image.shape[0])
+    if person_check:
+        from engine.gate import require_person
+
+        crop, _ = _crop(image, box)
+        require_person(crop, name + (" inside the person box" if box is not None else ""))
     model = body_model or BodyModel.load_mannequin()
     reasons = []
     if backend in ("auto", "hmr2"):
@@ -70,17 +82,17 @@ def estimate_pose(image: np.ndarray, box: Optional[Sequence[float]] = None, back
         missing = blazepose.available()
         if not missing:
             crop, (ox, oy) = _crop(image, box)
-            lm = _blazepose_detector().estimate(crop)
+            # the gate has already said there is a person: take BlazePose's landmarks even when its own
+            # detector is less sure than its default 0.5
+            lm = _blazepose_detector().estimate(crop, min_det_score=0.0 if person_check else 0.5)
             if lm is None:
-                raise EstimatorUnavailable("BlazePose found no person in the photo"
-                                           + (" inside the box" if box is not None else "")
-                                           + "; draw the person box, or pose the body by hand in the viewport")
+                raise EstimatorUnavailable(f"BlazePose found no person in {name}"
+                                           + (" inside the person box" if box is not None else ""))
             lm.image_xy = lm.image_xy + (ox, oy)
             lm.box = (lm.box[0] + ox, lm.box[1] + oy, lm.box[2] + ox, lm.box[3] + oy)
             return fit_landmarks(lm, (image.shape[1], image.shape[0]), model)
         reasons.append("blazepose: missing " + "; ".join(missing))
-    raise EstimatorUnavailable("no pose estimator is available — " + " | ".join(reasons)
-                               + ". Pose the body by hand in the viewport instead.")
+    raise EstimatorUnavailable("no pose estimator is available — " + " | ".join(reasons))
 
 
 _DETECTOR: list = []

@@ -1,5 +1,6 @@
 """``omfa``: the engine from the command line (no display needed).
 
+    omfa --self-test [--verbose]      check the installation (one line: OK or FAILED: stage: reason)
     omfa doctor                       environment, device policy, GL, models
     omfa try-off --person P.png       take the garment off a photo
     omfa try-on --garment G.png --head H.png --pose walking [--views 8]
@@ -43,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     parser = argparse.ArgumentParser(prog="omfa", description="OMFA: try-on and try-off in any pose, one model.")
+    parser.add_argument("--self-test", action="store_true",
+                        help="check the installation without a display (demo model, a 4-step try-off, a guide "
+                             "render, BlazePose) and print one line; --verbose says where everything came from")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     # Order is the order of `omfa --help`: set-up, model files, generation, chained work, tools.
     for group in (doctor, models, model_files, generate, work, bench, pose, training, distill, evaluation, wardrobe):
@@ -51,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--self-test" in argv:  # the installation check, the same from a source install as from the bundle
+        from engine.selftest import main as self_test
+
+        return self_test(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):

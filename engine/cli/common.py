@@ -68,7 +68,9 @@ def load_pipeline(args):
     return pipe
 
 
-def read_input(path: str | None, size: tuple[int, int], what: str):
+def read_input(path: str | None, size: tuple[int, int] | None, what: str, person_check: bool = False):
+    """The image file given as ``--what``, fitted into ``size`` (None: as read). ``person_check``: refuse it
+    with one line when the person gate finds nobody in it (before fitting: the gate sees the whole photo)."""
     from engine.images import ImageError, fit, read_image
 
     if path is None:
@@ -80,7 +82,36 @@ def read_input(path: str | None, size: tuple[int, int], what: str):
         raise CliError(f"--{what}: {e}") from None
     for note in read.notes:  # what was changed to use the file (rotation, bit depth, frames...): said, not fatal
         print(f"note: --{what}: {read.path.name}: {note}", file=sys.stderr)
-    return fit(read.pixels, *size)
+    if person_check:
+        check_person(read.pixels, read.path)
+    return fit(read.pixels, *size) if size is not None else read.pixels
+
+
+def check_person(pixels, path) -> None:
+    """The person gate (engine.gate) on a photo given on the command line: a CliError naming the file and
+    saying how to skip the check when there is nobody in it."""
+    from engine.gate import NoPersonFound, cli_message, require_person
+
+    try:
+        require_person(pixels, Path(path).name, path)
+    except NoPersonFound as e:
+        raise CliError(cli_message(e)) from None
+
+
+def person_check_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-person-check", dest="person_check", action="store_false",
+                   help="use the photo(s) even when the person gate finds nobody in them")
+
+
+def warn_outside_world(result, what: str = "") -> bool:
+    """Print the demo model's warning when an input did not look like its synthetic world (engine.domain);
+    True when it did not."""
+    from engine.domain import describe
+
+    line = describe(result.settings.get("outside_world"))
+    if line:
+        print(f"warning: {what + ': ' if what else ''}{line}", file=sys.stderr)
+    return bool(line)
 
 
 def run_request(pipe, request, out: Path, quiet: bool) -> int:
@@ -104,6 +135,7 @@ def run_request(pipe, request, out: Path, quiet: bool) -> int:
     for i, img in enumerate(outs):
         path = out if len(outs) == 1 else out.with_name(f"{out.stem}_view{i:02d}{out.suffix or '.png'}")
         paths.append(save_png(img, path, {**meta, "view": i}))
+    warn_outside_world(result)
     t = result.timings
     print(f"{request.task}: wrote {', '.join(map(str, paths))} ({t['total']:.1f} s, "
           f"{t['per_step'] * 1000:.0f} ms/step on {result.settings['device']} {result.settings['precision']})")

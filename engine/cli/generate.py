@@ -8,6 +8,7 @@ from engine.cli.common import (
     check_out,
     image_bytes,
     load_pipeline,
+    person_check_arg,
     read_input,
     run_request,
     sampler_args,
@@ -18,11 +19,14 @@ from engine.cli.common import (
 def cmd_try_off(args) -> int:
     from engine.request import TryOnRequest
 
+    from engine.images import fit
+
     check_out(args.out)                       # before the model loads: a wrong --out costs nothing
+    photo = read_input(args.person, None, "person", person_check=args.person_check)  # so is a photo of nobody
     pipe = load_pipeline(args)
     out = check_out(args.out, need_bytes=image_bytes(pipe))
     lay = pipe.layout
-    person = read_input(args.person, lay.panel_size("person"), "person")
+    person = fit(photo, *lay.panel_size("person"))
     head = read_input(args.head, lay.panel_size("head"), "head") if "head" in lay.panels else None
     guides = [read_input(args.guide, lay.panel_size("person"), "guide")] if args.guide else []
     req = TryOnRequest(task="try-off", person=person, head=head, pose_guides=guides, **sampling(args),
@@ -71,6 +75,7 @@ def register(sub) -> None:
     p.add_argument("--head", help="head crop (optional)")
     p.add_argument("--guide", help="guide render of the photo's pose (optional)")
     p.add_argument("--out", default="garment.png", help="output PNG (default garment.png)")
+    person_check_arg(p)
     sampler_args(p)
     p.set_defaults(func=cmd_try_off)
 

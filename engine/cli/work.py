@@ -10,7 +10,20 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from engine.cli.common import CliError, check_out, image_bytes, load_pipeline, sampler_args, sampling
+from engine.cli.common import (
+    CliError,
+    check_out,
+    check_person,
+    image_bytes,
+    load_pipeline,
+    person_check_arg,
+    sampler_args,
+    sampling,
+    warn_outside_world,
+)
+
+# what to do when no pose can be had from a photo, said the command line's way
+POSE_ADVICE = "give --head and --pose PRESET instead, or --no-person-check to try anyway"
 
 
 def _sampling_request(args):
@@ -20,19 +33,18 @@ def _sampling_request(args):
 
 
 def _estimate(photo, path: str):
-    """The pose in a photo (hmr2 when configured, else the offline BlazePose fit), or a one-line error."""
+    """The pose in a photo (hmr2 when configured, else the offline BlazePose fit), or a one-line error.
+    The photo went through the person gate when it was read (or the user skipped it)."""
     from engine.body.estimate import EstimatorUnavailable, estimate_pose
 
     try:
-        est = estimate_pose(photo)
+        return estimate_pose(photo, person_check=False, name=Path(path).name)
     except EstimatorUnavailable as e:
-        raise CliError(f"{path}: cannot estimate the pose: {e}") from None
-    if est is None:
-        raise CliError(f"{path}: no person found in the photo; give --head and --pose instead")
-    return est
+        raise CliError(f"{path}: cannot estimate the pose: {e}; {POSE_ADVICE}") from None
 
 
-def _read(path: str, what: str):
+def _read(path: str, what: str, person_check: bool = False):
+    """A photo given as ``--what``; ``person_check``: refused with one line when nobody is in it."""
     from engine.images import ImageError, read_image
 
     try:
@@ -41,7 +53,22 @@ def _read(path: str, what: str):
         raise CliError(f"--{what}: {e}") from None
     for note in read.notes:
         print(f"note: --{what}: {read.path.name}: {note}", file=sys.stderr)
+    if person_check:
+        check_person(read.pixels, read.path)
     return read.pixels
+
+
+def _warn_chain(res) -> None:
+    """The demo model's outside-its-world warning for each stage whose own inputs are outside it (a stage
+    that only inherits it from an earlier stage's output says so in its PNG, not in another line)."""
+    from types import SimpleNamespace
+
+    n = len(res.results)
+    for i, r in enumerate(res.results):
+        own = {k: v for k, v in (r.settings.get("outside_world") or {}).items() if "from_stage" not in v}
+        if own:
+            warn_outside_world(SimpleNamespace(settings={"outside_world": own}),
+                               f"stage {i + 1} of {n} ({res.chain.stages[i].name})" if n > 1 else "")
 
 
 def _target_guides(pipe, args, photo=None, photo_path: str = "", views: int = 1):
@@ -101,6 +128,7 @@ def _run_chain(pipe, chain, quiet: bool):
         raise CliError(f"invalid request: {e}") from None
     if not quiet:
         print(file=sys.stderr)
+    _warn_chain(res)
     return res
 
 
@@ -122,10 +150,10 @@ def cmd_turntable(args) -> int:
     if args.views < 1 or args.views > 360:
         raise CliError("--views must be between 1 and 360", 2)
     check_out(args.out, folder=True)
+    photo = _read(args.photo, "photo", args.person_check) if args.photo else None  # refused before the model loads
     pipe = load_pipeline(args)
     lay = pipe.layout
     out = check_out(args.out, folder=True, need_bytes=image_bytes(pipe, 2 * args.views + 4))
-    photo = _read(args.photo, "photo") if args.photo else None
     garment = fit(_read(args.garment, "garment"), *lay.panel_size("garment")) if args.garment else None
     if args.pose is None and not args.state:
         args.pose = "own" if photo is not None else "a_pose"
@@ -167,12 +195,12 @@ def cmd_person_to_person(args) -> int:
     from engine.persist import StorageError
 
     check_out(args.out, folder=True)
+    a = _read(args.source, "from", args.person_check)  # both photos refused before the model loads
+    b = _read(args.target, "to", args.person_check)
     pipe = load_pipeline(args)
     out = check_out(args.out, folder=True, need_bytes=image_bytes(pipe, 2 * args.views + 8))
     lay = pipe.layout
     size = lay.panel_size("person")
-    a = _read(args.source, "from")
-    b = _read(args.target, "to")
     guides, cams, body = _target_guides(pipe, args, b, args.target, views=args.views)
     head = _head(pipe, args, b, args.target)
     chain = person_to_person(fit(a, *size), guides, head, sampling=_sampling_request(args), cameras_b=cams,
@@ -241,6 +269,7 @@ def cmd_batch(args) -> int:
         plan_folders,
         process_device,
     )
+    from engine.gate import CLI_ADVICE
 
     skipped: list = []
     try:
@@ -259,7 +288,7 @@ def cmd_batch(args) -> int:
     args.device = process_device(args.device)
     pipe = load_pipeline(args)
     settings = {**sampling(args), "seed": args.seed, "precision": args.precision}
-    runner = BatchRunner(pipe, args.out, settings)
+    runner = BatchRunner(pipe, args.out, settings, person_check=args.person_check)
     todo = sum(not runner.is_done(i) for i in items)
     print(f"batch: {len(items)} items ({len(items) - todo} already done) -> {runner.out}", file=sys.stderr)
     from tqdm.auto import tqdm
@@ -270,7 +299,10 @@ def cmd_batch(args) -> int:
         bar.total = total
         bar.update(1)
         if outcome.status == "failed":
-            bar.write(f"failed: {outcome.item.key}: {outcome.error}")
+            advice = f"; {CLI_ADVICE}" if outcome.reason == "no-person" else ""
+            bar.write(f"failed: {outcome.item.key}: {outcome.error}{advice}", file=sys.stderr)
+        elif outcome.outside_world:
+            bar.write(f"warning: {outcome.item.key}: {outcome.outside_world}", file=sys.stderr)
 
     try:
         report = runner.run(items, progress)
@@ -309,6 +341,7 @@ def register(sub) -> None:
     p.add_argument("--fps", type=float, default=8.0)
     p.add_argument("--no-mp4", action="store_true", help="GIF and contact sheet only")
     p.add_argument("--out", default="turntable", help="output folder")
+    person_check_arg(p)
     sampler_args(p)
     p.set_defaults(func=cmd_turntable)
 
@@ -320,6 +353,7 @@ def register(sub) -> None:
     p.add_argument("--state", help="a BodyState JSON file for the target pose")
     p.add_argument("--views", type=int, default=1, help="views around B (>1: multi-view)")
     p.add_argument("--out", default="person_to_person", help="output folder")
+    person_check_arg(p)
     sampler_args(p)
     p.set_defaults(func=cmd_person_to_person)
 
@@ -344,6 +378,7 @@ def register(sub) -> None:
     p.add_argument("--heads", help="folder of head images named like the people's photos (default: cropped)")
     p.add_argument("--poses", default="own", help="comma-separated: preset names, 'own', .json or guide images")
     p.add_argument("--out", default="batch", help="results folder (re-run to resume)")
+    person_check_arg(p)
     sampler_args(p)
     p.set_defaults(func=cmd_batch)
 

@@ -145,9 +145,9 @@ class SlotBox(QWidget):
     keeps its previous image); a file that had to be changed (rotated, first frame...) a grey note."""
 
     def __init__(self, key: str, title: str, hint: str, width: int = 190, start_dir: str = "",
-                 optional: bool = False, parent: QWidget | None = None) -> None:
+                 optional: bool = False, parent: QWidget | None = None, person_check: bool = False) -> None:
         super().__init__(parent)
-        self.slot = ImageSlot(key, title, hint, optional=optional)
+        self.slot = ImageSlot(key, title, hint, optional=optional, person_check=person_check)
         self.slot.setMinimumWidth(width)
         self.slot.setMaximumWidth(width)
         self.slot.view.setMinimumSize(width - 24, int((width - 24) * 4 / 3))

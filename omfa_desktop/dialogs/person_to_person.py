@@ -29,8 +29,10 @@ class PersonToPersonDialog(QDialog):
         self.setWindowTitle("Garment from one person onto another")
         intro = hint_label("Takes the garment off the person in photo A, then puts it on the person in photo B "
                            "(two generations, both kept in the gallery).")
-        self.box_a = SlotBox("photo_a", "Photo A", "Photo of the person wearing the garment", start_dir=start_dir)
-        self.box_b = SlotBox("photo_b", "Photo B", "Photo of the person to dress", start_dir=start_dir)
+        self.box_a = SlotBox("photo_a", "Photo A", "Photo of the person wearing the garment", start_dir=start_dir,
+                             person_check=True)
+        self.box_b = SlotBox("photo_b", "Photo B", "Photo of the person to dress", start_dir=start_dir,
+                             person_check=True)
         self.box_head = SlotBox("head", "Head of B", "A head image of B (instead of the crop from photo B)",
                                 width=150, start_dir=start_dir)
         captions = {self.box_a: "Photo of the person wearing the garment",

@@ -68,6 +68,13 @@ class GalleryEntry:
         return self.metadata.get("request", {})
 
     @property
+    def outside_world(self) -> str:
+        """The demo model's warning when an input did not look like its synthetic world ("" when not)."""
+        from engine.export import outside_world_warning
+
+        return outside_world_warning(self.metadata)
+
+    @property
     def used_settings(self) -> dict:
         """What actually ran: the request's settings plus model, device and resolved precision."""
         return self.metadata.get("result", {}).get("settings") or self.settings

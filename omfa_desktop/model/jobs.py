@@ -128,6 +128,19 @@ class Job:
         views = f" · {r.num_views} views" if r.num_views > 1 else ""
         return f"#{self.id} {MODE_LABELS.get(self.mode, r.task)} · {r.steps} steps · seed {r.seed}{views}"
 
+    def outside_world(self) -> str:
+        """The demo model's warning when an input of this finished job did not look like its synthetic world
+        (engine.domain), for a single result, every stage of a chain or every item of a batch; "" if none."""
+        from engine.domain import describe
+
+        r = self.result
+        if r is None or self.state != JobState.FINISHED:
+            return ""
+        if self.kind == JobKind.BATCH:
+            return next((o.outside_world for o in getattr(r, "outcomes", []) if o.outside_world), "")
+        results = r.results if self.kind == JobKind.CHAIN else [r]
+        return next((line for x in results if (line := describe(x.settings.get("outside_world")))), "")
+
     def status_text(self) -> str:
         if self.state == JobState.RUNNING:
             if self.cancel_event.is_set():

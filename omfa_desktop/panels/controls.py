@@ -53,7 +53,8 @@ class InputsPanel(QGroupBox):
         super().__init__("Inputs", parent)
         self.session = session
         self.slots = {
-            "person": ImageSlot("person", "Person photo", "The photo to take the garment off (try-off)."),
+            "person": ImageSlot("person", "Person photo", "The photo to take the garment off (try-off).",
+                                person_check=True),
             "photo_guide": ImageSlot("photo_guide", "Photo's pose", "The pose guide of the person photo: optional for "
                                      "try-off, needed for try-on in the photo's pose. Shipped samples come with it.",
                                      optional=True),

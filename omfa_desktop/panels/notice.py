@@ -43,6 +43,13 @@ class NoticeBanner(QFrame):
         extra = f"<br><i>This model: {html.escape(description)}</i>" if description and not untrained else ""
         self.text.setText(DEMO_NOTICE + (UNTRAINED_NOTICE if untrained else extra))
 
+    def show_outside_world(self, line: str) -> None:
+        """Back, whatever was dismissed before: an input does not look like the demo model's world."""
+        text = self.text.text().split("<br><b id='outside'>")[0]
+        self.text.setText(f"{text}<br><b id='outside' style='color:#c2410c'>{html.escape(line[0].upper() + line[1:])}"
+                          ".</b>")
+        self.show()
+
     def dismiss(self) -> None:
         self.hide()
         self.dismissed.emit()

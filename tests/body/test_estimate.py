@@ -31,7 +31,7 @@ def adapter(tmp_path):
 
 def test_estimate_with_a_stand_in_hmr2_child_and_its_photo_guide(adapter, tmp_path):
     photo = np.full((800, 600, 3), 255, np.uint8)
-    est = estimate_pose(photo, (50, 170, 550, 670), hmr2=adapter)
+    est = estimate_pose(photo, (50, 170, 550, 670), hmr2=adapter, person_check=False)  # a blank stand-in photo
     assert est.backend == "hmr2"
     guide = photo_guide(est, 96, 128)
     figure = (guide < 250).any(-1)
@@ -44,12 +44,23 @@ def test_estimate_with_a_stand_in_hmr2_child_and_its_photo_guide(adapter, tmp_pa
 
 def test_without_a_usable_backend_the_message_says_what_each_needs(tmp_path):
     photo = np.zeros((64, 48, 3), np.uint8)
-    with pytest.raises(EstimatorUnavailable, match="no hmr2 folder is set.*Pose the body by hand"):
-        estimate_pose(photo, backend="hmr2")
+    with pytest.raises(EstimatorUnavailable, match="no hmr2 folder is set") as e:
+        estimate_pose(photo, backend="hmr2", person_check=False)
+    assert "viewport" not in str(e.value)  # what to do next is the caller's to say (CLI or app)
     with pytest.raises(EstimatorUnavailable, match="hmr2: the hmr2 folder .* does not exist"):
-        estimate_pose(photo, backend="hmr2", hmr2=Hmr2Adapter(tmp_path / "missing"))
-    with pytest.raises(EstimatorUnavailable, match="BlazePose found no person"):
-        estimate_pose(photo)  # auto: hmr2 not set up, BlazePose runs and finds nobody
+        estimate_pose(photo, backend="hmr2", hmr2=Hmr2Adapter(tmp_path / "missing"), person_check=False)
+    with pytest.raises(EstimatorUnavailable, match="BlazePose found no person in black.png"):
+        estimate_pose(photo, person_check=False, name="black.png")  # auto: hmr2 not set up, BlazePose finds nobody
+
+
+def test_the_person_gate_runs_first_whatever_the_backend(adapter):
+    from engine.gate import NoPersonFound
+
+    photo = np.zeros((64, 48, 3), np.uint8)
+    with pytest.raises(NoPersonFound, match="^no person found in black.png$"):
+        estimate_pose(photo, hmr2=adapter, name="black.png")  # hmr2 would answer anything: the gate does not
+    with pytest.raises(NoPersonFound, match="no person found in black.png inside the person box"):
+        estimate_pose(photo, (0, 0, 40, 60), name="black.png")
 
 
 def test_blazepose_backend_out_of_the_box_on_a_synthetic_photo():
