@@ -28,14 +28,24 @@ def _png(path, rng, w=32, h=32):
     return path
 
 
+def _person(path, i):
+    """A synthetic person photo (the person gate lets people through, not noise)."""
+    from engine.paths import SAMPLES
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.open(SAMPLES / f"demo_00{i}_person.png").save(path)
+    return path
+
+
 @pytest.fixture
 def inputs(tmp_path, rng):
-    """people/{anna,ben}.png, heads/ (same names), garments/{red,blue}.png, a guide image as the pose."""
-    for n in ("anna", "ben"):
-        _png(tmp_path / "people" / f"{n}.png", rng, 48, 64)
+    """people/{anna,ben}.png, heads/ (same names), garments/{red,blue}.png (photos of people wearing them, so
+    they serve as flat garments and as garment photos), a guide image as the pose."""
+    for i, n in enumerate(("anna", "ben")):
+        _person(tmp_path / "people" / f"{n}.png", i)
         _png(tmp_path / "heads" / f"{n}.png", rng)
-    for n in ("red", "blue"):
-        _png(tmp_path / "garments" / f"{n}.png", rng)
+    for i, n in enumerate(("red", "blue")):
+        _person(tmp_path / "garments" / f"{n}.png", i + 2)
     _png(tmp_path / "poses" / "guide1.png", rng)
     return tmp_path
 
