@@ -72,6 +72,7 @@ class ImageSlot(QFrame):
         self.use_anyway.setToolTip("Use the image although no person was found in it")
         self.use_anyway.setStyleSheet("font-size: 10px;")
         self.use_anyway.clicked.connect(self.accept_refused)
+        self.use_anyway.setAutoDefault(False)  # in a dialog, Return must not "use anyway" a hidden refusal
         self.use_anyway.hide()
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)

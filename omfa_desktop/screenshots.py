@@ -22,11 +22,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="docs/screenshots")
     ap.add_argument("--model", help="model folder (default: the demo model, or its untrained stand-in)")
     ap.add_argument("--steps", type=int, help="denoising steps of the try-off shown (default: the preset's)")
-    ap.add_argument("--only", choices=["all", "faults", "estimate", "wardrobe", "dialogs", "work"], default="all",
+    ap.add_argument("--only", choices=["all", "faults", "estimate", "wardrobe", "dialogs", "work", "gate"],
+                    default="all",
                     help="'faults': only the fault-handling shots (out of memory, a damaged gallery entry); "
                          "'wardrobe': the Wardrobe tab with a kept try-off result and three sample garments; "
                          "'dialogs': the batch, turntable, person-to-person and layer dialogs (no model needed); "
-                         "'work': the Create menu, a finished 8-view turntable and a person-to-person job")
+                         "'work': the Create menu, a finished 8-view turntable and a person-to-person job; "
+                         "'gate': a cat refused on the person slot, and a try-off of a real portrait marked as "
+                         "outside the demo model's world in the gallery")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -69,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         return _wardrobe_shot(w, wait, shot)
     if args.only == "work":
         return _work_shots(w, wait, shot, pump)
+    if args.only == "gate":
+        return _gate_shots(w, wait, shot)
     shot(w, "window_before_try_off.png")
 
     job = w.generate()
@@ -146,6 +151,27 @@ def _wardrobe_shot(w, wait, shot) -> int:
     w.wardrobe.tags_edit.setText("try-off, demo")
     w.wardrobe.tags_edit.editingFinished.emit()
     shot(w, "wardrobe.png")
+    w.shutdown()
+    return 0
+
+
+def _gate_shots(w, wait, shot) -> int:
+    """scikit-image's cat refused on the person slot; its astronaut portrait accepted, the banner back, and
+    the try-off result badged as outside the demo model's world (engine.gate, engine.domain)."""
+    from PIL import Image
+    from skimage import data
+
+    folder = Path(tempfile.mkdtemp(prefix="omfa_gate_"))
+    Image.fromarray(data.chelsea()).save(folder / "cat.png")
+    Image.fromarray(data.astronaut()).save(folder / "astronaut.png")
+    w.notice.close_button.click()
+    w.slots["person"].set_path(folder / "cat.png")
+    shot(w, "person_slot_no_person.png")
+    w.slots["person"].set_path(folder / "astronaut.png")
+    w.slots["photo_guide"].clear()
+    job = w.generate()
+    wait(lambda: job.done)
+    shot(w, "gallery_outside_world.png")
     w.shutdown()
     return 0
 

@@ -21,8 +21,9 @@ def cmd_try_off(args) -> int:
 
     from engine.images import fit
 
-    check_out(args.out)                       # before the model loads: a wrong --out costs nothing
-    photo = read_input(args.person, None, "person", person_check=args.person_check)  # so is a photo of nobody
+    # before the model loads and before --out is touched: a photo of nobody or a wrong --out costs nothing
+    photo = read_input(args.person, None, "person", person_check=args.person_check)
+    check_out(args.out)
     pipe = load_pipeline(args)
     out = check_out(args.out, need_bytes=image_bytes(pipe))
     lay = pipe.layout

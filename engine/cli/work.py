@@ -149,8 +149,8 @@ def cmd_turntable(args) -> int:
 
     if args.views < 1 or args.views > 360:
         raise CliError("--views must be between 1 and 360", 2)
+    photo = _read(args.photo, "photo", args.person_check) if args.photo else None  # before --out or the model
     check_out(args.out, folder=True)
-    photo = _read(args.photo, "photo", args.person_check) if args.photo else None  # refused before the model loads
     pipe = load_pipeline(args)
     lay = pipe.layout
     out = check_out(args.out, folder=True, need_bytes=image_bytes(pipe, 2 * args.views + 4))
@@ -194,9 +194,9 @@ def cmd_person_to_person(args) -> int:
     from engine.media import save_contact_sheet, sheet_cell
     from engine.persist import StorageError
 
-    check_out(args.out, folder=True)
-    a = _read(args.source, "from", args.person_check)  # both photos refused before the model loads
+    a = _read(args.source, "from", args.person_check)  # both photos refused before --out or the model
     b = _read(args.target, "to", args.person_check)
+    check_out(args.out, folder=True)
     pipe = load_pipeline(args)
     out = check_out(args.out, folder=True, need_bytes=image_bytes(pipe, 2 * args.views + 8))
     lay = pipe.layout

@@ -417,3 +417,24 @@ def test_the_start_in_kiosk_setting_is_read_without_touching_a_damaged_file(data
     assert kiosk_enabled() is True
     (data_dir / "settings.json").write_text("{damaged")
     assert kiosk_enabled() is False and (data_dir / "settings.json").read_text() == "{damaged"
+
+
+@pytest.mark.parametrize("name", ["chelsea", "coffee"])
+def test_a_cat_or_a_cup_goes_back_to_start_with_the_real_estimator(qtbot, make_kiosk, name, tmp_path):
+    """No stub: the guide thread's estimator runs the person gate (engine.gate) and refuses the photo."""
+    from PIL import Image
+
+    from engine.body.blazepose import available
+    from engine.data.negatives import skimage_photo
+
+    if available():
+        pytest.skip("BlazePose runtime missing")
+    src = tmp_path / f"{name}.jpg"
+    Image.fromarray(skimage_photo(name)).save(src)
+    k = make_kiosk()
+    drop_photo(k.paths["drop"], "IMG_0002.jpg", src)
+    k._poll_drop()
+    k.photo_page.use_button.click()
+    qtbot.waitUntil(lambda: k.current() == "start", timeout=60_000)
+    assert "could not see a whole person" in k.start_page.message.message()
+    assert files_under(k.paths["root"]) == []
