@@ -45,7 +45,7 @@ class NoticeBanner(QFrame):
 
     def show_outside_world(self, line: str) -> None:
         """Back, whatever was dismissed before: an input does not look like the demo model's world."""
-        text = self.text.text().split("<br><b id='outside'>")[0]
+        text = self.text.text().split("<br><b id='outside'")[0]  # the line of the last such input only
         self.text.setText(f"{text}<br><b id='outside' style='color:#c2410c'>{html.escape(line[0].upper() + line[1:])}"
                           ".</b>")
         self.show()

@@ -85,7 +85,8 @@ def test_a_portrait_on_the_demo_model_is_badged_in_the_gallery_and_brings_the_ba
     w.notice.close_button.click()
     job = run_job(qtbot, w)
     assert job.result.settings["outside_world"]["person"]["reasons"]
-    assert w.notice.isVisible()  # and again with the result
+    assert w.notice.isVisible()  # and again with the result, said once
+    assert w.notice.text.text().lower().count("outside the demo model") == 1
     entry = w.gallery.current()
     assert entry.outside_world.startswith("outside the demo model's world")
     assert OUTSIDE_BADGE in w.gallery.title.text() and w.gallery.world.isVisibleTo(w)
