@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     for n, im in held_out.items():
         kinds.setdefault(n.split(":")[1].rsplit("_", 1)[0] if n.startswith("drawn") else "garment", []).append(
             gate.find_person(im).found)
-    heads = [gate.find_person(im).found for im in test["head"]]
+    heads = [gate.find_person(im).found for im in test["head"][:64]]  # information only: not a target
     sk = {n: gate.find_person(skimage_photo(n)).to_dict() for n in SKIMAGE_OBJECTS + SKIMAGE_PEOPLE}
 
     # ---- speed
