@@ -76,8 +76,9 @@ def read_input(path: str | None, size: tuple[int, int] | None, what: str, person
     if path is None:
         return None
     try:
-        # a slot needs a panel's size: decode no more than 4x its long side (a 79 MP photo stays cheap)
-        read = read_image(path, max_side=max(1024, 4 * max(size)))
+        # a slot needs a panel's size: decode no more than 4x its long side (a 79 MP photo stays cheap); a
+        # photo read before the model is known (size None, for the person gate) gets the default cap
+        read = read_image(path, max_side=max(1024, 4 * max(size))) if size is not None else read_image(path)
     except ImageError as e:
         raise CliError(f"--{what}: {e}") from None
     for note in read.notes:  # what was changed to use the file (rotation, bit depth, frames...): said, not fatal
