@@ -97,3 +97,21 @@ def test_a_portrait_on_the_demo_model_is_badged_in_the_gallery_and_brings_the_ba
     run_job(qtbot, w)
     assert w.gallery.current().outside_world == "" and not w.gallery.world.isVisibleTo(w)
     assert not w.notice.isVisible()
+
+
+def test_a_batch_in_the_app_fails_the_cat_item_with_the_reason_and_makes_the_other(make_window, photos, qtbot,
+                                                                                   tmp_path):
+    from engine.batch import BatchItem
+
+    w = make_window()
+    w.steps.setValue(1)
+    garment = SAMPLES / "demo_000_garment.png"
+    items = [BatchItem(photos / "cat.png", garment, "walking"),
+             BatchItem(SAMPLES / "demo_000_person.png", garment, "walking")]
+    job = w.work.batch(items, tmp_path / "out")
+    qtbot.waitUntil(lambda: job.done, timeout=180_000)
+    report = job.result
+    assert [o.status for o in report.outcomes] == ["failed", "done"]
+    assert report.outcomes[0].error == "no person found in cat.png" and report.outcomes[0].reason == "no-person"
+    assert "1 failed" in w.messages.message()
+    assert sorted(p.name for p in (tmp_path / "out" / "items").glob("*.png")) == ["demo_000_person__demo_000_garment__walking.png"]
