@@ -26,14 +26,14 @@ sys.path.insert(0, str(ROOT))
 KEYS = ("person", "person_b", "garment", "head", "guide")
 
 
-def world_panels(split: str, n: int, cache: str | None = None) -> dict[str, np.ndarray]:
+def world_panels(split: str, n: int, cache: str | None = None, keys: tuple = KEYS) -> dict[str, np.ndarray]:
     """{key: (n, H, W, 3)} of the first ``n`` samples of ``split`` (keys: person, person_b, garment, head,
     guide), rendered once and kept in ``cache``/<split>.npz when given."""
     path = Path(cache) / f"{split}.npz" if cache else None
     if path is not None and path.is_file():
         d = np.load(path)
-        if len(d["person"]) >= n:
-            return {k: d[k][:n] for k in KEYS}
+        if all(k in d and len(d[k]) >= n for k in keys):
+            return {k: d[k][:n] for k in keys}
     from engine.data.synthetic import SyntheticWorld
 
     world = SyntheticWorld()
