@@ -384,17 +384,12 @@ class BatchRunner:
         if not self._cache[key]:
             raise NoPersonFound(path.name, path=path)
 
-    def _fit(self, path: Path, panel: str) -> np.ndarray:
-        from engine.images import fit
-
-        return fit(self._photo(path), *self.pipe.layout.panel_size(panel))
-
     def _garment_path(self, item: BatchItem) -> Path:
         return self.out / "garments" / f"{_slug(item.garment.stem)}.png"
 
     def _garment(self, item: BatchItem, cancel) -> Optional[np.ndarray]:
         if not item.garment_is_photo:
-            return self._fit(item.garment, "garment")
+            return self._photo(item.garment)  # any size: the pipeline fits it
         from engine.export import read_png_metadata, save_png
         from engine.images import load_image
 
@@ -406,7 +401,7 @@ class BatchRunner:
                     return load_image(path)
             except ValueError:
                 pass
-        req = TryOnRequest(task="try-off", person=self._fit(item.garment, "person"), label=item.garment.name,
+        req = TryOnRequest(task="try-off", person=self._photo(item.garment), label=item.garment.name,
                            chain={"kind": "person-to-person", "stage": 0, "of": 2,
                                   "name": "take the garment off the photo"}, **self.sampling)
         result = self.pipe.run(req, None, cancel)
@@ -417,7 +412,7 @@ class BatchRunner:
         return result.outputs[0]
 
     def _estimate(self, path: Path):
-        from engine.body.estimate import estimate_pose
+        from engine.body.estimators import estimate_pose
 
         key = ("estimate", path)
         if key not in self._cache:
@@ -430,7 +425,7 @@ class BatchRunner:
         from engine.export import save_png
 
         if item.head is not None:
-            return self._fit(item.head, "head")
+            return self._photo(item.head)
         key = ("head", item.person)
         if key not in self._cache:
             w, h = self.pipe.layout.panel_size("head")
@@ -465,7 +460,7 @@ class BatchRunner:
                 state = BodyState.from_json(p)
                 guide, body = pose_guides(state, w, h, style=style)[0][0], state.to_dict()
             else:
-                guide = self._fit(p, "person")
+                guide = self._photo(p)
             save_png(guide, self.out / "guides" / f"{name}.png", {"pose": item.pose})
             self._cache[key] = (guide, body)
         return self._cache[key]

@@ -103,7 +103,7 @@ class ChainResult:
     def outputs(self) -> list[np.ndarray]:
         """The chain's product: the last stage's outputs, or every stage's views for a turntable."""
         if self.chain.kind == "turntable":
-            first = 1 if self.chain.stages[0].request.task_enum == Task.TRY_OFF else 0
+            first = 1 if self.chain.stages[0].request.task == Task.TRY_OFF else 0
             return [img for r in self.results[first:] for img in r.outputs]
         return self.final.outputs if self.final else []
 

@@ -18,7 +18,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from engine.integrity import (ModelError, check_diffusers_weights, check_folder, compare_shapes, diffusers_weights,
+from engine.errors import ModelError
+from engine.integrity import (check_diffusers_weights, check_folder, compare_shapes, diffusers_weights,
                               read_json_object, refuse_pickle_file, refuse_pickle_only, safetensors_shapes)
 
 
@@ -75,7 +76,8 @@ class VaeCodec(Codec):
         folder = Path(folder)
         refuse_pickle_only(folder, "vae")
         if not diffusers_weights(folder):
-            raise ModelError(f"{folder} has no diffusion_pytorch_model.safetensors; OMFA reads only safetensors")
+            raise ModelError(f"{folder} has no diffusion_pytorch_model.safetensors; OMFA reads only safetensors",
+                             path=folder)
         check_diffusers_weights(AutoencoderKL, folder)
         # use_safetensors=True: never fall back to a pickled .bin lying next to the safetensors.
         vae = AutoencoderKL.from_pretrained(str(folder), local_files_only=True, torch_dtype=dtype,
@@ -176,7 +178,7 @@ class TinyCodec(Codec):
         raw = read_json_object(cfg_path)
         codec = cls(_tiny_config(raw, cfg_path))
         if not weights.is_file():
-            raise ModelError(f"{folder} is incomplete: codec.safetensors is missing")
+            raise ModelError(f"{folder} is incomplete: codec.safetensors is missing", path=folder)
         # Shapes from the header first: load_state_dict's own error is a page long.
         expected = {k: tuple(v.shape) for k, v in codec.state_dict().items()}
         compare_shapes(expected, safetensors_shapes(weights), cfg_path, weights, raw)
@@ -191,16 +193,19 @@ def _tiny_config(raw: dict, cfg_path: Path) -> TinyCodecConfig:
     cfg = {k: v for k, v in raw.items() if k != "kind"}
     unknown = sorted(set(cfg) - set(TinyCodecConfig.__dataclass_fields__))
     if unknown:
-        raise ModelError(f"{cfg_path} is invalid: unknown field(s) {', '.join(unknown)}")
+        raise ModelError(f"{cfg_path} is invalid: unknown field(s) {', '.join(unknown)}", path=cfg_path)
     ch = cfg.get("channels", list(TinyCodecConfig.channels))
     if not isinstance(ch, list) or not ch or not all(type(c) is int and c > 0 for c in ch):
-        raise ModelError(f"{cfg_path} is invalid: 'channels' must be a list of positive integers, not {ch!r:.60}")
+        raise ModelError(f"{cfg_path} is invalid: 'channels' must be a list of positive integers, not {ch!r:.60}",
+                         path=cfg_path)
     for name in ("latent_channels", "blocks"):
         if name in cfg and (type(cfg[name]) is not int or cfg[name] < 1):
-            raise ModelError(f"{cfg_path} is invalid: {name!r} must be a positive integer, not {cfg[name]!r:.60}")
+            raise ModelError(f"{cfg_path} is invalid: {name!r} must be a positive integer, not {cfg[name]!r:.60}",
+                             path=cfg_path)
     if "scaling" in cfg and (isinstance(cfg["scaling"], bool) or not isinstance(cfg["scaling"], (int, float))
                              or not cfg["scaling"] > 0):
-        raise ModelError(f"{cfg_path} is invalid: 'scaling' must be a positive number, not {cfg['scaling']!r:.60}")
+        raise ModelError(f"{cfg_path} is invalid: 'scaling' must be a positive number, not {cfg['scaling']!r:.60}",
+                         path=cfg_path)
     return TinyCodecConfig(**{**cfg, "channels": tuple(ch)})
 
 
@@ -210,7 +215,8 @@ def codec_factor_from_config(cfg: dict, cfg_path: Path) -> int:
         return _tiny_config(cfg, cfg_path).factor
     boc = cfg.get("block_out_channels")
     if not isinstance(boc, list) or not boc:
-        raise ModelError(f"{cfg_path} is invalid: neither a tiny codec (kind 'tiny') nor a VAE (block_out_channels)")
+        raise ModelError(f"{cfg_path} is invalid: neither a tiny codec (kind 'tiny') nor a VAE (block_out_channels)",
+                         path=cfg_path)
     return 2 ** (len(boc) - 1)
 
 

@@ -70,10 +70,10 @@ def select_device(device: str = "auto", precision: str = "auto") -> DevicePolicy
     import torch
 
     if precision not in PRECISIONS:
-        raise DeviceError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+        raise DeviceError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}", field="precision")
     base = device.split(":")[0]
     if base not in DEVICES:
-        raise DeviceError(f"device must be one of {', '.join(DEVICES)} (or cuda:N), not {device!r}")
+        raise DeviceError(f"device must be one of {', '.join(DEVICES)} (or cuda:N), not {device!r}", field="device")
     cuda_ok = torch.cuda.is_available()
     mps_ok = bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()
     if base == "auto":
@@ -81,15 +81,17 @@ def select_device(device: str = "auto", precision: str = "auto") -> DevicePolicy
         base = device
     if base == "cuda" and not cuda_ok:
         raise DeviceError("CUDA was asked for but PyTorch sees no CUDA GPU (this torch build: "
-                          f"{torch.__version__}); choose device 'cpu' or install a CUDA build of torch 2.13.0")
+                          f"{torch.__version__}); choose device 'cpu' or install a CUDA build of torch 2.13.0",
+                          field="device")
     if base == "mps" and not mps_ok:
-        raise DeviceError("MPS (Apple GPU) was asked for but is not available here; choose device 'cpu'")
+        raise DeviceError("MPS (Apple GPU) was asked for but is not available here; choose device 'cpu'",
+                          field="device")
 
     if base == "cuda":
         if precision == "auto":
             return DevicePolicy(device, "fp16", reason="CUDA GPU: fp16 halves memory and uses tensor cores")
         if precision == "bf16" and not torch.cuda.is_bf16_supported():
-            raise DeviceError("this GPU does not support bf16; use fp16 or fp32")
+            raise DeviceError("this GPU does not support bf16; use fp16 or fp32", field="precision")
         return DevicePolicy(device, precision, reason=f"CUDA GPU, {precision} as asked")
     if base == "mps":
         if precision in ("auto", "fp16"):
@@ -100,7 +102,7 @@ def select_device(device: str = "auto", precision: str = "auto") -> DevicePolicy
         return DevicePolicy("cpu", "fp32", reason="no GPU: the CPU runs in fp32 (fp16 on CPU is slow and lossy)")
     if precision == "bf16":
         return DevicePolicy("cpu", "bf16", reason="CPU with bf16 as asked (slower than fp32 on most CPUs)")
-    raise DeviceError("fp16 is only supported on a GPU; on the CPU use fp32 (or bf16)")
+    raise DeviceError("fp16 is only supported on a GPU; on the CPU use fp32 (or bf16)", field="precision")
 
 
 def use_sdpa(unet) -> None:

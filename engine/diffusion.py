@@ -21,8 +21,10 @@ from typing import Callable, Optional
 
 import torch
 
+from engine.errors import ModelError
 from engine.integrity import check_output_finite
 from engine.presets import SCHEDULERS  # re-exported: the names live in a torch-free module (omfa --help)
+from engine.request import RequestError
 
 # step (1-based), total steps, the current x0 estimate (B, C, h, W) on the model device.
 ProgressFn = Callable[[int, int, torch.Tensor], None]
@@ -33,11 +35,11 @@ def make_scheduler(name: str, noise_schedule: dict):
     import diffusers
 
     if name not in SCHEDULERS:
-        raise ValueError(f"scheduler must be one of {', '.join(SCHEDULERS)}, not {name!r}")
+        raise RequestError("scheduler", f"must be one of {', '.join(SCHEDULERS)}, not {name!r}")
     cls = getattr(diffusers, SCHEDULERS[name])
     if noise_schedule.get("rescale_betas_zero_snr") and not _supports_zero_snr(cls):
-        raise ValueError(f"the {name} sampler cannot follow this model's zero-terminal-SNR noise schedule; "
-                         f"choose one of {', '.join(zero_snr_schedulers())}")
+        raise RequestError("scheduler", f"the {name} sampler cannot follow this model's zero-terminal-SNR noise "
+                                        f"schedule; choose one of {', '.join(zero_snr_schedulers())}")
     return cls.from_config(noise_schedule)
 
 
@@ -93,7 +95,7 @@ def training_target(x0: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tens
         return scheduler.get_velocity(x0, noise, timesteps)
     if kind == "sample":
         return x0
-    raise ValueError(f"unsupported prediction_type {kind!r}")
+    raise ModelError(f"unsupported prediction_type {kind!r} (epsilon, v_prediction or sample)")
 
 
 def min_snr_weights(timesteps: torch.Tensor, scheduler, gamma: float = 5.0, v_floor: bool = False) -> torch.Tensor:
@@ -209,7 +211,7 @@ def sample(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x0_clean
         img2img pipelines do)
     """
     if steps <= 0:
-        raise ValueError(f"steps must be at least 1, not {steps}")
+        raise RequestError("steps", f"must be at least 1, not {steps}")
     b = x0_clean.shape[0]
     device, dtype = x0_clean.device, x0_clean.dtype
     m = mask.to(device).expand(b, 1, *x0_clean.shape[-2:]).bool()

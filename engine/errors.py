@@ -39,3 +39,13 @@ class OmfaError(Exception):
         """The message and, when there is one, the hint: what a dialog or the CLI prints."""
         text = str(self).strip()
         return f"{text} ({self.hint})" if self.hint and self.hint not in text else text
+
+
+class ModelError(OmfaError, RuntimeError):
+    """A model folder (or a VAE, a prior, a manifest in it) is missing, incomplete or inconsistent; ``path``
+    names the file or folder.
+
+    Import it from :mod:`engine.model`, where the concept lives. It is defined here, at the bottom of the
+    layers, because the checks that raise it (engine.integrity, engine.codec, engine.prior) sit below the
+    model and must not import it.
+    """

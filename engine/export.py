@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.errors import OmfaError
+
 KEY = "omfa"  # the iTXt chunk holding the JSON settings
 
 
@@ -29,6 +31,10 @@ def save_png(image: np.ndarray, path: str | Path, metadata: dict[str, Any]) -> P
     return Path(path)
 
 
+class MetadataError(OmfaError, ValueError):
+    """A file's OMFA settings cannot be read: not readable, none there, or damaged. ``path`` is the file."""
+
+
 def outside_world(metadata: dict[str, Any]) -> dict:
     """The inputs the demo model flagged as outside its synthetic world (engine.domain), from a result's
     metadata ({} when none, or when the model is not a synthetic-world model)."""
@@ -46,20 +52,20 @@ def outside_world_warning(metadata: dict[str, Any]) -> str:
 
 
 def read_png_metadata(path: str | Path) -> dict[str, Any]:
-    """The OMFA metadata of a PNG written by :func:`save_png`; ValueError when there is none."""
+    """The OMFA metadata of a PNG written by :func:`save_png`; MetadataError (a ValueError) when there is none."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
             text = im.text.get(KEY) if hasattr(im, "text") else None
     except (UnidentifiedImageError, OSError) as e:
-        raise ValueError(f"{path}: not a readable PNG ({e})") from None
+        raise MetadataError(f"{path}: not a readable PNG ({e})", path=path) from None
     if not text:
-        raise ValueError(f"{path}: has no OMFA settings (not made by OMFA Desktop)")
+        raise MetadataError(f"{path}: has no OMFA settings (not made by OMFA Desktop)", path=path)
     try:
         return json.loads(text)
     except json.JSONDecodeError:
-        raise ValueError(f"{path}: its OMFA settings are damaged (invalid JSON)") from None
+        raise MetadataError(f"{path}: its OMFA settings are damaged (invalid JSON)", path=path) from None
 
 
 def _jsonable(o):

@@ -318,3 +318,23 @@ def fit(image, width: int, height: int, background=(255, 255, 255)) -> np.ndarra
     canvas = Image.new("RGB", (width, height), tuple(background))
     canvas.paste(small, ((width - nw) // 2, (height - nh) // 2))
     return np.asarray(canvas, dtype=np.uint8).copy()
+
+
+class PanelProcessor:
+    """Fits a request's images to the panels of a layout, for the pipeline (as diffusers' VaeImageProcessor
+    resizes a pipeline's inputs): callers give images of any size and never resize them themselves.
+
+    ``layout`` is an :class:`engine.layout.PanelLayout` (anything with ``panel_size(name) -> (w, h)``).
+    An image already at its panel's size (RGB uint8) is kept as is, not copied.
+    """
+
+    def __init__(self, layout, background: tuple[int, int, int] = (255, 255, 255)) -> None:
+        self.layout = layout
+        self.background = background
+
+    def __call__(self, image, panel: str) -> np.ndarray:
+        """(H, W, 3) uint8 of any size -> (h, w, 3) uint8 at ``panel``'s size, letterboxed on ``background``."""
+        w, h = self.layout.panel_size(panel)
+        if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.shape == (h, w, 3):
+            return image
+        return fit(image, w, h, self.background)

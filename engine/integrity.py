@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from engine.errors import OmfaError
+from engine.errors import ModelError
 from engine.persist import JsonError, load_json, parse_json, write_text
 
 log = logging.getLogger("omfa")
@@ -40,14 +40,6 @@ HASH_CACHE_ENV = "OMFA_HASH_CACHE"   # "0"/"off": no cache; a path: use that fil
 _MAX_HEADER = 100 << 20              # a safetensors JSON header larger than this is not a real one
 _MAX_CACHE_ENTRIES = 4096
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
-
-
-class ModelError(OmfaError, RuntimeError):
-    """A model folder is missing, incomplete or inconsistent. The message names the file.
-
-    Defined here (re-exported by :mod:`engine.model`) so that codec, model and pipeline can all raise it
-    without an import cycle.
-    """
 
 
 @dataclass(frozen=True)
@@ -166,7 +158,7 @@ def write_manifest(folder: str | Path) -> Path:
     folder (subfolders included) but the manifest itself. Returns its path."""
     folder = Path(folder).expanduser()
     if not folder.is_dir():
-        raise ModelError(f"{folder} is not a folder")
+        raise ModelError(f"{folder} is not a folder", path=folder)
     cache = _HashCache(hash_cache_path())
     files = {}
     for rel in _files(folder):
@@ -184,22 +176,25 @@ def _read_manifest(folder: Path) -> dict[str, dict[str, Any]]:
     try:
         data = load_json(path)
     except FileNotFoundError:
-        raise ModelError(f"{folder} has no {MANIFEST}; write one with 'omfa manifest {folder}'") from None
+        raise ModelError(f"{folder} has no {MANIFEST}; write one with 'omfa manifest {folder}'",
+                         path=folder) from None
     except JsonError as e:
         raise ModelError(f"{path} could not be read: it {e.reason} {redo}", path=path, field=e.field) from None
     except (OSError, ValueError) as e:
         raise ModelError(f"{path} could not be read: {e} {redo}", path=path) from None
     if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT or not isinstance(data.get("files"), dict):
-        raise ModelError(f"{path} is not an OMFA manifest (format {MANIFEST_FORMAT!r} with a 'files' table) {redo}")
+        raise ModelError(f"{path} is not an OMFA manifest (format {MANIFEST_FORMAT!r} with a 'files' table) {redo}",
+                         path=path)
     files = data["files"]
     for rel, entry in files.items():
         parts = Path(rel).parts
         # A manifest only speaks about files inside its folder.
         if not rel or Path(rel).is_absolute() or ".." in parts or "\\" in rel or rel == MANIFEST:
-            raise ModelError(f"{path} lists an invalid path {rel!r} {redo}")
+            raise ModelError(f"{path} lists an invalid path {rel!r} {redo}", path=path)
         if (not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str)
                 or not _SHA_RE.match(entry["sha256"]) or type(entry.get("bytes")) is not int or entry["bytes"] < 0):
-            raise ModelError(f"{path}: the entry for {rel} needs a 64-hex-digit 'sha256' and an integer 'bytes' {redo}")
+            raise ModelError(f"{path}: the entry for {rel} needs a 64-hex-digit 'sha256' and an integer 'bytes' {redo}",
+                             path=path)
     return files
 
 
@@ -220,20 +215,21 @@ def verify_manifest(folder: str | Path, use_cache: bool = True,
     """
     folder = Path(folder).expanduser()
     if not folder.is_dir():
-        raise ModelError(f"{folder} is not a folder")
+        raise ModelError(f"{folder} is not a folder", path=folder)
     files = _read_manifest(folder)
     advice = "re-download or re-export the model; do not use it as is"
     for rel, entry in sorted(files.items()):
         p = folder / rel
         if not p.is_file():
-            raise ModelError(f"{folder} is incomplete: {rel} is missing (it is listed in {MANIFEST}); {advice}")
+            raise ModelError(f"{folder} is incomplete: {rel} is missing (it is listed in {MANIFEST}); {advice}",
+                             path=folder)
         size = p.stat().st_size
         if size < entry["bytes"]:
             raise ModelError(f"{p} is truncated: {size} bytes where {MANIFEST} says {entry['bytes']} "
-                             f"(an interrupted download or copy, or the file was edited); {advice}")
+                             f"(an interrupted download or copy, or the file was edited); {advice}", path=p)
         if size != entry["bytes"]:
             raise ModelError(f"{p} has the wrong size: {size} bytes, {MANIFEST} says {entry['bytes']} "
-                             f"(modified after the manifest was written); {advice}")
+                             f"(modified after the manifest was written); {advice}", path=p)
     for rel in _files(folder):
         if _is_weights(rel) and rel not in files:
             raise ModelError(f"{folder / rel} is not listed in {MANIFEST}: weights added after the manifest was "
@@ -325,16 +321,17 @@ def safetensors_shapes(path: str | Path) -> dict[str, tuple[int, ...]]:
     with open(path, "rb") as f:
         head = f.read(8)
         if len(head) < 8:
-            raise ModelError(f"{path} is not a safetensors file ({size} bytes)")
+            raise ModelError(f"{path} is not a safetensors file ({size} bytes)", path=path)
         n = struct.unpack("<Q", head)[0]
         if n > min(size - 8, _MAX_HEADER):
-            raise ModelError(f"{path} is not a safetensors file (or is truncated): its header claims {n} bytes")
+            raise ModelError(f"{path} is not a safetensors file (or is truncated): its header claims {n} bytes",
+                             path=path)
         try:
             header = parse_json(f.read(n), allow_nan=True)
         except ValueError as e:
             raise ModelError(f"{path} is not a safetensors file: unreadable header ({e})", path=path) from None
     if not isinstance(header, dict):
-        raise ModelError(f"{path} is not a safetensors file: its header is not a table")
+        raise ModelError(f"{path} is not a safetensors file: its header is not a table", path=path)
     shapes, end = {}, 0
     for name, info in header.items():
         if name == "__metadata__":
@@ -343,10 +340,11 @@ def safetensors_shapes(path: str | Path) -> dict[str, tuple[int, ...]]:
             shape = tuple(int(d) for d in info["shape"])
             end = max(end, int(info["data_offsets"][1]))
         except (TypeError, KeyError, IndexError, ValueError):
-            raise ModelError(f"{path} is not a safetensors file: bad header entry for {name!r}") from None
+            raise ModelError(f"{path} is not a safetensors file: bad header entry for {name!r}", path=path) from None
         shapes[name] = shape
     if 8 + n + end > size:
-        raise ModelError(f"{path} is truncated: its header describes {8 + n + end} bytes but the file has {size}")
+        raise ModelError(f"{path} is truncated: its header describes {8 + n + end} bytes but the file has {size}",
+                         path=path)
     return shapes
 
 
@@ -365,7 +363,7 @@ def diffusers_weights(folder: Path, stem: str = "diffusion_pytorch_model") -> li
         raise ModelError(f"{index} is not a valid shard index: {e}", path=index) from None
     bad = [s for s in shards if not isinstance(s, str) or Path(s).name != s]
     if bad:
-        raise ModelError(f"{index} names a shard outside its folder: {bad[0]!r}")
+        raise ModelError(f"{index} names a shard outside its folder: {bad[0]!r}", path=index)
     return [folder / s for s in shards]
 
 
@@ -388,18 +386,18 @@ def compare_shapes(expected: dict[str, tuple[int, ...]], actual: dict[str, tuple
         k, e, a = bad[0]
         more = f"; {len(bad) - 1} more tensors differ" if len(bad) > 1 else ""
         raise ModelError(f"{config_path} does not match the weights in {weights}: tensor {k} has shape {list(a)} "
-                         f"in the weights but the config implies {list(e)}{more}{hint}")
+                         f"in the weights but the config implies {list(e)}{more}{hint}", path=config_path)
     if not check_keys:
         return
     missing = sorted(set(expected) - set(actual))
     if missing:
         raise ModelError(f"{config_path} does not match the weights in {weights}: the config implies "
                          f"{len(missing)} tensor(s) the weights lack, e.g. {missing[0]} (loading would leave "
-                         f"them random){hint}")
+                         f"them random){hint}", path=config_path)
     extra = sorted(set(actual) - set(expected))
     if extra:
         raise ModelError(f"{config_path} does not match the weights in {weights}: the weights hold {len(extra)} "
-                         f"tensor(s) the config has no place for, e.g. {extra[0]}{hint}")
+                         f"tensor(s) the config has no place for, e.g. {extra[0]}{hint}", path=config_path)
 
 
 def read_json_object(path: Path) -> dict:
@@ -473,12 +471,13 @@ def check_diffusers_weights(cls, folder: str | Path) -> None:
             model = cls.from_config(config)
     except Exception as e:  # noqa: BLE001 - any construction failure means the config is unusable
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
-        raise ModelError(f"{cfg_path} is not a valid {cls.__name__} config: {type(e).__name__}: {first}") from None
+        raise ModelError(f"{cfg_path} is not a valid {cls.__name__} config: {type(e).__name__}: {first}",
+                         path=cfg_path) from None
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     actual: dict[str, tuple[int, ...]] = {}
     for f in files:
         if not f.is_file():
-            raise ModelError(f"{folder} is incomplete: {f.name} (a weight shard) is missing")
+            raise ModelError(f"{folder} is incomplete: {f.name} (a weight shard) is missing", path=folder)
         actual.update(safetensors_shapes(f))
     legacy = any(k.endswith(_LEGACY_SUFFIXES) for k in actual)
     where = files[0] if len(files) == 1 else f"{folder} ({len(files)} shards)"

@@ -26,6 +26,7 @@ file counts as "a PIN was set" (fail closed). A restart keeps the lockout count 
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import hmac
 import logging
@@ -37,6 +38,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
+
+from engine.errors import OmfaError
+from engine.persist import StorageError
 
 log = logging.getLogger("omfa.kiosk")
 
@@ -60,32 +64,39 @@ def pin_problem(pin: str) -> str:
     return ""
 
 
+class PinError(OmfaError, ValueError):
+    """A kiosk PIN, or its stored record, that cannot be used; ``field`` is the kiosk_pin setting."""
+
+    field = "kiosk_pin"
+
+
 def hash_pin(pin: str, iterations: int = PIN_ITERATIONS, salt: Optional[bytes] = None) -> str:
-    """The stored form of ``pin``: ``pbkdf2-sha256$iterations$salt$hash`` (hex). ValueError for a bad PIN."""
+    """The stored form of ``pin``: ``pbkdf2-sha256$iterations$salt$hash`` (hex). PinError (a ValueError) for
+    a bad PIN."""
     problem = pin_problem(pin)
     if problem:
-        raise ValueError(problem)
+        raise PinError(problem)
     if iterations < PIN_MIN_ITERATIONS:
-        raise ValueError(f"at least {PIN_MIN_ITERATIONS} iterations")
+        raise PinError(f"at least {PIN_MIN_ITERATIONS} iterations")
     salt = secrets.token_bytes(16) if salt is None else salt
     digest = hashlib.pbkdf2_hmac("sha256", pin.encode("ascii"), salt, iterations)
     return f"{PIN_SCHEME}${iterations}${salt.hex()}${digest.hex()}"
 
 
 def parse_pin_record(record: str) -> tuple[int, bytes, bytes]:
-    """(iterations, salt, digest) of a stored PIN; ValueError saying what is wrong with it."""
+    """(iterations, salt, digest) of a stored PIN; PinError (a ValueError) saying what is wrong with it."""
     parts = record.split("$")
     if len(parts) != 4 or parts[0] != PIN_SCHEME:
-        raise ValueError(f"not a {PIN_SCHEME} record (expected {PIN_SCHEME}$iterations$salt$hash)")
+        raise PinError(f"not a {PIN_SCHEME} record (expected {PIN_SCHEME}$iterations$salt$hash)")
     try:
         iterations, salt, digest = int(parts[1]), bytes.fromhex(parts[2]), bytes.fromhex(parts[3])
     except ValueError:
-        raise ValueError("the iterations, salt or hash of the PIN record cannot be read") from None
+        raise PinError("the iterations, salt or hash of the PIN record cannot be read") from None
     if iterations < PIN_MIN_ITERATIONS or iterations > 100_000_000:
-        raise ValueError(f"the PIN record's iteration count {iterations} is out of range "
+        raise PinError(f"the PIN record's iteration count {iterations} is out of range "
                          f"({PIN_MIN_ITERATIONS} or more)")
     if len(salt) < 8 or len(digest) != 32:
-        raise ValueError("the PIN record's salt or hash has the wrong length")
+        raise PinError("the PIN record's salt or hash has the wrong length")
     return iterations, salt, digest
 
 
@@ -351,7 +362,7 @@ class KioskStore:
             except FileExistsError:
                 continue
             return Session(folder)
-        raise OSError(f"could not create a session folder in {self.root}")
+        raise StorageError(errno.EEXIST, f"could not create a session folder in {self.root}", path=self.root)
 
     def purge(self, session: Optional[Session], reason: str) -> int:
         """Delete the session's folder. ``reason`` ("done", "idle", "failed", "cancelled", ...) goes in the

@@ -21,13 +21,16 @@ class Task(str, Enum):
     TRY_ON = "try-on"          # garment + head + pose -> person (a new pose is just another guide)
     MULTI_VIEW = "multi-view"  # try-on for N orbit views in one batch
 
+    def __str__(self) -> str:  # the spelling, in f-strings and messages too (as a StrEnum would)
+        return self.value
+
     @classmethod
     def parse(cls, value: "str | Task") -> "Task":
         try:
             return cls(value)
         except ValueError:
             names = ", ".join(t.value for t in cls)
-            raise ValueError(f"task must be one of {names}, not {value!r}") from None
+            raise LayoutError(f"task must be one of {names}, not {value!r}", field="task") from None
 
 
 # Which panels each task generates; every other present panel is a clean condition.

@@ -21,7 +21,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from engine.errors import OmfaError
-from engine.export import _jsonable, save_png
+from engine.export import MetadataError, _jsonable, save_png
 from engine.persist import atomic_path, write_text
 
 
@@ -235,13 +235,13 @@ def read_settings(path: str | Path) -> dict:
 
             return read_png_metadata(p)
     except (OSError, UnicodeDecodeError) as e:
-        raise ValueError(f"{p}: cannot be read ({e})") from None
+        raise MetadataError(f"{p}: cannot be read ({e})", path=p) from None
     if not text:
-        raise ValueError(f"{p}: has no OMFA settings")
+        raise MetadataError(f"{p}: has no OMFA settings", path=p)
     try:
         return json.loads(text)
     except json.JSONDecodeError:
-        raise ValueError(f"{p}: its OMFA settings are damaged (invalid JSON)") from None
+        raise MetadataError(f"{p}: its OMFA settings are damaged (invalid JSON)", path=p) from None
 
 
 def frame_count(path: str | Path) -> int:

@@ -29,8 +29,9 @@ import torch
 from torch import nn
 
 from engine.codec import Codec, TinyCodec, TinyCodecConfig, VaeCodec, codec_factor_from_config, load_codec
-from engine.integrity import (ModelError, check_diffusers_weights, check_folder, check_weights_finite,
-                              diffusers_weights, read_json_object, refuse_pickle_file, refuse_pickle_only, safetensors_shapes,
+from engine.errors import ModelError  # the model's error; defined low so integrity and codec can raise it
+from engine.integrity import (check_diffusers_weights, check_folder, check_weights_finite, diffusers_weights,
+                              read_json_object, refuse_pickle_file, refuse_pickle_only, safetensors_shapes,
                               write_manifest)
 from engine.layout import PanelLayout
 from engine.prior import PRIOR_FILE, LatentPrior, load_latent_prior, save_latent_prior
@@ -395,18 +396,18 @@ def load_model(folder: str | Path, dtype: torch.dtype | None = None, device: str
     refuse_pickle_file(folder, "file")
     if folder.is_file():
         raise ModelError(f"{folder} is a file; OMFA loads model folders (omfa_config.json, unet/, codec/). "
-                         "Make one from a diffusers SD/SDXL folder with 'omfa convert'")
+                         "Make one from a diffusers SD/SDXL folder with 'omfa convert'", path=folder)
     if not folder.is_dir():
         raise ModelError(f"model folder {folder} does not exist")
     cfg_path = folder / "omfa_config.json"
     if not cfg_path.is_file():
         refuse_pickle_only(folder, "file")
-        raise ModelError(f"{folder} is not an OMFA model folder: omfa_config.json is missing")
+        raise ModelError(f"{folder} is not an OMFA model folder: omfa_config.json is missing", path=folder)
     check_folder(folder, "model folder")
     config = parse_config(read_json_object(cfg_path), cfg_path)
     layout = config.panel_layout
     if config.format != FORMAT:
-        raise ModelError(f"{cfg_path} has format {config.format!r}; this version reads {FORMAT!r}")
+        raise ModelError(f"{cfg_path} has format {config.format!r}; this version reads {FORMAT!r}", path=cfg_path)
     refuse_pickle_only(folder / "unet", "unet")
     refuse_pickle_only(folder / "codec", "vae")
     for rel in ("unet/config.json", "codec/config.json", "text_embeddings.safetensors"):
@@ -428,7 +429,7 @@ def load_model(folder: str | Path, dtype: torch.dtype | None = None, device: str
     factor = codec_factor_from_config(read_json_object(codec_cfg_path), codec_cfg_path)
     if factor != layout.factor:
         raise ModelError(f"{cfg_path} has layout factor {layout.factor} but the codec ({codec_cfg_path}) has "
-                         f"factor {factor}: the panel layout and the codec must agree")
+                         f"factor {factor}: the panel layout and the codec must agree", path=cfg_path)
     _check_text_embeddings(folder / "text_embeddings.safetensors", unet_cfg, folder / "unet" / "config.json")
     try:
         unet = UNet2DConditionModel.from_pretrained(str(folder / "unet"), local_files_only=True,
@@ -468,11 +469,12 @@ def _check_text_embeddings(path: Path, unet_cfg: dict, unet_cfg_path: Path) -> N
     shapes = safetensors_shapes(path)
     ehs = shapes.get("encoder_hidden_states")
     if ehs is None:
-        raise ModelError(f"{path} lacks the tensor 'encoder_hidden_states'")
+        raise ModelError(f"{path} lacks the tensor 'encoder_hidden_states'", path=path)
     dim = unet_cfg.get("cross_attention_dim")
     if len(ehs) != 3 or ehs[0] != 1 or (isinstance(dim, int) and ehs[-1] != dim):
         raise ModelError(f"{unet_cfg_path} does not match {path}: tensor encoder_hidden_states has shape "
-                         f"{list(ehs)} but the config implies [1, tokens, {dim}] (cross_attention_dim={dim})")
+                         f"{list(ehs)} but the config implies [1, tokens, {dim}] (cross_attention_dim={dim})",
+                         path=unet_cfg_path)
     if unet_cfg.get("addition_embed_type") == "text_time":
         pooled = shapes.get("text_embeds")
         try:
@@ -481,7 +483,8 @@ def _check_text_embeddings(path: Path, unet_cfg: dict, unet_cfg_path: Path) -> N
             return  # check_diffusers_weights has vetted the config; nothing more to compare
         if pooled is None or tuple(pooled) != (1, want):
             raise ModelError(f"{unet_cfg_path} does not match {path}: tensor text_embeds has shape "
-                             f"{None if pooled is None else list(pooled)} but the config implies [1, {want}]")
+                             f"{None if pooled is None else list(pooled)} but the config implies [1, {want}]",
+                             path=unet_cfg_path)
 
 
 # ----------------------------------------------------------------------------- conversion from a base
@@ -520,10 +523,10 @@ def init_from_diffusers(folder: str | Path, text: str = "auto", layout: PanelLay
     if folder.is_file():
         raise ModelError(f"{folder} is a single-file checkpoint; 'omfa convert' starts from a diffusers folder "
                          "(unet/, vae/): make one with diffusers' StableDiffusionXLPipeline.from_single_file(...)"
-                         ".save_pretrained(OUT, safe_serialization=True)")
+                         ".save_pretrained(OUT, safe_serialization=True)", path=folder)
     for sub in ("unet", "vae"):
         if not (folder / sub / "config.json").is_file():
-            raise ModelError(f"{folder} is not a diffusers model folder: {sub}/config.json is missing")
+            raise ModelError(f"{folder} is not a diffusers model folder: {sub}/config.json is missing", path=folder)
     check_folder(folder, warn_missing=False)  # a base folder with an OMFA manifest is verified; others are not
     for sub, cls in (("unet", UNet2DConditionModel), ("vae", AutoencoderKL)):
         refuse_pickle_only(folder / sub, sub)

@@ -1,6 +1,6 @@
 """Pipeline: ``run(request, progress, cancel) -> Result``. Reads top to bottom like a diffusers pipeline:
-check inputs -> encode the clean panels and pose guides -> prepare latents and mask -> denoise (partial
-diffusion with CFG) -> decode the generated panels -> Result.
+check inputs -> fit the images to their panels -> encode the clean panels and pose guides -> prepare latents
+and mask -> denoise (partial diffusion with CFG) -> decode the generated panels -> Result.
 """
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -19,11 +19,12 @@ from engine.codec import Codec, VaeCodec, decode_in_chunks, encode_in_chunks, im
 from engine.device import DevicePolicy, OutOfMemory, free_memory, is_out_of_memory, select_device, use_sdpa
 from engine.diffusion import make_scheduler, sample, schedulers_for
 from engine.domain import check_request, is_world_model
-from engine.layout import GENERATED, Task
+from engine.images import PanelProcessor
 from engine.integrity import (NonFiniteError, check_diffusers_weights, check_folder, check_output_finite,
                               diffusers_weights, refuse_pickle_file, refuse_pickle_only)
+from engine.layout import GENERATED, Task
 from engine.model import ModelError, OmfaModel, load_model
-from engine.request import RequestError, Result, TryOnRequest
+from engine.request import IMAGE_FIELDS, ModelInfo, RequestError, Result, TryOnRequest
 
 
 @dataclass
@@ -213,6 +214,18 @@ class Pipeline:
     def trained(self) -> bool:
         return bool(self.model.config.trained)
 
+    def info(self, fallback: bool = False, folder: str | Path = "", vae_error: str = "") -> ModelInfo:
+        """This pipeline as plain data; ``fallback``, ``folder`` and ``vae_error`` say how it was loaded
+        (see :meth:`load_default`)."""
+        cfg, pol = self.model.config, self.policy
+        return ModelInfo(
+            name=cfg.name, describe=self.describe(), trained=self.trained, description=cfg.description,
+            device=pol.device, precision=pol.precision, policy=pol.describe(), reason=pol.reason,
+            layout=self.layout, render_style=cfg.render_style, default_scheduler=cfg.default_scheduler,
+            schedulers=tuple(self.schedulers()), student=self.has_student, parameters=self.model.num_parameters(),
+            preset=cfg.preset, views_per_canvas=int(cfg.views_per_canvas), fallback=fallback, folder=str(folder),
+            vae=str(self.vae_folder) if self.vae_folder is not None else "", vae_error=vae_error)
+
     def describe(self) -> str:
         cfg = self.model.config
         state = "" if cfg.trained else " — UNTRAINED: outputs are noise"
@@ -292,7 +305,7 @@ class Pipeline:
     def _run(self, request: TryOnRequest, progress: Optional[ProgressCallback],
              cancel: Optional[threading.Event]) -> Result:
         t0 = time.perf_counter()
-        # 1. check inputs
+        # 1. check inputs, fit the images to their panels
         layout = self.layout
         from engine.distill import STUDENT_SCHEDULER
 
@@ -306,7 +319,8 @@ class Pipeline:
         if request.precision not in ("auto", self.policy.precision):
             raise RequestError("precision", f"this pipeline runs in {self.policy.precision}; "
                                             f"load it again for {request.precision}")
-        task = request.task_enum
+        request = self.preprocess(request)
+        task = request.task
         generated = GENERATED[task]
         b = request.num_views
         device, dtype = self.policy.torch_device, self.policy.dtype
@@ -392,7 +406,7 @@ class Pipeline:
                           timings={"encode": t_encode, "sample": t_sample, "total": time.perf_counter() - t0},
                           steps_done=out.steps_done)
 
-        # 5. decode the generated panels; clean panels are returned as given
+        # 5. decode the generated panels; clean panels are returned as the model saw them (fitted)
         t2 = time.perf_counter()
         latents = self._unshare_canvas(k, out.latents, b) if k > 1 else out.latents
         if task == Task.MULTI_VIEW:
@@ -419,12 +433,20 @@ class Pipeline:
         return Result("finished", images, tuple(p for p in layout.panels if p in generated), settings, timings,
                       out.steps_done)
 
+    def preprocess(self, request: TryOnRequest) -> TryOnRequest:
+        """``request`` with every image fitted to its panel (letterboxed on white), so callers pass images of
+        any size; an image already at its panel's size is passed through untouched. Pose guides fit the
+        person panel. Expects a validated request (RGB uint8 arrays)."""
+        fit = PanelProcessor(self.layout)
+        images = {n: fit(getattr(request, n), n) for n in IMAGE_FIELDS if getattr(request, n) is not None}
+        return replace(request, **images, pose_guides=[fit(g, "person") for g in request.pose_guides])
+
     def views_per_canvas(self, request: TryOnRequest) -> int:
         """Person panels per canvas this request runs with (1: one canvas per view; always for the student,
         which learned one-view canvases)."""
         if request.scheduler == "student":
             return 1
-        if request.task_enum != Task.MULTI_VIEW or request.num_views < 2 or "person" not in self.layout.panels:
+        if request.task != Task.MULTI_VIEW or request.num_views < 2 or "person" not in self.layout.panels:
             return 1
         trained = max(1, int(self.model.config.views_per_canvas))
         if not request.views_per_canvas:  # the model's choice: the least padding up to what it was trained on
@@ -506,7 +528,7 @@ def load_vae(folder: str | Path, like: Codec, dtype: torch.dtype, device: str | 
     refuse_pickle_file(folder, "vae")
     if folder.is_file():
         raise ModelError(f"{folder} is a file; a VAE is loaded from a diffusers AutoencoderKL folder (config.json + "
-                         "diffusion_pytorch_model.safetensors), as AutoencoderKL.save_pretrained writes")
+                         "diffusion_pytorch_model.safetensors), as AutoencoderKL.save_pretrained writes", path=folder)
     if not folder.is_dir():
         raise ModelError(f"VAE folder {folder} does not exist")
     if not (folder / "config.json").is_file() and (folder / "vae" / "config.json").is_file():
@@ -514,22 +536,23 @@ def load_vae(folder: str | Path, like: Codec, dtype: torch.dtype, device: str | 
     cfg_path = folder / "config.json"
     if not cfg_path.is_file():
         raise ModelError(f"{folder} is not a VAE folder: config.json is missing (expected a diffusers "
-                         "AutoencoderKL folder, as AutoencoderKL.save_pretrained writes)")
+                         "AutoencoderKL folder, as AutoencoderKL.save_pretrained writes)", path=folder)
     try:
         cfg = json.loads(cfg_path.read_text())
         if not isinstance(cfg, dict):
             raise ValueError("not a JSON object")
     except (OSError, ValueError) as e:
-        raise ModelError(f"{cfg_path} could not be read: {e}") from None
+        raise ModelError(f"{cfg_path} could not be read: {e}", path=cfg_path) from None
     cls_name = cfg.get("_class_name", "AutoencoderKL")
     if cls_name != "AutoencoderKL":
-        raise ModelError(f"{folder} holds a {cls_name}, not a diffusers AutoencoderKL")
+        raise ModelError(f"{folder} holds a {cls_name}, not a diffusers AutoencoderKL", path=folder)
     if isinstance(cfg.get("block_out_channels"), list) and "latent_channels" in cfg:
         _check_vae_geometry(folder, 2 ** (len(cfg["block_out_channels"]) - 1), int(cfg["latent_channels"]), like)
     check_folder(folder, warn_missing=False)  # a VAE folder given an OMFA manifest is verified
     refuse_pickle_only(folder, "vae")
     if not diffusers_weights(folder):
-        raise ModelError(f"{folder} has no diffusion_pytorch_model.safetensors; OMFA reads only safetensors weights")
+        raise ModelError(f"{folder} has no diffusion_pytorch_model.safetensors; OMFA reads only safetensors weights",
+                         path=folder)
     from diffusers import AutoencoderKL
     from safetensors import SafetensorError
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from engine.errors import OmfaError
+
 # The samplers by short name -> diffusers class. Here, not in engine.diffusion, so that the CLI's parser and
 # the window can list them without importing torch (engine.diffusion re-exports it).
 SCHEDULERS: dict[str, str] = {
@@ -43,10 +45,16 @@ PRESET_LABELS = {"fast": "Fast (DPM++ 20 steps, guidance on the first half)",
 STUDENT_PRESETS = ("turbo",)  # need a model with a few-step student (Pipeline.has_student)
 
 
+class PresetError(OmfaError, ValueError):
+    """An unknown sampling preset name."""
+
+    field = "preset"
+
+
 def preset_settings(name: str) -> dict:
-    """The sampler fields of preset ``name``; ValueError naming the presets otherwise."""
+    """The sampler fields of preset ``name``; PresetError (a ValueError) naming the presets otherwise."""
     if name not in SAMPLING_PRESETS:
-        raise ValueError(f"unknown sampling preset {name!r}; presets are {', '.join(SAMPLING_PRESETS)}")
+        raise PresetError(f"unknown sampling preset {name!r}; presets are {', '.join(SAMPLING_PRESETS)}")
     return dict(SAMPLING_PRESETS[name])
 
 

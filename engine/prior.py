@@ -22,7 +22,7 @@ from typing import Mapping, Optional
 
 import torch
 
-from engine.integrity import ModelError
+from engine.errors import ModelError
 from engine.layout import PanelLayout
 
 PRIOR_FILE = "latent_prior.safetensors"
@@ -85,15 +85,15 @@ def check_latent_prior(prior: Mapping[str, torch.Tensor], layout: PanelLayout, c
     """Raise PriorError unless ``prior`` has every panel of ``layout`` as a finite (channels, h, w_panel)."""
     missing = [p for p in layout.panels if p not in prior]
     if missing:
-        raise PriorError(f"{source} lacks the {', '.join(missing)} panel(s)")
+        raise PriorError(f"{source} lacks the {', '.join(missing)} panel(s)", path=source)
     h = layout.height // layout.factor
     for p in layout.panels:
         want = (channels, h, layout.widths[p] // layout.factor)
         got = tuple(prior[p].shape)
         if got != want:
-            raise PriorError(f"{source} has a {p} panel of shape {got}; this model's is {want}")
+            raise PriorError(f"{source} has a {p} panel of shape {got}; this model's is {want}", path=source)
         if not torch.isfinite(prior[p]).all():
-            raise PriorError(f"{source} has non-finite values in its {p} panel")
+            raise PriorError(f"{source} has non-finite values in its {p} panel", path=source)
 
 
 def save_latent_prior(folder: str | Path, prior: LatentPrior) -> Path:

@@ -144,15 +144,15 @@ def _load_model(device: str, precision: str):
 def _try_off(pipe, steps: int) -> float:
     import numpy as np
 
-    from engine.images import fit, read_image
+    from engine.images import read_image
     from engine.paths import sample_paths
     from engine.presets import preset_settings
     from engine.request import TryOnRequest
 
     samples, lay = sample_paths(), pipe.layout
-    person = fit(read_image(samples["person"]).pixels, *lay.panel_size("person"))
-    head = fit(read_image(samples["head"]).pixels, *lay.panel_size("head")) if "head" in lay.panels else None
-    guide = fit(read_image(samples["guide"]).pixels, *lay.panel_size("person"))
+    person = read_image(samples["person"]).pixels  # any size: the pipeline fits it to its panel
+    head = read_image(samples["head"]).pixels if "head" in lay.panels else None
+    guide = read_image(samples["guide"]).pixels
     sampling = {**preset_settings("fast"), "steps": steps}
     req = TryOnRequest(task="try-off", person=person, head=head, pose_guides=[guide], seed=0,
                        device=pipe.policy.device, precision=pipe.policy.precision, label="self-test", **sampling)

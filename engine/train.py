@@ -29,6 +29,10 @@ VIEW_KEYS = ("views_person", "views_guide")  # optional: (N, V, H, W, 3) orbit v
 MIN_TRAINED_STEPS = 1000
 
 
+class ShardsMissing(OmfaError, FileNotFoundError):
+    """A training data folder has no shards of the split asked for; ``path`` is the folder."""
+
+
 # ============================================================================================ data
 class ShardWorldError(OmfaError, ValueError):
     """A shard folder holds samples of another synthetic world than the one asked for."""
@@ -80,7 +84,8 @@ def load_shards(folder: str | Path, split: str = "train", keys=IMAGE_KEYS,
     paths = sorted(Path(folder).glob(f"{split}_*.npz"))
     paths = [p for p in paths if not p.name.endswith(".tmp.npz")]
     if not paths:
-        raise FileNotFoundError(f"no {split}_*.npz shards in {folder} (make them with 'omfa data render')")
+        raise ShardsMissing(f"no {split}_*.npz shards in {folder} (make them with 'omfa data render')",
+                            path=folder, hint="make them with 'omfa data render'")
     parts: dict[str, list] = {k: [] for k in (*keys, *optional)}
     for p in paths:
         with np.load(p, allow_pickle=False) as z:  # shards may come from elsewhere: arrays only
@@ -305,7 +310,7 @@ def _load_checkpoint(path: Path, model, ema, opt) -> dict:
     # save_state/load_state and torch's loader are deliberately not used).
     from safetensors.torch import load_file
 
-    from engine.integrity import ModelError
+    from engine.model import ModelError
 
     t = load_file(str(path / "state.safetensors"))
     progress = json.loads((path / "progress.json").read_text())
@@ -342,7 +347,7 @@ def _build(cfg: TrainConfig):
         codec = load_codec(cfg.codec)  # pickle refusal, manifest and config/weights checks
         if not isinstance(codec, TinyCodec):
             raise ModelError(f"{cfg.codec} holds a {codec.kind} codec; --codec takes a tiny codec folder "
-                             "('omfa train-codec')")
+                             "('omfa train-codec')", path=cfg.codec)
         model.codec = codec
     model.config.noise_schedule["prediction_type"] = cfg.prediction_type
     if cfg.zero_terminal_snr:

@@ -47,6 +47,10 @@ _ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$")
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
+class WardrobeError(OmfaError, ValueError):
+    """A garment image, an item's files or a folder the wardrobe cannot use; ``path`` names it when known."""
+
+
 class UnknownItem(OmfaError, KeyError):
     """No item with that id; ``str()`` is the plain message (KeyError would quote it)."""
 
@@ -90,9 +94,9 @@ def _check_image(image: Any) -> np.ndarray:
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         what = (f"{image.dtype} array of shape {image.shape}" if isinstance(image, np.ndarray)
                 else type(image).__name__)
-        raise ValueError(f"a wardrobe garment must be an RGB uint8 image (H, W, 3), not a {what}")
+        raise WardrobeError(f"a wardrobe garment must be an RGB uint8 image (H, W, 3), not a {what}")
     if min(image.shape[:2]) < 1:
-        raise ValueError(f"a wardrobe garment cannot be empty (shape {image.shape})")
+        raise WardrobeError(f"a wardrobe garment cannot be empty (shape {image.shape})")
     return image
 
 
@@ -151,29 +155,30 @@ class WardrobeItem:
 
     @classmethod
     def from_json(cls, d: Any, folder: Path) -> "WardrobeItem":
-        """Validate ``item.json`` content; ValueError naming the first bad field."""
+        """Validate ``item.json`` content; WardrobeError (a ValueError) naming the first bad field."""
         if not isinstance(d, dict):
-            raise ValueError(f"{ITEM} holds a {type(d).__name__}, not an object")
+            raise WardrobeError(f"{ITEM} holds a {type(d).__name__}, not an object", path=folder / ITEM)
 
         def field_of(key: str, types: tuple, default: Any = ...) -> Any:
             if key not in d:
                 if default is ...:
-                    raise ValueError(f"{ITEM} has no '{key}'")
+                    raise WardrobeError(f"{ITEM} has no '{key}'", path=folder / ITEM)
                 return default
             v = d[key]
             if isinstance(v, bool) or not isinstance(v, types):
-                raise ValueError(f"{ITEM}: '{key}' is {_kind(v)}, not {_kind(types[0]())}")
+                raise WardrobeError(f"{ITEM}: '{key}' is {_kind(v)}, not {_kind(types[0]())}",
+                                    path=folder / ITEM)
             return v
 
         tags = field_of("tags", (list,), [])
         if not all(isinstance(t, str) for t in tags):
-            raise ValueError(f"{ITEM}: 'tags' must be a list of strings")
+            raise WardrobeError(f"{ITEM}: 'tags' must be a list of strings", path=folder / ITEM)
         size = field_of("size", (list,), [0, 0])
         if len(size) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in size):
-            raise ValueError(f"{ITEM}: 'size' must be [width, height]")
+            raise WardrobeError(f"{ITEM}: 'size' must be [width, height]", path=folder / ITEM)
         created = float(field_of("created", (int, float)))
         if not np.isfinite(created):
-            raise ValueError(f"{ITEM}: 'created' is not a time")
+            raise WardrobeError(f"{ITEM}: 'created' is not a time", path=folder / ITEM)
         return cls(id=folder.name, name=field_of("name", (str,)), tags=normalize_tags(tags),
                    source=field_of("source", (str,), ""), created=created,
                    garment=folder / GARMENT, thumbnail=folder / THUMB,
@@ -274,17 +279,17 @@ class Wardrobe:
     def _read_item(self, folder: Path) -> WardrobeItem:
         data, note = read_json(folder / ITEM)   # a damaged item.json is moved aside inside the folder
         if data is None:
-            raise ValueError(f"{ITEM} is damaged ({note})" if note else f"{ITEM} is missing")
+            raise WardrobeError(f"{ITEM} is damaged ({note})" if note else f"{ITEM} is missing", path=folder / ITEM)
         item = WardrobeItem.from_json(data, folder)
         try:
             with open(item.garment, "rb") as f:
                 head = f.read(8)
         except FileNotFoundError:
-            raise ValueError(f"{GARMENT} is missing") from None
+            raise WardrobeError(f"{GARMENT} is missing", path=item.garment) from None
         except OSError as e:
-            raise ValueError(f"{GARMENT} cannot be read ({e.strerror or e})") from None
+            raise WardrobeError(f"{GARMENT} cannot be read ({e.strerror or e})", path=item.garment) from None
         if head != _PNG_SIGNATURE:
-            raise ValueError(f"{GARMENT} is not a PNG file (empty or damaged)")
+            raise WardrobeError(f"{GARMENT} is not a PNG file (empty or damaged)", path=item.garment)
         return item
 
     def _move_aside(self, path: Path, why: str) -> None:
@@ -359,8 +364,8 @@ class Wardrobe:
         """Keep a garment. ``image`` RGB uint8 (H, W, 3); ``name`` defaults to the source and the date; ``tags``
         are normalised (:func:`normalize_tags`); ``metadata`` (the request that made it, JSON-able) is kept as
         the item's settings and inside garment.png. ``created``/``id`` are for imports (an id already taken or
-        malformed is replaced by a new one). Raises ValueError for a bad image, StorageError for a failed write
-        (nothing is left behind)."""
+        malformed is replaced by a new one). Raises WardrobeError (a ValueError) for a bad image, StorageError
+        for a failed write (nothing is left behind)."""
         image = _bounded(_check_image(image))
         created = time.time() if created is None else float(created)
         source = " ".join(str(source or "").split())
@@ -432,14 +437,15 @@ class Wardrobe:
     def export(self, ids: Iterable[str], folder: str | Path) -> Path:
         """Write the items to ``folder``: ``<id>/garment.png`` + ``<id>/item.json`` each, and ``wardrobe.json``
         (an index) last. ``folder`` must be missing, empty or an earlier export (whose index is extended).
-        Raises UnknownItem, ValueError (a folder holding other things) or StorageError."""
+        Raises UnknownItem, WardrobeError (a folder holding other things) or StorageError."""
         folder = Path(folder)
         items = [self.get(i) for i in ids]
         index_path = folder / INDEX
         if folder.exists() and not folder.is_dir():
-            raise ValueError(f"{folder} is a file, not a folder")
+            raise WardrobeError(f"{folder} is a file, not a folder", path=folder)
         if folder.is_dir() and any(folder.iterdir()) and not index_path.is_file():
-            raise ValueError(f"{folder} is not empty and is not a wardrobe export: choose an empty folder")
+            raise WardrobeError(f"{folder} is not empty and is not a wardrobe export: choose an empty folder",
+                                path=folder)
         listed: dict[str, dict] = {}
         if index_path.is_file():
             try:  # read plainly: a damaged index of an earlier export is rewritten, not moved about
@@ -462,13 +468,14 @@ class Wardrobe:
     def import_folder(self, folder: str | Path) -> tuple[list[WardrobeItem], list[str]]:
         """Add the items of an export folder (or of another wardrobe's root). Returns (the items added, notes):
         duplicates (same pixels as an item already here) are skipped, and an item that cannot be read is
-        reported by name with the reason; neither stops the others. ValueError if ``folder`` is not a folder;
+        reported by name with the reason; neither stops the others. WardrobeError if ``folder`` is not a folder;
         StorageError if writing here fails (items added before it stay, complete)."""
         from engine.images import ImageError, read_image
 
         folder = Path(folder)
         if not folder.is_dir():
-            raise ValueError(f"{folder}: {'no such folder' if not folder.exists() else 'not a folder'}")
+            raise WardrobeError(f"{folder}: {'no such folder' if not folder.exists() else 'not a folder'}",
+                                path=folder)
         # The source is only read, never changed: no persist.read_json here (it would move files about in it).
         hashes = self._hashes()
         added: list[WardrobeItem] = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QFileDialog, QFrame, QGroupBox, QHBoxLayout, QLabel, QMainWindow, QPushButton,
@@ -31,6 +32,9 @@ from omfa_desktop.qtutil import MessageBar
 from omfa_desktop.settings import SettingsDialog
 from omfa_desktop.wardrobe import WardrobeWidget
 from omfa_desktop.worker import FIELD_LABELS, GuideService, JobQueue
+
+if TYPE_CHECKING:
+    from engine.request import ModelInfo
 
 log = logging.getLogger("omfa.window")
 
@@ -74,7 +78,7 @@ class MainWindow(QMainWindow):
         self.reload_model()
 
     @property
-    def model_info(self) -> dict | None:
+    def model_info(self) -> ModelInfo | None:
         return self.session.model_info
 
     # ================================================================== UI
@@ -255,30 +259,30 @@ class MainWindow(QMainWindow):
         self.model_label.setText(f"loading {Path(what).name or what}…")
         self._update_buttons()
 
-    def _on_model_loaded(self, info: dict) -> None:
+    def _on_model_loaded(self, info: ModelInfo) -> None:
         self.session.model_info = info
-        untrained = not info["trained"]
+        untrained = not info.trained
         warn = " · <b style='color:#b42318'>UNTRAINED — outputs are noise</b>" if untrained else ""
-        vae = f" · VAE {Path(info['vae']).name}" if info.get("vae") else ""
-        self.model_label.setText(f"{info['device']} · {info['precision']} · {info['name']} "
-                                 f"({info['parameters'] / 1e6:.1f} M){vae}{warn}")
-        self.model_label.setToolTip(f"{info['describe']}\n{info['policy']}: {info['reason']}\n{info['folder']}")
-        if info.get("vae_error"):
-            self.show_message(f"VAE folder: {info['vae_error']}. The model's own codec is used instead; choose "
+        vae = f" · VAE {Path(info.vae).name}" if info.vae else ""
+        self.model_label.setText(f"{info.device} · {info.precision} · {info.name} "
+                                 f"({info.parameters / 1e6:.1f} M){vae}{warn}")
+        self.model_label.setToolTip(f"{info.describe}\n{info.policy}: {info.reason}\n{info.folder}")
+        if info.vae_error:
+            self.show_message(f"VAE folder: {info.vae_error}. The model's own codec is used instead; choose "
                               "another VAE or clear it under Edit → Settings.", "", "warning")
-        self.notice.set_untrained(untrained, info.get("description", ""))
+        self.notice.set_untrained(untrained, info.description)
         if untrained:
             self.notice.show()  # the noise warning matters more than a dismissal from an earlier session
         shown = [self.generation.sampler.itemData(i) for i in range(self.generation.sampler.count())]
-        if list(info["schedulers"]) != shown:  # e.g. "student" for a model with a turbo student
-            self.generation.set_samplers(info["schedulers"])
-        self.generation.set_presets(bool(info.get("student")))
-        self.precision.setItemText(0, f"auto ({info['precision']})")
-        w, h = info["panel_sizes"]["person"]
+        if list(info.schedulers) != shown:  # e.g. "student" for a model with a turbo student
+            self.generation.set_samplers(info.schedulers)
+        self.generation.set_presets(info.student)
+        self.precision.setItemText(0, f"auto ({info.precision})")
+        w, h = info.panel_sizes["person"]
         self.pose.render_enabled = True
-        self.pose.set_params(width=w, height=h, style=info["render_style"])
+        self.pose.set_params(width=w, height=h, style=info.render_style)
         self.pose.schedule()
-        self.statusBar().showMessage(f"Model ready: {info['describe']}", 6000)
+        self.statusBar().showMessage(f"Model ready: {info.describe}", 6000)
         self._update_buttons()
 
     def _on_model_failed(self, message: str, details: str) -> None:
@@ -572,11 +576,11 @@ class MainWindow(QMainWindow):
         if photo is None:
             self.show_message("Estimate pose: open a person photo first.", "", "warning")
             return None
-        info = self.model_info or {}
-        w, h = (info.get("panel_sizes") or {}).get("person", (96, 128))
+        info = self.model_info
+        w, h = info.panel_sizes["person"] if info else (96, 128)
         self._estimate_token = self.guides.estimate({
             "image": photo, "box": box, "backend": backend, "hmr2_folder": self.settings.hmr2_folder,
-            "width": w, "height": h, "style": info.get("render_style", "parts_shaded"),
+            "width": w, "height": h, "style": info.render_style if info else "parts_shaded",
             "body_folder": self.settings.smplx_folder, "body_gender": self.settings.smplx_gender})
         self.statusBar().showMessage("Estimating the photo's pose…")
         return self._estimate_token

@@ -11,13 +11,16 @@ from __future__ import annotations
 import dataclasses
 import logging
 from pathlib import Path
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import numpy as np
 from PySide6.QtCore import QObject, QUrl
 from PySide6.QtGui import QDesktopServices
 
 from omfa_desktop.model.jobs import BatchPayload, ChainPayload, Job, JobKind, JobState
+
+if TYPE_CHECKING:
+    from engine.request import ModelInfo
 
 log = logging.getLogger("omfa.desktop")
 
@@ -34,20 +37,19 @@ class WorkActions(QObject):
         window.guides.failed.connect(self._on_failed)
 
     # ------------------------------------------------------------------ shared
-    def _ready(self) -> Optional[dict]:
+    def _ready(self) -> Optional[ModelInfo]:
         if self.w.model_info is None:
             self.w.show_message("The model is still loading; try again in a moment.", "", "warning")
             return None
         return self.w.model_info
 
     def _size(self, panel: str) -> Optional[tuple[int, int]]:
-        return (self.w.model_info or {}).get("panel_sizes", {}).get(panel)
+        info = self.w.model_info
+        return None if info is None else info.panel_sizes.get(panel)
 
-    def _fit(self, img: Optional[np.ndarray], panel: str) -> Optional[np.ndarray]:
-        from engine.images import fit
-
-        size = self._size(panel)
-        return None if img is None or size is None else fit(img, *size)
+    def _panel(self, img: Optional[np.ndarray], panel: str) -> Optional[np.ndarray]:
+        """``img`` for a panel the model has (any size: the pipeline fits it), else None."""
+        return None if img is None or self._size(panel) is None else img
 
     def sampling(self):
         """The session's sampler settings as a TryOnRequest (what every stage shares); a new seed unless locked."""
@@ -67,10 +69,10 @@ class WorkActions(QObject):
         return token
 
     def _estimate(self, photo: np.ndarray, then: Callable, what: str) -> int:
-        info = self.w.model_info or {}
+        info = self.w.model_info
         w, h = self._size("person") or (96, 128)
         spec = {"image": photo, "box": None, "backend": "auto", "hmr2_folder": self.w.settings.hmr2_folder,
-                "width": w, "height": h, "style": info.get("render_style", "parts_shaded"),
+                "width": w, "height": h, "style": info.render_style if info else "parts_shaded",
                 "body_folder": self.w.settings.smplx_folder, "body_gender": self.w.settings.smplx_gender,
                 "head_size": self._size("head")}
         token = self.w.guides.estimate(spec)
@@ -104,18 +106,16 @@ class WorkActions(QObject):
             self.w.show_message(f"The {cb[1]} could not be prepared: {message}", details, "error")
 
     def _submit_chain(self, chain, mode: str, app: dict, inputs: dict) -> Optional[Job]:
-        from engine.layout import PanelLayout
         from engine.request import RequestError
 
         info = self.w.model_info
-        layout = PanelLayout.from_dict(info["layout"])
         # stages whose inputs are all here are checked now; a linked stage is checked when it runs (its
         # inputs are an earlier stage's output), and run_chain's error names the stage
         for st in chain.stages:
             if st.links:
                 continue
             try:
-                st.request.validate(layout, list(info["schedulers"]))
+                st.request.validate(info.layout, list(info.schedulers))
             except RequestError as e:
                 self.w.show_message(f"{st.name}: {e.message}", "", "error")
                 return None
@@ -136,7 +136,7 @@ class WorkActions(QObject):
         if options is None:
             from omfa_desktop.dialogs import TurntableDialog
 
-            k = int((self.w.model_info or {}).get("views_per_canvas", 1))
+            k = self.w.model_info.views_per_canvas if self.w.model_info else 1
             dlg = (dialog_cls or TurntableDialog)(self.w, views_per_canvas=k)
             if not dlg.exec():
                 return None
@@ -157,10 +157,10 @@ class WorkActions(QObject):
     def _submit_turntable(self, options, guides, cameras, state=None) -> Optional[Job]:
         from engine.chain import turntable
 
-        garment = self._fit(self.w.session.garment, "garment")
-        photo = None if garment is not None else self._fit(self.w.session.person, "person")
-        photo_guide = self._fit(self.w.session.photo_guide, "person") if photo is not None else None
-        head = self._fit(self.w.session.head, "head")
+        garment = self.w.session.garment  # any size: the pipeline fits each image to its panel
+        photo = None if garment is not None else self.w.session.person
+        photo_guide = self.w.session.photo_guide if photo is not None else None
+        head = self._panel(self.w.session.head, "head")
         label = self.w.session.sources.get("garment" if garment is not None else "person", "")
         chain = turntable(list(guides), head, garment=garment, photo=photo, photo_guide=photo_guide,
                           batch=options.batch, sampling=self.sampling(), label=label or "turntable",
@@ -185,9 +185,9 @@ class WorkActions(QObject):
             if not dlg.exec():
                 return None
             photo_a, photo_b, head, pose_source = dlg.photo_a, dlg.photo_b, dlg.head, dlg.pose_source
-        if pose_source == "own" or (head is None and "head" in (self.w.model_info or {}).get("panel_sizes", {})):
+        if pose_source == "own" or (head is None and self._size("head") is not None):
             def estimated(result: dict) -> None:
-                h = self._fit(head, "head") if head is not None else result.get("head")
+                h = self._panel(head, "head") if head is not None else result.get("head")
                 if pose_source == "own":
                     body = result["state"].to_dict() if hasattr(result["state"], "to_dict") else None
                     self._submit_p2p(photo_a, [result["guide"]], h, None, body)
@@ -197,15 +197,14 @@ class WorkActions(QObject):
                                  "person-to-person pose")
 
             return self._estimate(photo_b, estimated, "person-to-person (photo B)")
-        return self._render(1, 0.0, lambda g, c: self._submit_p2p(photo_a, g, self._fit(head, "head"), c,
+        return self._render(1, 0.0, lambda g, c: self._submit_p2p(photo_a, g, self._panel(head, "head"), c,
                                                                   self.w.pose.state.to_dict()),
                             "person-to-person pose")
 
     def _submit_p2p(self, photo_a, guides, head, cameras, body) -> Optional[Job]:
         from engine.chain import person_to_person
 
-        guides = [self._fit(g, "person") for g in guides]
-        chain = person_to_person(self._fit(photo_a, "person"), guides, head, sampling=self.sampling(),
+        chain = person_to_person(photo_a, list(guides), head, sampling=self.sampling(),
                                  label="person to person", cameras_b=list(cameras) if cameras else None, body_b=body)
         return self._submit_chain(chain, "person-to-person", {}, {"person": photo_a})
 
@@ -235,9 +234,9 @@ class WorkActions(QObject):
             return None
         s = entry.settings
         sampling = self.sampling()   # the session's sampler; the layer keeps the base's seed
-        req = dataclasses.replace(sampling, task="try-on", person=self._fit(base, "person"),
-                                  garment=self._fit(garment, "garment"), head=self._fit(ins.get("head"), "head"),
-                                  pose_guides=[self._fit(guide, "person")], strength=float(strength),
+        req = dataclasses.replace(sampling, task="try-on", person=base, garment=garment,
+                                  head=self._panel(ins.get("head"), "head"), pose_guides=[guide],
+                                  strength=float(strength),
                                   body=s.get("body"), label=f"layer over {entry.id}",
                                   seed=int(s.get("seed", sampling.seed)))
         chain = Chain("outfit", [Stage(f"layer over gallery {entry.id}", req)], label=f"outfit over {entry.id}")

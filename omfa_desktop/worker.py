@@ -16,7 +16,7 @@ import logging
 import time
 import traceback
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 from PySide6.QtGui import QImage
@@ -25,6 +25,9 @@ from engine.errors import OmfaError
 from omfa_desktop.model.jobs import (MODE_LABELS, BatchPayload, ChainPayload, GeneratePayload, Job,  # noqa: F401
                                      JobKind, JobState, format_seconds)
 from omfa_desktop.qtutil import to_qimage
+
+if TYPE_CHECKING:  # torch stays off the GUI thread: no engine.pipeline import here
+    from engine.request import ModelInfo
 
 log = logging.getLogger("omfa.worker")
 
@@ -75,30 +78,11 @@ def load_pipeline(folder: str | None, device: str = "auto", precision: str = "au
     return pipe, fallback, path, vae_error
 
 
-def model_info(pipe, fallback: bool, folder: Path, vae_error: str = "") -> dict:
-    """What the GUI needs to know about a loaded pipeline (plain data, no torch objects)."""
-    from engine.diffusion import schedulers_for
-
-    cfg = pipe.model.config
-    lay = pipe.layout
-    pol = pipe.policy
-    return {"name": cfg.name, "describe": pipe.describe(), "trained": pipe.trained, "description": cfg.description, "device": pol.device,
-            "precision": pol.precision, "policy": pol.describe(), "reason": pol.reason,
-            "layout": lay.to_dict(), "panels": list(lay.panels),
-            "panel_sizes": {p: tuple(lay.panel_size(p)) for p in lay.panels},
-            "render_style": cfg.render_style, "default_scheduler": cfg.default_scheduler,
-            "schedulers": pipe.schedulers() if hasattr(pipe, "schedulers") else schedulers_for(cfg.noise_schedule),
-            "student": bool(getattr(pipe, "has_student", False)), "fallback": fallback, "folder": str(folder),
-            "parameters": pipe.model.num_parameters(), "preset": cfg.preset,
-            "views_per_canvas": cfg.views_per_canvas,
-            "vae": str(pipe.vae_folder) if pipe.vae_folder is not None else "", "vae_error": vae_error}
-
-
 class EngineWorker(QObject):
     """Owns the Pipeline; every slot runs on the engine thread."""
 
     loading = Signal(str)
-    loaded = Signal(object)                           # model info dict
+    loaded = Signal(object)                           # engine.request.ModelInfo
     loadFailed = Signal(str, str)                     # message, details
     started = Signal(int)                             # job id
     progress = Signal(int, int, int, float, QImage)   # job id, step, total, eta (s), preview of the output
@@ -119,14 +103,14 @@ class EngineWorker(QObject):
         self.pipe = None
         try:
             pipe, fallback, path, vae_error = load_pipeline(folder, device, precision, vae)
-            info = model_info(pipe, fallback, path, vae_error)
+            info = pipe.info(fallback, path, vae_error)
         except Exception as e:  # noqa: BLE001 - any load failure becomes a message
             self.load_error = readable_error(e)
             log.error("model load failed (%s): %s", folder or "demo", self.load_error, exc_info=True)
             self.loadFailed.emit(self.load_error, traceback.format_exc())
             return
         self.pipe = pipe
-        log.info("model loaded: %s on %s", info["describe"], info["policy"])
+        log.info("model loaded: %s on %s", info.describe, info.policy)
         self.loaded.emit(info)
 
     @Slot(object)
@@ -441,7 +425,7 @@ class JobQueue(QObject):
         super().__init__(parent)
         self.jobs: list[Job] = []
         self.running: Job | None = None
-        self.model_info: dict | None = None
+        self.model_info: Optional[ModelInfo] = None
         self.model_error: tuple[str, str] | None = None
         self.loading = False
         self.threads = 0  # CPU threads for the jobs submitted from now on (the app setting; 0 = automatic)
@@ -535,7 +519,7 @@ class JobQueue(QObject):
         self.loading = True
         self.modelLoading.emit(what)
 
-    def _on_loaded(self, info: dict) -> None:
+    def _on_loaded(self, info: ModelInfo) -> None:
         self.loading = False
         self.model_info = info
         self.model_error = None

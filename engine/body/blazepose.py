@@ -11,7 +11,7 @@ files shipped in resources/models/blazepose (Apache-2.0, from the mediapipe 0.10
    region helpers), heat-map refinement, projection back to the photo; world landmarks in metres (origin
    between the hips, y down) rotated with the region; a second pass on the region the helpers give.
 
-See docs/research/pose_estimation.md for the tensors and the decoding, and engine/body/estimate.py for how the
+See docs/research/pose_estimation.md for the tensors and the decoding, and engine/body/fit.py for how the
 landmarks become an SMPL-X pose.
 """
 from __future__ import annotations

@@ -1,32 +1,44 @@
-"""Pose from a photo: choose an estimator backend, run it, and render the photo's pose guide.
+"""A pose estimate and what the app makes of it: :class:`PoseEstimate` (the SMPL-X body and the camera an
+estimator found in a photo), the photo's pose guide (:func:`photo_guide`) and head crop (:func:`head_crop`).
 
-Backends, in order of preference when ``backend="auto"``:
-- "hmr2": 4D-Humans in a child process (:mod:`engine.body.hmr2`), when its folder, checkpoint, SMPL file and
-  package are all there (Settings → hmr2 folder).
-- "blazepose": offline BlazePose landmarks (ai-edge-litert, shipped models) and an SMPL-X fit to them
-  (:mod:`engine.body.blazepose`, :mod:`engine.body.fit`): works out of the box, less exact than hmr2.
-- "manual": none found — the caller gets :class:`EstimatorUnavailable`, whose message lists what each backend
-  needs; the user poses the body by hand (viewport) and the guide comes from that.
+The estimators that make one live beside it: :mod:`engine.body.estimators` chooses a backend and runs it
+(hmr2 in a child process, :mod:`engine.body.hmr2`; BlazePose landmarks and an SMPL-X fit,
+:mod:`engine.body.fit`); each backend returns a :class:`PoseEstimate`.
 
 The guide of the photo is the estimated body seen by the estimated camera, through the same letterbox the
 photo goes through to fit the model's person panel (:func:`fit_camera`), so guide and photo line up.
 """
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Optional, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from engine.body.camera import Camera
-from engine.body.hmr2 import Hmr2Adapter, Hmr2Error, PoseEstimate
+from engine.body.state import BodyState
 from engine.errors import OmfaError
-
-BACKENDS = ("auto", "hmr2", "blazepose")
 
 
 class EstimatorUnavailable(OmfaError, RuntimeError):
     """No pose estimator can run here; the message lists what each one needs."""
+
+
+@dataclass
+class PoseEstimate:
+    """What a pose estimator found in a photo.
+
+    state : BodyState      SMPL-X pose (y-up world), betas, translation
+    camera : Camera        the full-image camera that sees ``state`` as the photo shows the person
+    box : (x0, y0, x1, y1) the person box used, in image pixels
+    backend : str          "hmr2", "blazepose", ...
+    notes : list of str    what was approximated (e.g. neutral betas)
+    """
+
+    state: BodyState
+    camera: Camera
+    box: tuple[float, float, float, float]
+    backend: str
+    notes: list[str] = field(default_factory=list)
 
 
 def fit_camera(camera: Camera, width: int, height: int) -> Camera:
@@ -36,95 +48,6 @@ def fit_camera(camera: Camera, width: int, height: int) -> Camera:
     oy = (height - round(camera.height * s)) / 2
     return replace(camera, width=width, height=height, fx=camera.fx * s, fy=camera.fy * s,
                    cx=camera.cx * s + ox, cy=camera.cy * s + oy)
-
-
-def estimate_pose(image: np.ndarray, box: Optional[Sequence[float]] = None, backend: str = "auto",
-                  hmr2: Optional[Hmr2Adapter] = None, body_model=None, person_check: bool = True,
-                  name: str = "the photo") -> PoseEstimate:
-    """SMPL-X pose and camera of the person in ``image`` (H, W, 3) uint8.
-
-    box : (x0, y0, x1, y1) in image pixels, or None for the whole image
-    backend : "auto" (hmr2 when it is set up, else blazepose), "hmr2" or "blazepose"
-    hmr2 : the configured adapter (None: hmr2 is not configured)
-    body_model : engine.body.model.BodyModel whose rest pelvis the translation is solved for (the mannequin)
-    person_check : run the person gate (engine.gate) on the photo (or the box) first, whatever the backend,
-        and raise engine.gate.NoPersonFound (naming ``name``) when it finds nobody
-    name : how messages call the photo (its file name)
-
-    Errors carry no advice on what to do next: that depends on the caller (a command line has --box, the
-    app has the person-box dialog and the viewport), which sets ``hint``.
-    """
-    from engine.body.model import BodyModel
-
-    if backend not in BACKENDS:
-        raise EstimatorUnavailable(f"unknown pose estimator {backend!r}; choose one of {', '.join(BACKENDS)}")
-    if box is not None:
-        box = _check_box(box, image.shape[1], image.shape[0])
-    if person_check:
-        from engine.gate import require_person
-
-        crop, _ = _crop(image, box)
-        require_person(crop, name + (" inside the person box" if box is not None else ""))
-    model = body_model or BodyModel.load_mannequin()
-    reasons = []
-    if backend in ("auto", "hmr2"):
-        if hmr2 is not None:
-            missing = [] if hmr2.child else hmr2.missing()
-            if not missing:
-                return hmr2.estimate(image, box, model.rest_joints[0])
-            reasons.append("hmr2: " + "; ".join(missing))
-        else:
-            reasons.append("hmr2: no hmr2 folder is set (Settings → hmr2 folder; see README, 'Pose from a photo')")
-    if backend in ("auto", "blazepose"):
-        from engine.body import blazepose
-        from engine.body.fit import fit_landmarks
-
-        missing = blazepose.available()
-        if not missing:
-            crop, (ox, oy) = _crop(image, box)
-            # the gate has already said there is a person: take BlazePose's landmarks even when its own
-            # detector is less sure than its default 0.5
-            lm = _blazepose_detector().estimate(crop, min_det_score=0.0 if person_check else 0.5)
-            if lm is None:
-                raise EstimatorUnavailable(f"BlazePose found no person in {name}"
-                                           + (" inside the person box" if box is not None else ""))
-            lm.image_xy = lm.image_xy + (ox, oy)
-            lm.box = (lm.box[0] + ox, lm.box[1] + oy, lm.box[2] + ox, lm.box[3] + oy)
-            return fit_landmarks(lm, (image.shape[1], image.shape[0]), model)
-        reasons.append("blazepose: missing " + "; ".join(missing))
-    raise EstimatorUnavailable("no pose estimator is available — " + " | ".join(reasons))
-
-
-_DETECTOR: list = []
-
-
-def _blazepose_detector():
-    """One BlazePose per process (its interpreters load ~10 MB once)."""
-    from engine.body.blazepose import BlazePose
-
-    if not _DETECTOR:
-        _DETECTOR.append(BlazePose())
-    return _DETECTOR[0]
-
-
-def _crop(image: np.ndarray, box) -> tuple[np.ndarray, tuple[int, int]]:
-    """The box's pixels (and their offset); BlazePose looks for the most salient person inside."""
-    if box is None:
-        return image, (0, 0)
-    x0, y0, x1, y1 = (int(round(v)) for v in box)
-    return image[y0:y1, x0:x1], (x0, y0)
-
-
-def _check_box(box: Sequence[float], width: int, height: int) -> tuple[float, float, float, float]:
-    try:
-        x0, y0, x1, y1 = (float(v) for v in box)
-    except (TypeError, ValueError):
-        raise EstimatorUnavailable(f"the person box must be four numbers x0, y0, x1, y1, not {box!r}") from None
-    x0, x1 = sorted((max(0.0, min(x0, width)), max(0.0, min(x1, width))))
-    y0, y1 = sorted((max(0.0, min(y0, height)), max(0.0, min(y1, height))))
-    if x1 - x0 < 8 or y1 - y0 < 8:
-        raise EstimatorUnavailable(f"the person box {tuple(box)} is empty inside the {width}x{height} photo")
-    return x0, y0, x1, y1
 
 
 def photo_guide(estimate: PoseEstimate, width: int, height: int, style: str = "parts_shaded",
@@ -169,7 +92,3 @@ def head_crop(image: np.ndarray, estimate: PoseEstimate, width: int, height: int
     crop = Image.fromarray(padded).crop((round(x0) + pad, round(y0) + pad,
                                          round(x0 + box_w) + pad, round(y0 + box_h) + pad))
     return np.asarray(crop.resize((width, height), Image.Resampling.LANCZOS))
-
-
-__all__ = ["BACKENDS", "EstimatorUnavailable", "Hmr2Error", "PoseEstimate", "estimate_pose", "fit_camera",
-           "head_crop", "photo_guide"]

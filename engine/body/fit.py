@@ -17,7 +17,7 @@ import numpy as np
 
 from engine.body.blazepose import LANDMARK_NAMES, Landmarks
 from engine.body.camera import Camera
-from engine.body.hmr2 import PoseEstimate
+from engine.body.estimate import PoseEstimate
 from engine.body.skeleton import JOINT_NAMES
 from engine.body.state import BodyState
 

@@ -23,13 +23,14 @@ import os
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
 
-from engine.body.camera import Camera, camera_from_hmr2, hmr2_to_y_up
+from engine.body.camera import camera_from_hmr2, hmr2_to_y_up
+from engine.body.estimate import PoseEstimate
 from engine.body.state import BodyState
 from engine.errors import OmfaError
 
@@ -40,24 +41,6 @@ SMPL_FILE = "SMPL_NEUTRAL.pkl"
 
 class Hmr2Error(OmfaError, RuntimeError):
     """hmr2 cannot run here, or its answer is unusable. The message says what is missing and where."""
-
-
-@dataclass
-class PoseEstimate:
-    """What a pose estimator found in a photo.
-
-    state : BodyState      SMPL-X pose (y-up world), betas, translation
-    camera : Camera        the full-image camera that sees ``state`` as the photo shows the person
-    box : (x0, y0, x1, y1) the person box used, in image pixels
-    backend : str          "hmr2", "blazepose", ...
-    notes : list of str    what was approximated (e.g. neutral betas)
-    """
-
-    state: BodyState
-    camera: Camera
-    box: tuple[float, float, float, float]
-    backend: str
-    notes: list[str] = field(default_factory=list)
 
 
 # ============================================================================================ conversions

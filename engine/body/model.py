@@ -61,7 +61,7 @@ class BodyModel:
         path = Path(path) if path is not None else MANNEQUIN_PATH
         if not path.exists():
             raise BodyModelError(f"mannequin file missing: {path}. Regenerate it with "
-                                 "`python -m engine.body.mannequin`.")
+                                 "`python -m engine.body.mannequin`.", path=path)
         return cls(_make_smplx(path), "mannequin")
 
     @classmethod
@@ -87,25 +87,25 @@ class BodyModel:
             raise BodyModelError(f"gender must be one of {GENDERS}, got {gender!r}")
         folder = Path(folder).expanduser()
         if not folder.is_dir():
-            raise BodyModelError(f"SMPL-X folder not found: {folder}. {SMPLX_LICENCE_NOTE}")
+            raise BodyModelError(f"SMPL-X folder not found: {folder}. {SMPLX_LICENCE_NOTE}", path=folder)
         stem = f"SMPLX_{gender.upper()}"
         candidates = [folder / f"{stem}{ext}" for ext in (".npz", ".pkl")]
         candidates += [folder / "smplx" / f"{stem}{ext}" for ext in (".npz", ".pkl")]
         found = next((c for c in candidates if c.is_file()), None)
         if found is None:
             raise BodyModelError(f"missing SMPL-X file {folder / (stem + '.npz')} (or {stem}.pkl). "
-                                 f"{SMPLX_LICENCE_NOTE}")
+                                 f"{SMPLX_LICENCE_NOTE}", path=folder)
         if found.suffix == ".pkl" and not allow_pickle:
             raise BodyModelError(f"only {found} was found; OMFA loads SMPL-X from .npz files "
                                  f"({stem}.npz, in the same SMPL-X download) and unpickles a .pkl only when "
-                                 "explicitly allowed (allow_pickle=True).")
+                                 "explicitly allowed (allow_pickle=True).", path=found)
         try:
             model = _make_smplx(found)
         except BodyModelError:
             raise
         except Exception as e:  # SkinningError / smplx's KeyError, ValueError, UnpicklingError on bad files
             raise BodyModelError(f"invalid SMPL-X file {found}: {type(e).__name__}: {e}. Re-download it from "
-                                 f"{SMPLX_URL}.") from e
+                                 f"{SMPLX_URL}.", path=found) from e
         return cls(model, f"smplx-{gender}")
 
     # ----------------------------------------------------------------- queries
@@ -193,7 +193,7 @@ def _make_smplx(path: Path):
     except ImportError:
         raise BodyModelError(f"{path} is a .pkl SMPL-X file, which needs the smplx package (pip install "
                              "smplx; non-commercial licence); use the .npz files of the same SMPL-X download "
-                             "instead") from None
+                             "instead", path=path) from None
     # smplx prints a warning to stdout for models with only 10+10 shape columns; keep our output clean.
     with contextlib.redirect_stdout(io.StringIO()):
         return smplx.SMPLX(str(path), ext="pkl", use_pca=False, flat_hand_mean=True, num_betas=10,

@@ -68,24 +68,26 @@ def load_pipeline(args):
     return pipe
 
 
-def read_input(path: str | None, size: tuple[int, int] | None, what: str, person_check: bool = False):
-    """The image file given as ``--what``, fitted into ``size`` (None: as read). ``person_check``: refuse it
-    with one line when the person gate finds nobody in it (before fitting: the gate sees the whole photo)."""
-    from engine.images import ImageError, fit, read_image
+def read_input(path: str | None, what: str, panel: tuple[int, int] | None = None, person_check: bool = False):
+    """The image at ``path`` as RGB uint8, any size (the pipeline fits it to its panel); None for no path.
+    ``panel`` (w, h), when given, only bounds the decode: no more than 4x its long side is kept (None: the
+    default cap, for a photo read before the model is known). ``person_check``: refuse it with one line
+    when the person gate finds nobody in it."""
+    from engine.images import ImageError, read_image
 
     if path is None:
         return None
     try:
         # a slot needs a panel's size: decode no more than 4x its long side (a 79 MP photo stays cheap); a
-        # photo read before the model is known (size None, for the person gate) gets the default cap
-        read = read_image(path, max_side=max(1024, 4 * max(size))) if size is not None else read_image(path)
+        # photo read before the model is known (for the person gate) gets the default cap
+        read = read_image(path, max_side=max(1024, 4 * max(panel))) if panel is not None else read_image(path)
     except ImageError as e:
         raise CliError(f"--{what}: {e}") from None
     for note in read.notes:  # what was changed to use the file (rotation, bit depth, frames...): said, not fatal
         print(f"note: --{what}: {read.path.name}: {note}", file=sys.stderr)
     if person_check:
         check_person(read.pixels, read.path)
-    return fit(read.pixels, *size) if size is not None else read.pixels
+    return read.pixels
 
 
 def check_person(pixels, path) -> None:

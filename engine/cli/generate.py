@@ -19,18 +19,15 @@ from engine.cli.common import (
 def cmd_try_off(args) -> int:
     from engine.request import TryOnRequest
 
-    from engine.images import fit
-
     # before the model loads and before --out is touched: a photo of nobody or a wrong --out costs nothing
-    photo = read_input(args.person, None, "person", person_check=args.person_check)
+    photo = read_input(args.person, "person", person_check=args.person_check)
     check_out(args.out)
     pipe = load_pipeline(args)
     out = check_out(args.out, need_bytes=image_bytes(pipe))
     lay = pipe.layout
-    person = fit(photo, *lay.panel_size("person"))
-    head = read_input(args.head, lay.panel_size("head"), "head") if "head" in lay.panels else None
-    guides = [read_input(args.guide, lay.panel_size("person"), "guide")] if args.guide else []
-    req = TryOnRequest(task="try-off", person=person, head=head, pose_guides=guides, **sampling(args),
+    head = read_input(args.head, "head", lay.panel_size("head")) if "head" in lay.panels else None
+    guides = [read_input(args.guide, "guide", lay.panel_size("person"))] if args.guide else []
+    req = TryOnRequest(task="try-off", person=photo, head=head, pose_guides=guides, **sampling(args),
                        seed=args.seed, precision=args.precision, device=args.device, label=Path(args.person).name)
     return run_request(pipe, req, out, args.quiet)
 
@@ -45,15 +42,14 @@ def cmd_try_on(args) -> int:
     check_out(args.out)
     pipe = load_pipeline(args)
     out = check_out(args.out, need_bytes=image_bytes(pipe, args.views))
-    lay = pipe.layout
-    size = lay.panel_size("person")
-    garment = read_input(args.garment, lay.panel_size("garment"), "garment")
-    head = read_input(args.head, lay.panel_size("head"), "head") if args.head else None
+    size = pipe.layout.panel_size("person")
+    garment = read_input(args.garment, "garment", size)
+    head = read_input(args.head, "head", size)
     body, cameras = None, None
     if args.guide:
         if args.views != 1:
             raise CliError("--guide gives one view; use --pose/--state with --views for several", 2)
-        guides = [read_input(args.guide, size, "guide")]
+        guides = [read_input(args.guide, "guide", size)]
     else:
         try:
             state = BodyState.from_json(args.state) if args.state else load_preset(args.pose)

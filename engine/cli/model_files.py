@@ -29,7 +29,8 @@ def cmd_convert(args) -> int:
 
 
 def cmd_manifest(args) -> int:
-    from engine.integrity import ModelError, write_manifest
+    from engine.integrity import write_manifest
+    from engine.model import ModelError
 
     try:
         path = write_manifest(args.folder)
@@ -41,7 +42,7 @@ def cmd_manifest(args) -> int:
 
 
 def cmd_prior(args) -> int:
-    from engine.integrity import ModelError
+    from engine.model import ModelError
     from engine.train import write_latent_prior
 
     try:
@@ -52,7 +53,8 @@ def cmd_prior(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    from engine.integrity import ModelError, verify_manifest
+    from engine.integrity import verify_manifest
+    from engine.model import ModelError
 
     try:
         result = verify_manifest(args.folder)

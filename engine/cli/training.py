@@ -32,7 +32,7 @@ def cmd_train_codec(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from engine.integrity import ModelError
+    from engine.model import ModelError
     from engine.train import TrainConfig, train
 
     if not 0.0 <= args.two_views <= 1.0:

@@ -35,7 +35,8 @@ def _sampling_request(args):
 def _estimate(photo, path: str):
     """The pose in a photo (hmr2 when configured, else the offline BlazePose fit), or a one-line error.
     The photo went through the person gate when it was read (or the user skipped it)."""
-    from engine.body.estimate import EstimatorUnavailable, estimate_pose
+    from engine.body.estimate import EstimatorUnavailable
+    from engine.body.estimators import estimate_pose
 
     try:
         return estimate_pose(photo, person_check=False, name=Path(path).name)
@@ -102,12 +103,11 @@ def _target_guides(pipe, args, photo=None, photo_path: str = "", views: int = 1)
 
 def _head(pipe, args, photo=None, photo_path: str = ""):
     from engine.body.estimate import head_crop
-    from engine.images import fit
 
     if "head" not in pipe.layout.panels:
         return None
     if args.head:
-        return fit(_read(args.head, "head"), *pipe.layout.panel_size("head"))
+        return _read(args.head, "head")
     if photo is None:
         return None
     return head_crop(photo, _estimate(photo, photo_path), *pipe.layout.panel_size("head"))
@@ -143,7 +143,6 @@ def _meta(chain, stage: int, result, **extra) -> dict:
 def cmd_turntable(args) -> int:
     from engine.chain import turntable
     from engine.export import save_png
-    from engine.images import fit
     from engine.media import MediaError, export_views
     from engine.persist import StorageError
 
@@ -152,15 +151,13 @@ def cmd_turntable(args) -> int:
     photo = _read(args.photo, "photo", args.person_check) if args.photo else None  # before --out or the model
     check_out(args.out, folder=True)
     pipe = load_pipeline(args)
-    lay = pipe.layout
     out = check_out(args.out, folder=True, need_bytes=image_bytes(pipe, 2 * args.views + 4))
-    garment = fit(_read(args.garment, "garment"), *lay.panel_size("garment")) if args.garment else None
+    garment = _read(args.garment, "garment") if args.garment else None
     if args.pose is None and not args.state:
         args.pose = "own" if photo is not None else "a_pose"
     guides, cams, body = _target_guides(pipe, args, photo, args.photo or "", views=args.views)
     head = _head(pipe, args, photo, args.photo or "")
-    chain = turntable(guides, head, garment=garment, photo=fit(photo, *lay.panel_size("person"))
-                      if photo is not None else None, batch=args.batch, sampling=_sampling_request(args),
+    chain = turntable(guides, head, garment=garment, photo=photo, batch=args.batch, sampling=_sampling_request(args),
                       label=Path(args.photo or args.garment).name, cameras=cams, body=body,
                       views_per_canvas=args.views_per_canvas)
     res = _run_chain(pipe, chain, args.quiet)
@@ -190,7 +187,6 @@ def cmd_turntable(args) -> int:
 def cmd_person_to_person(args) -> int:
     from engine.chain import person_to_person
     from engine.export import save_png
-    from engine.images import fit
     from engine.media import save_contact_sheet, sheet_cell
     from engine.persist import StorageError
 
@@ -203,7 +199,7 @@ def cmd_person_to_person(args) -> int:
     size = lay.panel_size("person")
     guides, cams, body = _target_guides(pipe, args, b, args.target, views=args.views)
     head = _head(pipe, args, b, args.target)
-    chain = person_to_person(fit(a, *size), guides, head, sampling=_sampling_request(args), cameras_b=cams,
+    chain = person_to_person(a, guides, head, sampling=_sampling_request(args), cameras_b=cams,
                              body_b=body, label=f"{Path(args.source).name} → {Path(args.target).name}")
     res = _run_chain(pipe, chain, args.quiet)
     if not res.ok:
@@ -214,7 +210,7 @@ def cmd_person_to_person(args) -> int:
         for v, img in enumerate(on.outputs):
             name = "2_result.png" if len(on.outputs) == 1 else f"2_result_view{v:02d}.png"
             paths.append(save_png(img, out / name, _meta(chain, 1, on, view=v)))
-        sheet = [fit(a, *size), off.outputs[0], fit(b, *size)] + ([head] if head is not None else []) \
+        sheet = [off.images["person"][0], off.outputs[0], b] + ([head] if head is not None else []) \
             + [guides[0], on.outputs[0]]
         labels = ["A (photo)", "garment off A", "B (photo)"] + (["B's head"] if head is not None else []) \
             + ["target pose", "result on B"]
@@ -230,7 +226,6 @@ def cmd_person_to_person(args) -> int:
 def cmd_outfit(args) -> int:
     from engine.chain import outfit
     from engine.export import save_png
-    from engine.images import fit
     from engine.media import save_contact_sheet, sheet_cell
     from engine.persist import StorageError
 
@@ -240,7 +235,7 @@ def cmd_outfit(args) -> int:
     pipe = load_pipeline(args)
     out = check_out(args.out, folder=True, need_bytes=image_bytes(pipe, 3 * len(args.garment) + 2))
     lay = pipe.layout
-    garments = [fit(_read(g, "garment"), *lay.panel_size("garment")) for g in args.garment]
+    garments = [_read(g, "garment") for g in args.garment]
     guides, _, body = _target_guides(pipe, args)
     head = _head(pipe, args)
     chain = outfit(garments, guides[0], head, strength=args.strength, sampling=_sampling_request(args),
@@ -251,7 +246,7 @@ def cmd_outfit(args) -> int:
     try:
         paths = [save_png(r.outputs[0], out / f"layer_{i + 1}.png", _meta(chain, i, r))
                  for i, r in enumerate(res.results)]
-        cells = [c for g, r in zip(garments, res.results) for c in (g, r.outputs[0])]
+        cells = [c for r in res.results for c in (r.images["garment"][0], r.outputs[0])]  # garments as fitted
         labels = [c for i in range(len(garments)) for c in (f"garment {i + 1}", f"layer {i + 1}")]
         paths.append(save_contact_sheet(cells, out / "outfit.png", {"chain": chain.settings()}, labels=labels,
                                         cell=sheet_cell(lay.panel_size("person")), columns=len(cells)))

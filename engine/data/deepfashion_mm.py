@@ -121,10 +121,11 @@ class DeepFashionMMDataset:
     def __init__(self, root: str | Path, split: str = "all") -> None:
         self.root = Path(root)
         if not self.root.is_dir():
-            raise DatasetLayoutError(f"DeepFashion-MultiModal root {self.root} does not exist")
+            raise DatasetLayoutError(f"DeepFashion-MultiModal root {self.root} does not exist", path=self.root)
         self.image_dir = self._first_dir("images", "image")
         if self.image_dir is None:
-            raise DatasetLayoutError(f"DeepFashion-MultiModal: missing folder {self.root / 'images'}")
+            raise DatasetLayoutError(f"DeepFashion-MultiModal: missing folder {self.root / 'images'}",
+                                     path=self.root / 'images')
         self.parsing_dir = self._first_dir("segm", "parsing")
         self.densepose_dir = self._first_dir("densepose", "DensePose")
         if split == "all":

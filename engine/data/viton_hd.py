@@ -97,10 +97,10 @@ class VitonHDDataset:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         self.root, self.split, self.mode = Path(root), split, mode
         if not self.root.is_dir():
-            raise DatasetLayoutError(f"VITON-HD root {self.root} does not exist")
+            raise DatasetLayoutError(f"VITON-HD root {self.root} does not exist", path=self.root)
         self.split_dir = self.root / split
         if not self.split_dir.is_dir():
-            raise DatasetLayoutError(f"VITON-HD: missing split folder {self.split_dir}")
+            raise DatasetLayoutError(f"VITON-HD: missing split folder {self.split_dir}", path=self.split_dir)
         for d in REQUIRED_DIRS:
             if not (self.split_dir / d).is_dir():
                 raise DatasetLayoutError(f"VITON-HD: missing folder {self.split_dir / d}")
@@ -130,7 +130,8 @@ class VitonHDDataset:
                 pairs.append((person, person if self.mode == "paired" else cloth))
             return pairs
         if self.mode == "unpaired":
-            raise DatasetLayoutError(f"VITON-HD: unpaired mode needs the pairs file {self.pairs_file}")
+            raise DatasetLayoutError(f"VITON-HD: unpaired mode needs the pairs file {self.pairs_file}",
+                                     path=self.pairs_file)
         return [(p.name, p.name) for p in sorted((self.split_dir / "image").glob("*.jpg"))]
 
     def __len__(self) -> int:

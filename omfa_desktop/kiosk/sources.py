@@ -108,7 +108,7 @@ class PhotoAndOffer:
     def _render_preset_icons(self) -> None:
         """The exact guides the preset poses send, rendered once per model: the pose cards show them."""
         w, h = self._sizes().get("person", (96, 128))
-        style = (self.model_info or {}).get("render_style", "parts_shaded")
+        style = self.model_info.render_style if self.model_info else "parts_shaded"
         from engine.body.presets import PresetError, load_preset
 
         self.preset_guides = {}

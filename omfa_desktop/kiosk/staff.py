@@ -124,14 +124,14 @@ class StaffScreens:
 
     def _refresh_admin_status(self) -> None:
         s = self.settings
-        info = self.model_info or {}
+        info = self.model_info
         export = s.kiosk_export_folder
         export_state = ("not set (no Save button)" if not export else
                         "ready" if Path(export).expanduser().is_dir() else "<b>not available</b> (USB stick?)")
         drop = ("not set" if self.drop is None else
                 "ready" if self.drop.available() else "<b>not available</b>")
         self.admin_page.status.setText(
-            f"Model: {info.get('describe', 'not loaded')}<br>"
+            f"Model: {info.describe if info else 'not loaded'}<br>"
             f"Garments offered: {len(self.wardrobe.items()) if self.wardrobe is not None else 0}<br>"
             f"Camera: {'on' if self.camera_view is not None else 'none found (Qt Multimedia)'} · "
             f"drop folder: {drop} · export: {export_state}<br>"

@@ -28,7 +28,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
@@ -46,6 +46,9 @@ from omfa_desktop.model.jobs import ChainPayload, Job, JobState
 from omfa_desktop.model.session import Session as Look
 from omfa_desktop.qtutil import to_qimage
 from omfa_desktop.worker import GuideService, JobQueue
+
+if TYPE_CHECKING:
+    from engine.request import ModelInfo
 
 log = logging.getLogger("omfa.kiosk")
 
@@ -133,7 +136,7 @@ class KioskWindow(StaffScreens, PhotoAndOffer, QWidget):
         self.leftovers_purged = self.store.purge_leftovers()
 
         self.visit: Optional[Visit] = None
-        self.model_info: Optional[dict] = None
+        self.model_info: Optional[ModelInfo] = None
         self.queue: Optional[JobQueue] = None
         self.engine_restarts = 0
         self.sessions_served = 0
@@ -281,7 +284,7 @@ class KioskWindow(StaffScreens, PhotoAndOffer, QWidget):
             self.end_session("failed")
         self.restart_engine("the engine thread stopped")
 
-    def _on_model_loaded(self, info: dict) -> None:
+    def _on_model_loaded(self, info: ModelInfo) -> None:
         self.model_info = info
         self._update_ready()
         self._render_preset_icons()
@@ -301,7 +304,7 @@ class KioskWindow(StaffScreens, PhotoAndOffer, QWidget):
         return self.model_info is not None and bool(self.settings.kiosk_pin) and self.queue is not None
 
     def _sizes(self) -> dict:
-        return (self.model_info or {}).get("panel_sizes", {})
+        return self.model_info.panel_sizes if self.model_info else {}
 
     # ================================================================== pages
     def go(self, name: str) -> None:
@@ -359,7 +362,7 @@ class KioskWindow(StaffScreens, PhotoAndOffer, QWidget):
         sizes = self._sizes()
         w, h = sizes.get("person", (96, 128))
         spec = {"image": v.photo, "box": None, "backend": "auto", "hmr2_folder": self.settings.hmr2_folder,
-                "width": w, "height": h, "style": self.model_info.get("render_style", "parts_shaded"),
+                "width": w, "height": h, "style": self.model_info.render_style,
                 "body_folder": self.settings.smplx_folder, "body_gender": self.settings.smplx_gender,
                 "head_size": sizes.get("head"), "scratch": str(v.session.folder)}  # hmr2's photo copy: purged
         v.busy = True
@@ -421,7 +424,7 @@ class KioskWindow(StaffScreens, PhotoAndOffer, QWidget):
         self.go("working")
         self.idle.pause(True)    # the customer is watching the progress, not walking away
         w, h = self._sizes().get("person", (96, 128))
-        style = self.model_info.get("render_style", "parts_shaded")
+        style = self.model_info.render_style
         if key == "own":
             state = v.estimate.get("state")
             body = state.to_dict() if hasattr(state, "to_dict") else None
@@ -484,7 +487,6 @@ class KioskWindow(StaffScreens, PhotoAndOffer, QWidget):
 
     def _submit_turntable(self, guides, cameras, state) -> None:
         from engine.chain import turntable
-        from engine.layout import PanelLayout
 
         base = self._request([guides[0]], None, None, "turntable")
         if base is None:
@@ -492,9 +494,8 @@ class KioskWindow(StaffScreens, PhotoAndOffer, QWidget):
         chain = turntable(list(guides), base.head, garment=base.garment, batch=8, sampling=base, label="kiosk",
                           cameras=list(cameras), body=state.to_dict() if hasattr(state, "to_dict") else None)
         try:
-            layout = PanelLayout.from_dict(self.model_info["layout"])
             for st in chain.stages:
-                st.request.validate(layout, list(self.model_info["schedulers"]))
+                st.request.validate(self.model_info.layout, list(self.model_info.schedulers))
         except Exception as e:  # noqa: BLE001
             log.error("kiosk: the turntable request was refused: %s", self._scrub(str(e)))
             self.end_session("failed", kind="warning")

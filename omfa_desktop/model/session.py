@@ -18,7 +18,7 @@ from typing import Any, Optional
 import numpy as np
 
 from engine.presets import DEFAULT_PRESET, SAMPLING_PRESETS, matching_preset
-from engine.request import RequestError
+from engine.request import ModelInfo, RequestError
 from omfa_desktop.model.app_settings import SAMPLERS
 from omfa_desktop.model.observable import Observable
 
@@ -61,15 +61,6 @@ class PoseSnapshot:
         return self.edited
 
 
-def _info(info: Any, key: str, default: Any = None) -> Any:
-    """A model-info value, whether the info is a dict or a dataclass."""
-    if info is None:
-        return default
-    if isinstance(info, dict):
-        return info.get(key, default)
-    return getattr(info, key, default)
-
-
 @dataclass(eq=False)
 class Session(Observable):
     """The window's state. Assigning a field notifies ``on_change`` listeners with its name.
@@ -85,7 +76,8 @@ class Session(Observable):
     views : int         multi-view cameras; elevation : float   camera height of the target-pose guides
     pose : PoseSnapshot the target pose (new-pose, multi-view)
     model_folder, device : str   the model choice ("" = the settings' / the demo model)
-    model_info : dict   what the loaded model needs (panel_sizes, layout, schedulers); None while loading
+    model_info : engine.request.ModelInfo   what the loaded model offers (panels, layout, samplers); None while
+        loading
     """
 
     task: str = "try-off"
@@ -109,7 +101,7 @@ class Session(Observable):
     pose: PoseSnapshot = field(default_factory=PoseSnapshot)
     model_folder: str = ""
     device: str = ""
-    model_info: Any = None
+    model_info: Optional[ModelInfo] = None
 
     def __post_init__(self) -> None:
         self.preset = matching_preset(self.sampling())
@@ -198,24 +190,24 @@ class Session(Observable):
     # ------------------------------------------------------------------ the request
     def to_request(self, guides: Optional[list] = None, cameras: Optional[list] = None, body: Any = None,
                    check: bool = True, **overrides):
-        """The TryOnRequest for the current task, images fitted to the model's panels.
+        """The TryOnRequest for the current task. Images go in as the user gave them (the pipeline fits each
+        to its panel); an input for a panel the loaded model does not have is left out.
 
         ``guides``/``cameras``: the rendered target-pose guides (new-pose, multi-view, the kiosk's poses);
         ``body``: the BodyState they show (default: the session's pose). ``overrides``: request fields set
         explicitly (the kiosk's label, a chain's sampler-only base). With ``check`` (and a loaded model) the
         request is validated: RequestError names the field at fault; nothing is queued.
         """
-        from engine.images import fit
         from engine.request import TryOnRequest
 
         if check and self.missing() is not None:
             raise RequestError(*self.missing())
-        sizes = _info(self.model_info, "panel_sizes") or {}
+        panels = self.model_info.panels if self.model_info is not None else None
 
         def panel(img: Optional[np.ndarray], name: str) -> Optional[np.ndarray]:
-            if img is None or (sizes and name not in sizes):  # a panel this model does not have: left out
+            if img is None or (panels is not None and name not in panels):  # a panel this model lacks: left out
                 return None
-            return fit(img, *sizes[name]) if name in sizes else img
+            return img
 
         task = self.engine_task
         kw: dict = {"head": panel(self.head, "head")}
@@ -238,10 +230,7 @@ class Session(Observable):
         for k, v in overrides.items():
             setattr(req, k, v)
         if check and self.model_info is not None:
-            from engine.layout import PanelLayout
-
-            req.validate(PanelLayout.from_dict(_info(self.model_info, "layout")),
-                         list(_info(self.model_info, "schedulers") or SAMPLERS))
+            req.validate(self.model_info.layout, list(self.model_info.schedulers))
         return req
 
     def sampler_request(self):
@@ -276,7 +265,7 @@ class Session(Observable):
             notes.append("its sampler settings could not be read")
         sch = s.get("scheduler")
         if sch is not None:
-            if sch in (_info(self.model_info, "schedulers") or SAMPLERS):
+            if sch in (self.model_info.schedulers if self.model_info is not None else SAMPLERS):
                 self.scheduler = sch
             else:
                 notes.append(f"sampler {sch!r} is not available here")

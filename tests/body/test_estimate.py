@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from engine.body.camera import Camera
-from engine.body.estimate import EstimatorUnavailable, estimate_pose, fit_camera, photo_guide
+from engine.body.estimate import EstimatorUnavailable, fit_camera, photo_guide
+from engine.body.estimators import estimate_pose
 from engine.body.hmr2 import Hmr2Adapter
 
 from test_hmr2 import STAND_IN, _answer

@@ -85,10 +85,10 @@ def test_changed_settings_persist_and_reload_the_model(qtbot, make_window, tiny_
     w.set_app_settings(new)
     assert w.model_info is None or w.queue.loading
     qtbot.waitUntil(lambda: w.model_info is not None and not w.queue.loading, timeout=60_000)
-    assert w.model_info["folder"] == str(tiny_model_dir) and w.sampler.currentData() == "unipc"
+    assert w.model_info.folder == str(tiny_model_dir) and w.sampler.currentData() == "unipc"
     assert load_settings()[0] == new
     w2 = make_window(model_folder=None)
-    assert w2.model_info["folder"] == str(tiny_model_dir) and w2.sampler.currentData() == "unipc"
+    assert w2.model_info.folder == str(tiny_model_dir) and w2.sampler.currentData() == "unipc"
 
 
 def test_a_hostile_model_config_is_one_line_in_the_model_settings(qtbot, data_dir, tiny_model_dir, tmp_path):

@@ -223,10 +223,10 @@ def test_a_vae_setting_reloads_the_model_with_that_codec(qtbot, make_window, vae
     from omfa_desktop.model.app_settings import AppSettings
 
     w = make_window()
-    assert w.model_info["vae"] == ""
+    assert w.model_info.vae == ""
     w.set_app_settings(AppSettings(vae_folder=str(vae_dirs["f4"])))
     qtbot.waitUntil(lambda: w.model_info is not None and not w.queue.loading, timeout=60_000)
-    assert w.model_info["vae"] == str(vae_dirs["f4"]) and w.model_info["folder"] == str(tiny_model_dir)
+    assert w.model_info.vae == str(vae_dirs["f4"]) and w.model_info.folder == str(tiny_model_dir)
     assert "VAE f4" in w.model_label.text()
     w.steps.setValue(1)
     job = run_job(qtbot, w)
@@ -234,7 +234,7 @@ def test_a_vae_setting_reloads_the_model_with_that_codec(qtbot, make_window, vae
     # a VAE that does not fit (the settings file edited by hand): the model keeps its codec, with a message
     w.set_app_settings(AppSettings(vae_folder=str(vae_dirs["f2"])))
     qtbot.waitUntil(lambda: w.model_info is not None and not w.queue.loading, timeout=60_000)
-    assert w.model_info["vae"] == "" and "factor 2" in w.model_info["vae_error"]
+    assert w.model_info.vae == "" and "factor 2" in w.model_info.vae_error
     assert w.messages.message().startswith("VAE folder:") and "own codec is used" in w.messages.message()
     assert w.generate_button.isEnabled()
 

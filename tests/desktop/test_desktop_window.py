@@ -236,11 +236,11 @@ def test_missing_inputs_and_request_errors_name_the_field(qtbot, make_window):
     # a request that only the engine refuses: the job fails with a readable message naming the field
     from engine.request import TryOnRequest
 
-    req = TryOnRequest(task="try-off", person=np.zeros((10, 10, 3), np.uint8), steps=1)
+    req = TryOnRequest(task="try-off", person=np.zeros((10, 10, 4), np.uint8), steps=1)
     job = w.queue.submit(req, "try-off")
     qtbot.waitUntil(lambda: job.done, timeout=30_000)
     assert job.state.value == "failed" and job.error_field == "person"
-    assert "Person photo" in job.message and "96x128" in job.message
+    assert "Person photo" in job.message and "4-channel" in job.message
     assert "Traceback" in job.details and "Traceback" not in job.message
     assert "Job #" in w.messages.message() and w.messages.details_button.isVisible()
     # impossible precision on this machine: refused, the model stays loaded

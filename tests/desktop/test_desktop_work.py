@@ -173,7 +173,7 @@ def test_menu_actions_open_the_real_dialogs_and_queue_their_job(qtbot, make_wind
     class Turntable(TurntableDialog):
         def exec(self):
             # opened for the loaded model: "Share canvases" only when it was trained on shared canvases
-            assert self.share.isHidden() == (w.model_info["views_per_canvas"] == 1)
+            assert self.share.isHidden() == (w.model_info.views_per_canvas == 1)
             self.set_options(_options(views=3, batch=3))
             return True
 

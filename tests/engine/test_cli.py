@@ -146,7 +146,7 @@ def test_learning_rate_warms_up_then_decays_to_a_tenth_and_restarts_for_a_fine_t
 
 
 def test_train_noise_schedule_choice(tmp_path):
-    from engine.integrity import ModelError
+    from engine.model import ModelError
     from engine.train import TrainConfig, _build
 
     assert cli.main(["train", "--preset", "demo", "--steps", "1", "--batch", "1", "--pool", "1",

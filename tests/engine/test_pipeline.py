@@ -62,9 +62,35 @@ def test_cancel_returns_cleanly_and_the_pipeline_runs_again(pipe, rng):
     assert pipe.run(TryOnRequest(person=person, steps=2)).ok
 
 
+def test_odd_sized_images_are_fitted_to_their_panels_by_the_pipeline(pipe, rng):
+    from engine.images import fit
+
+    person, head, guide = rand_image(rng, 45, 61), rand_image(rng, 13, 7), rand_image(rng, 33, 31)
+    r = pipe.run(TryOnRequest(person=person, head=head, pose_guides=[guide], steps=2, seed=3))
+    assert r.ok and r.outputs[0].shape == (32, 32, 3)
+    assert np.array_equal(r.images["person"][0], fit(person, 32, 32))  # letterboxed, as the model saw it
+    assert np.array_equal(r.images["head"][0], fit(head, 32, 32))
+    assert (r.images["person"][0][:, :4] == 255).all()  # a tall photo gets white bars at its sides
+    fitted = pipe.run(TryOnRequest(person=fit(person, 32, 32), head=fit(head, 32, 32),
+                                   pose_guides=[fit(guide, 32, 32)], steps=2, seed=3))
+    assert np.array_equal(r.outputs[0], fitted.outputs[0])  # the same as fitting before the call
+
+
+def test_model_info_is_frozen_plain_data(pipe):
+    import dataclasses
+
+    info = pipe.info(folder="/models/tiny", vae_error="no VAE there")
+    assert info.panel_sizes == {"person": (32, 32), "garment": (32, 32), "head": (32, 32)}
+    assert info.panels == ("person", "garment", "head") and "ddim" in info.schedulers
+    assert info.folder == "/models/tiny" and info.vae == "" and info.vae_error == "no VAE there"
+    assert info.parameters == pipe.model.num_parameters() and info.device == "cpu" and not info.fallback
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        info.trained = True
+
+
 def test_bad_request_is_refused_before_work(pipe, rng):
     with pytest.raises(RequestError) as e:
-        pipe.run(TryOnRequest(person=rand_image(rng, 40, 32), steps=2))
+        pipe.run(TryOnRequest(person=rand_image(rng, 40, 32)[..., :2], steps=2))
     assert e.value.field == "person"
     with pytest.raises(RequestError, match="precision"):
         pipe.run(TryOnRequest(person=rand_image(rng, 32, 32), steps=2, precision="fp16"))

@@ -8,8 +8,8 @@ import torch
 
 from engine import cli
 from engine.device import select_device
-from engine.integrity import ModelError, write_manifest
-from engine.model import load_model
+from engine.integrity import write_manifest
+from engine.model import ModelError, load_model
 from engine.pipeline import Pipeline
 from engine.prior import LatentPrior, PriorError, check_latent_prior, compute_latent_prior
 from engine.request import RequestError, TryOnRequest

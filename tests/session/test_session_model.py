@@ -7,12 +7,14 @@ import numpy as np
 import pytest
 
 from engine.body.state import BodyState
-from engine.request import RequestError, TryOnRequest
+from engine.layout import PanelLayout
+from engine.request import ModelInfo, RequestError, TryOnRequest
 from omfa_desktop.model.session import SEED_MAX, Session
 
-LAYOUT = {"widths": {"person": 96, "garment": 96, "head": 64}, "height": 128, "factor": 4}
-INFO = {"layout": LAYOUT, "panel_sizes": {"person": (96, 128), "garment": (96, 128), "head": (64, 128)},
-        "schedulers": ["ddim", "dpm++2m", "euler"]}
+INFO = ModelInfo(name="test", describe="test model", trained=True, description="", device="cpu", precision="fp32",
+                 policy="cpu fp32", reason="test", render_style="parts_shaded", default_scheduler="ddim",
+                 layout=PanelLayout({"person": 96, "garment": 96, "head": 64}, 128, 4),
+                 schedulers=("ddim", "dpm++2m", "euler"), parameters=1, preset="demo", views_per_canvas=1)
 
 
 def img(h=200, w=150, value=0):
@@ -36,12 +38,12 @@ def test_no_qt():
     assert out.strip() == "[]"
 
 
-def test_try_off_request_fits_the_person_and_its_guide():
+def test_try_off_request_takes_the_person_and_its_guide_as_given():
     s = session(person=img(), photo_guide=img(value=30), head=img(80, 60))
     req = s.to_request()
     assert isinstance(req, TryOnRequest) and req.task == "try-off" and req.garment is None
-    assert req.person.shape == (128, 96, 3) and req.head.shape == (128, 64, 3)
-    assert len(req.pose_guides) == 1 and req.pose_guides[0].shape == (128, 96, 3)
+    assert req.person is s.person and req.head is s.head  # any size: the pipeline fits them to its panels
+    assert len(req.pose_guides) == 1 and req.pose_guides[0] is s.photo_guide
     assert req.label == "person.png" and req.body is None
     assert (req.steps, req.scheduler, req.guidance_until) == (20, "dpm++2m", 0.5)  # the fast preset
 
@@ -50,7 +52,7 @@ def test_try_on_uses_the_photo_guide_and_multi_view_the_rendered_guides():
     s = session(garment=img(), photo_guide=img(value=9))
     s.set_task("try-on")
     req = s.to_request()
-    assert req.task == "try-on" and req.person is None and req.garment.shape == (128, 96, 3)
+    assert req.task == "try-on" and req.person is None and req.garment is s.garment
     assert len(req.pose_guides) == 1 and req.label == "garment.png" and req.body is None
 
     s.set_task("multi-view")
