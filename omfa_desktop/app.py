@@ -7,7 +7,6 @@ display at all it says so and runs the headless engine demo instead (doctor + a 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 
@@ -68,54 +67,15 @@ def main(argv: list[str] | None = None) -> int:
         from omfa_desktop.kiosk import run_kiosk
 
         return run_kiosk(args.model, args.device, args.precision)
-    from PySide6.QtWidgets import QApplication
-
     from engine.logs import setup_logging
+    from omfa_desktop.startup import qt_application, run_window
     from omfa_desktop.window import MainWindow
 
     log_file = setup_logging()
-    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "omfa-desktop"])
-    app.setApplicationName("OMFA Desktop")
+    qt_application()
     win = MainWindow(model_folder=args.model, device=args.device, precision=args.precision,
                      load_samples=not args.no_samples, with_viewport=False if args.no_viewport else None)
-    install_excepthook(win, log_file)
-    win.show()
-    code = app.exec()
-    win.shutdown()
-    logging.getLogger("omfa").info("exit %s", code)
-    return code
-
-
-def install_excepthook(win, log_file=None) -> None:
-    """An unexpected error anywhere in the GUI is logged and shown in the window's message bar; the app
-    stays open and keeps what the user has (inputs, queue, gallery)."""
-    import threading
-    import traceback
-
-    from PySide6.QtCore import QObject, Signal
-
-    class Relay(QObject):  # errors on other threads reach the window through a queued signal
-        error = Signal(str, str, str)
-
-    relay = Relay(win)
-    relay.error.connect(win.show_message)
-    log = logging.getLogger("omfa.app")
-
-    def hook(exc_type, exc, tb) -> None:
-        if issubclass(exc_type, KeyboardInterrupt):
-            sys.__excepthook__(exc_type, exc, tb)
-            return
-        details = "".join(traceback.format_exception(exc_type, exc, tb))
-        log.error("unexpected error: %s", details)
-        where = f" It was written to the log ({log_file})." if log_file else ""
-        try:
-            relay.error.emit(f"Something went wrong: {exc_type.__name__}: {exc}. Your inputs and results are "
-                             f"kept; you can go on.{where}", details, "error")
-        except RuntimeError:  # the window is gone (shutting down); the log has it
-            pass
-
-    sys.excepthook = hook
-    threading.excepthook = lambda a: hook(a.exc_type, a.exc_value, a.exc_traceback)
+    return run_window(win, win.show, log_file)
 
 
 if __name__ == "__main__":

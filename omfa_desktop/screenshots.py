@@ -38,11 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     from omfa_desktop.glenv import configure_gl_environment
 
     gl = configure_gl_environment()
-    from PySide6.QtWidgets import QApplication
-
+    from omfa_desktop.startup import qt_application
     from omfa_desktop.window import MainWindow
 
-    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app = qt_application()
     if args.only == "dialogs":
         return _dialog_shots(app, out)
     w = MainWindow(model_folder=args.model)

@@ -7,7 +7,6 @@
 """
 from __future__ import annotations
 
-import logging
 import sys
 
 
@@ -27,22 +26,14 @@ def kiosk_enabled() -> bool:
 
 def run_kiosk(model: str | None = None, device: str | None = None, precision: str | None = None) -> int:
     """Open the kiosk full screen and run until staff close it. Returns the exit code."""
-    from PySide6.QtWidgets import QApplication
-
     from engine.logs import setup_logging
-    from omfa_desktop.app import install_excepthook
     from omfa_desktop.kiosk.window import KioskWindow
+    from omfa_desktop.startup import qt_application, run_window
 
     log_file = setup_logging()
-    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "omfa-desktop"])
-    app.setApplicationName("OMFA Desktop")
+    qt_application()
     win = KioskWindow(model_folder=model, device=device, precision=precision, fullscreen=True)
-    install_excepthook(win, log_file)
-    win.present()
-    code = app.exec()
-    win.shutdown()
-    logging.getLogger("omfa").info("kiosk exit %s", code)
-    return code
+    return run_window(win, win.present, log_file, "kiosk exit")
 
 
 def set_pin_interactive(stdin=None, out=None) -> int:

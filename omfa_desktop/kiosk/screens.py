@@ -42,16 +42,15 @@ def _run(args, out: Path, tmp: Path) -> int:
     from omfa_desktop.glenv import configure_gl_environment
 
     configure_gl_environment()
-    from PySide6.QtWidgets import QApplication
-
     from engine.images import load_image
     from engine.kiosk_store import hash_pin
     from engine.paths import SAMPLES
     from engine.wardrobe import Wardrobe
     from omfa_desktop.kiosk.window import KioskWindow
     from omfa_desktop.model.app_settings import AppSettings
+    from omfa_desktop.startup import qt_application
 
-    app = QApplication.instance() or QApplication([sys.argv[0]])
+    qt_application()
     wardrobe = Wardrobe(tmp / "wardrobe")
     for name, g in zip(NAMES, sorted(SAMPLES.glob("demo_00*_garment.png"))):
         wardrobe.add(load_image(g), name=name, tags=["shop"], source=f"file {g.name}")

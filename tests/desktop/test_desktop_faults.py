@@ -1,7 +1,6 @@
 """Faults in the window: out of memory, worker exceptions, a full or read-only disk, a kill mid-save,
 damaged files at start, unexpected exceptions. The app stays usable and nothing the user made is lost."""
 import errno
-import os
 import sys
 
 import numpy as np
@@ -167,7 +166,7 @@ def test_a_read_only_data_folder_keeps_settings_for_the_session(qtbot, make_wind
 
 def test_an_unexpected_exception_in_the_gui_is_shown_and_logged_not_fatal(qtbot, make_window, data_dir):
     from engine.logs import close_logging, setup_logging
-    from omfa_desktop.app import install_excepthook
+    from omfa_desktop.startup import install_excepthook
 
     w = make_window()
     log_file = setup_logging()
