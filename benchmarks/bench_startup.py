@@ -66,7 +66,7 @@ wait(lambda: w.model_info is not None and w.generate_button.isEnabled(), "model 
 if w.viewport is not None:
     wait(lambda: w.viewport.ready, "3D body in the viewport")
 wait(lambda: w.pose.current_guides() is not None, "first guide render shown")
-marks["model"] = w.model_info["describe"] if w.model_info else "none"
+marks["model"] = w.model_info.describe if w.model_info else "none"
 w.shutdown()
 print("BENCH" + json.dumps(marks))
 """

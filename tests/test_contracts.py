@@ -16,6 +16,18 @@ def test_import_contracts_hold():
     assert out.stdout.count(" KEPT") >= 4  # every contract ran (a deleted one would not be checked)
 
 
+def test_every_engine_module_has_a_layer():
+    """A new engine module must be placed in the layers contract, or nothing checks what it imports."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    layers = next(c for c in config["contracts"] if c["type"] == "layers")["layers"]
+    placed = {m.strip() for layer in layers for m in layer.replace("|", ":").split(":")}
+    modules = {f"engine.{p.stem}" for p in (ROOT / "engine").glob("*.py") if not p.stem.startswith("__")}
+    modules |= {f"engine.{p.parent.name}" for p in (ROOT / "engine").glob("*/__init__.py")}
+    assert modules - placed == set()
+
+
 def _exception_classes() -> list[tuple[str, str]]:
     """(module, class) of every class in engine/ and omfa_desktop/ that derives from an exception by name."""
     import builtins
