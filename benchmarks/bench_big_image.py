@@ -67,8 +67,10 @@ def main() -> int:
             row = {"max_side": max_side, **json.loads(r.stdout.strip().splitlines()[-1])}
             rows.append(row)
             print(row)
+    commit = subprocess.run(["git", "-C", args.engine_root, "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
     result = {"image": "10240x7700 RGB PNG (78.8 MP), flat grey", "file_bytes": size,
-              "engine_root": args.engine_root, "rows": rows}
+              "engine": f"{Path(args.engine_root).name} at {commit or 'an unknown commit'}", "rows": rows}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     existing = json.loads(out.read_text()) if out.is_file() else {}

@@ -332,7 +332,8 @@ class ModelRegistry:
 
     def verify(self, ref: str, progress: Optional[ProgressFn] = None) -> ModelRecord:
         """Re-hash every file against the folder's manifest (no cache: a real re-read); the result is kept."""
-        from engine.integrity import ModelError, verify_manifest
+        from engine.integrity import verify_manifest
+        from engine.model import ModelError
 
         r = self.find(ref)
         try:

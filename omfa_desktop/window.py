@@ -219,7 +219,7 @@ class MainWindow(QMainWindow):
         q.jobAdded.connect(self._on_job_added)
         q.jobChanged.connect(self._on_job_changed)
         q.jobProgress.connect(lambda job, preview: self.current_job.show_progress(
-            job, preview, self.model_info is not None and not self.model_info["trained"]))
+            job, preview, self.model_info is not None and not self.model_info.trained))
         q.jobDone.connect(self._on_job_done)
         q.jobDone.connect(lambda job: self._world_notice(job.outside_world()))
         self.gallery.useAsGarment.connect(self.use_as_garment)

@@ -304,7 +304,8 @@ class GuideWorker(QObject):
         """Pose from a photo (engine.body.estimate) and its guide, rendered here because GL lives on this
         thread. ``spec``: image, box (or None), backend, hmr2_folder, width, height, style, body_folder/gender."""
         try:
-            from engine.body.estimate import estimate_pose, photo_guide
+            from engine.body.estimate import photo_guide
+            from engine.body.estimators import estimate_pose
             from engine.body.hmr2 import Hmr2Adapter
 
             body, _ = self.body_model(spec.get("body_folder", ""), spec.get("body_gender", "neutral"))

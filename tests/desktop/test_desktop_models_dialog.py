@@ -97,4 +97,4 @@ def test_edit_models_use_loads_the_model_in_the_window(make_window, qtbot, tiny_
     rec = reg.add(tiny_model_dir)
     reg.use(rec.path)
     w._use_registry_model(rec.path)
-    qtbot.waitUntil(lambda: w.model_info is not None and w.model_info["folder"] == rec.path, timeout=120_000)
+    qtbot.waitUntil(lambda: w.model_info is not None and w.model_info.folder == rec.path, timeout=120_000)
