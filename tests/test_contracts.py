@@ -77,3 +77,20 @@ def test_no_pickle_loading_in_the_engine():
     for path in (ROOT / "engine").rglob("*.py"):
         text = path.read_text()
         assert "pickle.load" not in text and "torch.load(" not in text, path
+
+
+def test_no_file_points_outside_the_repository():
+    """Docs, code and scripts name files inside the repository only (a clone must be complete)."""
+    outside = ("/wo" + "rk/", "../sha" + "red")  # split so this file does not match itself
+    skip = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", "build", "dist", "runs", "out"}
+    hits = []
+    for path in ROOT.rglob("*"):
+        rel = path.relative_to(ROOT)
+        if skip & set(rel.parts) or not path.is_file() or path.stat().st_size > 2_000_000:
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue  # binary (images, weights)
+        hits += [f"{rel}: {p}" for p in outside if p in text]
+    assert not hits
