@@ -159,14 +159,14 @@ class Pipeline:
     @property
     def has_student(self) -> bool:
         """Whether the model folder carries a few-step student (the "turbo" preset); reads no weights."""
-        from engine.distill import STUDENT_CONFIG, STUDENT_DIR
+        from engine.student import STUDENT_CONFIG, STUDENT_DIR
 
         return self.folder is not None and (self.folder / STUDENT_DIR / STUDENT_CONFIG).is_file() \
             and self.vae_folder is None
 
     def schedulers(self) -> list[str]:
         """The sampler names a request may use with this model ("student" when it has a student)."""
-        from engine.distill import STUDENT_SCHEDULER
+        from engine.student import STUDENT_SCHEDULER
 
         names = schedulers_for(self.model.config.noise_schedule)
         return names + [STUDENT_SCHEDULER] if self.has_student else names
@@ -174,13 +174,13 @@ class Pipeline:
     def student(self):
         """(Student, its UNet: the teacher's with the adapters merged in), loaded once. Raises RequestError
         when the model has no student (one line naming what to do)."""
-        from engine.distill import load_student
+        from engine.student import load_student
 
         if self._student is None:
             if self.vae_folder is not None:
                 raise RequestError("scheduler", "the turbo student was distilled with the model's own codec; it "
                                                 "does not run with a replaced VAE: choose another preset")
-            from engine.distill import StudentError
+            from engine.student import StudentError
 
             try:
                 st = load_student(self.folder) if self.folder is not None else None
@@ -307,7 +307,7 @@ class Pipeline:
         t0 = time.perf_counter()
         # 1. check inputs, fit the images to their panels
         layout = self.layout
-        from engine.distill import STUDENT_SCHEDULER
+        from engine.student import STUDENT_SCHEDULER
 
         if request.scheduler == STUDENT_SCHEDULER:
             student, student_unet = self.student()  # RequestError when the model has none
@@ -371,7 +371,7 @@ class Pipeline:
                 progress(Progress(step, total, time.perf_counter() - t1, img))
 
         if turbo:  # the few-step student: one conditional call per step, guidance built in (engine.distill)
-            from engine.distill import sample_student, student_alphas
+            from engine.student import sample_student, student_alphas
 
             with self._placed(student_unet), self._unet(student_unet):
                 out = sample_student(self.model, x0_clean, pose, mask, student.config.timesteps_for(request.steps),

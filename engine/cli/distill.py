@@ -8,7 +8,7 @@ from engine.cli.common import CliError
 
 def cmd_distill(args) -> int:
     from engine.distill import DistillConfig, distill, install_student
-    from engine.integrity import ModelError
+    from engine.model import ModelError
     from engine.presets import SAMPLING_PRESETS
 
     if args.install:

@@ -34,7 +34,7 @@ def _with_student(src, dst):
 
     import torch
 
-    from engine.distill import StudentConfig, inject_lora, lora_state, save_student, student_schedules, unet_sha256
+    from engine.student import StudentConfig, inject_lora, lora_state, save_student, student_schedules, unet_sha256
     from engine.integrity import write_manifest
     from engine.model import load_model
 

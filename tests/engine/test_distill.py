@@ -7,8 +7,9 @@ import torch
 
 from engine.cli import main
 from engine.device import select_device
-from engine.distill import (DistillConfig, LoraConv, StudentError, dequantize, distill, inject_lora, install_student,
-                            load_student, lora_state, merge_lora, quantize, sample_student, student_alphas)
+from engine.distill import DistillConfig, distill, install_student
+from engine.student import (LoraConv, StudentError, dequantize, inject_lora, load_student, lora_state, merge_lora,
+                            quantize, sample_student, student_alphas)
 from engine.pipeline import Pipeline
 from engine.presets import with_preset
 from engine.request import RequestError, TryOnRequest
