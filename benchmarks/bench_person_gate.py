@@ -1,11 +1,11 @@
-"""The person gate (engine/gate.py): its threshold from the val split, its accuracy on the test split and on
+"""The person gate (engine/body/gate.py): its threshold from the val split, its accuracy on the test split and on
 held-out negatives, and its speed.
 
     .venv/bin/python benchmarks/bench_person_gate.py [--n-val 128] [--n-test 256] [--cache DIR] [--repeat 5]
 
 Threshold: the middle of the gap between the lowest person score on the val split (poses A and B) and the
 highest score among the calibration negatives (drawn images of engine.data.negatives with seed 1, scikit-image's
-object photos, the val split's flat garments), rounded to 2 decimals; the script fails when engine/gate.py
+object photos, the val split's flat garments), rounded to 2 decimals; the script fails when engine/body/gate.py
 holds another value. Accuracy on test: every person image (A and B) must pass; held-out negatives are drawn
 images with seed 2 and the test split's flat garments. Speed: wall time of find_person per image kind, one
 thread, after the interpreters are loaded (their first load is timed apart).
@@ -39,12 +39,12 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     from bench_domain import world_panels
 
-    from engine import gate
-    from engine.body.estimate import _blazepose_detector
+    from engine.body import gate
+    from engine.body.blazepose import shared_detector
     from engine.data.negatives import SKIMAGE_OBJECTS, SKIMAGE_PEOPLE, negatives, skimage_photo
 
     t_load = time.perf_counter()
-    _blazepose_detector()
+    shared_detector()
     load_s = time.perf_counter() - t_load
 
     def scores(images) -> list[float]:
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{neg_scores[hardest]:.3f} ({hardest}) -> threshold {threshold}")
     same = threshold == gate.THRESHOLD
     if not same:
-        print(f"engine/gate.py THRESHOLD is {gate.THRESHOLD}: set it to {threshold} (the numbers below use "
+        print(f"engine/body/gate.py THRESHOLD is {gate.THRESHOLD}: set it to {threshold} (the numbers below use "
               f"{threshold})", file=sys.stderr)
     t = threshold  # everything below is measured at the threshold the val split gives
 

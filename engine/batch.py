@@ -229,7 +229,7 @@ BatchProgress = Callable[[int, int, ItemOutcome], None]  # items finished (incl.
 
 class BatchRunner:
     """Runs items on one pipeline. ``sampling``: TryOnRequest fields shared by every item (steps, seed...).
-    ``person_check``: every client photo and garment photo goes through the person gate (engine.gate) first;
+    ``person_check``: every client photo and garment photo goes through the person gate (engine.body.gate) first;
     an item whose photo shows nobody fails with that reason and the others run."""
 
     def __init__(self, pipe, out: str | Path, sampling: Optional[dict] = None, person_check: bool = True) -> None:
@@ -304,7 +304,7 @@ class BatchRunner:
         from engine.body.estimate import EstimatorUnavailable
         from engine.body.render import RenderError
         from engine.domain import describe
-        from engine.gate import NoPersonFound
+        from engine.body.gate import NoPersonFound
         from engine.body.state import BodyStateError
         from engine.export import save_png
         from engine.images import ImageError
@@ -371,7 +371,7 @@ class BatchRunner:
         """The person gate on a photo (once per photo per run): NoPersonFound naming the file."""
         if not self.person_check:
             return
-        from engine.gate import NoPersonFound, find_person
+        from engine.body.gate import NoPersonFound, find_person
 
         key = ("gate", path)
         if key not in self._cache:

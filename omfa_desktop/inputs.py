@@ -20,7 +20,7 @@ class ImageSlot(QFrame):
     changed()               the image was set or cleared
     error(message, details) a file could not be used (the slot keeps its previous image)
     notice(message)         a file was used but had to be changed (rotated, reduced to 8 bits, first frame...)
-    refused(message)        ``person_check`` slots: the person gate (engine.gate) found nobody in the image; the
+    refused(message)        ``person_check`` slots: the person gate (engine.body.gate) found nobody in the image; the
                             slot keeps its previous image and says so on itself, with "Use anyway"
     """
 
@@ -138,7 +138,7 @@ class ImageSlot(QFrame):
         if not self.person_check:
             return True
         from engine.body.blazepose import BlazePoseUnavailable
-        from engine.gate import find_person
+        from engine.body.gate import find_person
 
         try:
             found = find_person(pixels).found  # ~50-100 ms, like decoding the file just before it

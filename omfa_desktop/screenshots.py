@@ -156,7 +156,7 @@ def _wardrobe_shot(w, wait, shot) -> int:
 
 def _gate_shots(w, wait, shot) -> int:
     """scikit-image's cat refused on the person slot; its astronaut portrait accepted, the banner back, and
-    the try-off result badged as outside the demo model's world (engine.gate, engine.domain)."""
+    the try-off result badged as outside the demo model's world (engine.body.gate, engine.domain)."""
     from PIL import Image
     from skimage import data
 

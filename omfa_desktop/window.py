@@ -403,11 +403,11 @@ class MainWindow(QMainWindow):
     def _check_world(self, key: str) -> None:
         """A model of the synthetic world only (the demo's preset): the banner comes back when an input given
         to it is not of that world (engine.domain)."""
-        info = self.model_info or {}
-        if info.get("preset") == "demo" and self.slots[key].image is not None:
+        info = self.model_info
+        if info is not None and info.preset == "demo" and self.slots[key].image is not None:
             from engine.domain import check_images, describe
 
-            self._world_notice(describe(check_images({key: self.slots[key].image}, info.get("panel_sizes", {}))))
+            self._world_notice(describe(check_images({key: self.slots[key].image}, info.panel_sizes)))
 
     def _world_notice(self, line: str) -> None:
         if line:

@@ -320,7 +320,7 @@ class GuideWorker(QObject):
                 head = head_crop(spec["image"], est, *spec["head_size"], body_model=body)
         except Exception as e:  # noqa: BLE001 - every failure becomes a message
             from engine.body.estimate import EstimatorUnavailable
-            from engine.gate import NoPersonFound
+            from engine.body.gate import NoPersonFound
 
             if isinstance(e, (EstimatorUnavailable, NoPersonFound)) and not e.hint:  # the app's own advice
                 e.hint = APP_POSE_ADVICE

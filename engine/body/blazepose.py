@@ -306,3 +306,14 @@ class BlazePose:
         box = (max(0.0, xs.min() - gx), max(0.0, ys.min() - gy), min(w, xs.max() + gx), min(h, ys.max() + gy))
         return Landmarks(lm[:33, :2].astype(np.float64), lm[:33, 3].astype(np.float64), wl[:33].astype(np.float64),
                          tuple(float(v) for v in box), float(det["score"]), float(flag))
+
+
+_DETECTOR: list = []
+
+
+def shared_detector() -> "BlazePose":
+    """One BlazePose per process (its interpreters load ~10 MB once), shared by the pose estimator and the
+    person gate."""
+    if not _DETECTOR:
+        _DETECTOR.append(BlazePose())
+    return _DETECTOR[0]

@@ -68,10 +68,11 @@ def _box(text: str) -> tuple[float, float, float, float]:
 def run_estimate(args: argparse.Namespace) -> int:
     """``omfa pose estimate``: the photo's pose as a BodyState JSON (with where it came from in its
     description); errors are one line with the command line's advice."""
-    from engine.body.estimate import EstimatorUnavailable, estimate_pose
+    from engine.body.estimate import EstimatorUnavailable
+    from engine.body.estimators import estimate_pose
     from engine.body.hmr2 import Hmr2Adapter, Hmr2Error
     from engine.errors import OmfaError
-    from engine.gate import NoPersonFound, cli_message
+    from engine.body.gate import NoPersonFound, cli_message
     from engine.images import ImageError, read_image
     from engine.persist import StorageError, write_text
 

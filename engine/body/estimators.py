@@ -30,8 +30,8 @@ def estimate_pose(image: np.ndarray, box: Optional[Sequence[float]] = None, back
     backend : "auto" (hmr2 when it is set up, else blazepose), "hmr2" or "blazepose"
     hmr2 : the configured adapter (None: hmr2 is not configured)
     body_model : engine.body.model.BodyModel whose rest pelvis the translation is solved for (the mannequin)
-    person_check : run the person gate (engine.gate) on the photo (or the box) first, whatever the backend,
-        and raise engine.gate.NoPersonFound (naming ``name``) when it finds nobody
+    person_check : run the person gate (engine.body.gate) on the photo (or the box) first, whatever the backend,
+        and raise engine.body.gate.NoPersonFound (naming ``name``) when it finds nobody
     name : how messages call the photo (its file name)
 
     Errors carry no advice on what to do next: that depends on the caller (a command line has --box, the
@@ -44,7 +44,7 @@ def estimate_pose(image: np.ndarray, box: Optional[Sequence[float]] = None, back
     if box is not None:
         box = _check_box(box, image.shape[1], image.shape[0])
     if person_check:
-        from engine.gate import require_person
+        from engine.body.gate import require_person
 
         crop, _ = _crop(image, box)
         require_person(crop, name + (" inside the person box" if box is not None else ""))
@@ -60,6 +60,7 @@ def estimate_pose(image: np.ndarray, box: Optional[Sequence[float]] = None, back
             reasons.append("hmr2: no hmr2 folder is set (Settings → hmr2 folder; see README, 'Pose from a photo')")
     if backend in ("auto", "blazepose"):
         from engine.body import blazepose
+        from engine.body.blazepose import shared_detector
         from engine.body.fit import fit_landmarks
 
         missing = blazepose.available()
@@ -67,7 +68,7 @@ def estimate_pose(image: np.ndarray, box: Optional[Sequence[float]] = None, back
             crop, (ox, oy) = _crop(image, box)
             # the gate has already said there is a person: take BlazePose's landmarks even when its own
             # detector is less sure than its default 0.5
-            lm = _blazepose_detector().estimate(crop, min_det_score=0.0 if person_check else 0.5)
+            lm = shared_detector().estimate(crop, min_det_score=0.0 if person_check else 0.5)
             if lm is None:
                 raise EstimatorUnavailable(f"BlazePose found no person in {name}"
                                            + (" inside the person box" if box is not None else ""))
@@ -76,18 +77,6 @@ def estimate_pose(image: np.ndarray, box: Optional[Sequence[float]] = None, back
             return fit_landmarks(lm, (image.shape[1], image.shape[0]), model)
         reasons.append("blazepose: missing " + "; ".join(missing))
     raise EstimatorUnavailable("no pose estimator is available — " + " | ".join(reasons))
-
-
-_DETECTOR: list = []
-
-
-def _blazepose_detector():
-    """One BlazePose per process (its interpreters load ~10 MB once)."""
-    from engine.body.blazepose import BlazePose
-
-    if not _DETECTOR:
-        _DETECTOR.append(BlazePose())
-    return _DETECTOR[0]
 
 
 def _crop(image: np.ndarray, box) -> tuple[np.ndarray, tuple[int, int]]:

@@ -91,9 +91,9 @@ def read_input(path: str | None, what: str, panel: tuple[int, int] | None = None
 
 
 def check_person(pixels, path) -> None:
-    """The person gate (engine.gate) on a photo given on the command line: a CliError naming the file and
+    """The person gate (engine.body.gate) on a photo given on the command line: a CliError naming the file and
     saying how to skip the check when there is nobody in it."""
-    from engine.gate import NoPersonFound, cli_message, require_person
+    from engine.body.gate import NoPersonFound, cli_message, require_person
 
     try:
         require_person(pixels, Path(path).name, path)

@@ -264,7 +264,7 @@ def cmd_batch(args) -> int:
         plan_folders,
         process_device,
     )
-    from engine.gate import CLI_ADVICE
+    from engine.body.gate import CLI_ADVICE
 
     skipped: list = []
     try:

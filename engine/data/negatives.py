@@ -1,5 +1,5 @@
 """Images that are not the synthetic world and show no person: the negatives of the person gate
-(:mod:`engine.gate`) and of the demo model's domain check (:mod:`engine.domain`).
+(:mod:`engine.body.gate`) and of the demo model's domain check (:mod:`engine.domain`).
 
 ``drawn(kind, rng)`` makes empty backgrounds (flat, gradient), noise and textures (noise, smooth noise,
 stripes, checks) and objects (random discs, rectangles and polygons), at sizes from 96x128 to 1024x768;

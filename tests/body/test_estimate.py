@@ -55,7 +55,7 @@ def test_without_a_usable_backend_the_message_says_what_each_needs(tmp_path):
 
 
 def test_the_person_gate_runs_first_whatever_the_backend(adapter):
-    from engine.gate import NoPersonFound
+    from engine.body.gate import NoPersonFound
 
     photo = np.zeros((64, 48, 3), np.uint8)
     with pytest.raises(NoPersonFound, match="^no person found in black.png$"):

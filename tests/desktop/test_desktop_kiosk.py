@@ -421,7 +421,7 @@ def test_the_start_in_kiosk_setting_is_read_without_touching_a_damaged_file(data
 
 @pytest.mark.parametrize("name", ["chelsea", "coffee"])
 def test_a_cat_or_a_cup_goes_back_to_start_with_the_real_estimator(qtbot, make_kiosk, name, tmp_path):
-    """No stub: the guide thread's estimator runs the person gate (engine.gate) and refuses the photo."""
+    """No stub: the guide thread's estimator runs the person gate (engine.body.gate) and refuses the photo."""
     from PIL import Image
 
     from engine.body.blazepose import available

@@ -1,10 +1,10 @@
-"""The person gate (engine.gate): synthetic people pass, objects and empty pictures do not, in one line."""
+"""The person gate (engine.body.gate): synthetic people pass, objects and empty pictures do not, in one line."""
 import numpy as np
 import pytest
 
 from engine.body.blazepose import available
 from engine.data.negatives import drawn, skimage_photo
-from engine.gate import THRESHOLD, NoPersonFound, cli_message, find_person, require_person
+from engine.body.gate import THRESHOLD, NoPersonFound, cli_message, find_person, require_person
 from engine.images import load_image
 from engine.paths import SAMPLES
 

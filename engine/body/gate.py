@@ -95,14 +95,14 @@ def find_person(image: np.ndarray, threshold: float = THRESHOLD) -> PersonCheck:
     detector + two landmark passes, ~50-80 ms on one core; benchmarks/results/person_gate.json).
     Raises :class:`engine.body.blazepose.BlazePoseUnavailable` when the runtime or its models are missing.
     """
-    from engine.body.estimate import _blazepose_detector
+    from engine.body.blazepose import shared_detector
 
     t0 = time.perf_counter()
     rgb = np.ascontiguousarray(np.asarray(image, np.uint8)[..., :3])
     views = []
     best = (0.0, 0.0, 0.0, False, None)  # score, detection, presence, mirrored, landmarks
     with _LOCK:
-        bp = _blazepose_detector()
+        bp = shared_detector()
         for mirrored in (False, True):
             view = np.ascontiguousarray(rgb[:, ::-1]) if mirrored else rgb
             det, pres, lm = _view(bp, view)
