@@ -5,7 +5,10 @@
 Launch is measured in a fresh process (cold imports): time to the first shown window, to a loaded model
 (Generate enabled) and to the 3D body in the viewport. The frame time is measured in-process on the
 viewport: a pose edit = mannequin forward (smplx LBS) + vertex normals + buffer upload + draw, and an
-orbit = draw only; each finished with glFinish. Median of --runs.
+orbit = draw only; each finished with glFinish. Median of --runs, as wall time and as CPU time of the
+process (all its threads, llvmpipe's included: less sensitive to other programs on a shared machine).
+``--label NAME`` merges the numbers into benchmarks/results/desktop.json with the load average; run it
+with PYTHONPATH=<an old checkout> for a "before" figure of the same script.
 """
 from __future__ import annotations
 
@@ -81,7 +84,7 @@ def frame_times(runs: int, model: str | None) -> tuple[list[tuple[str, float]], 
     w = MainWindow(model_folder=model)
     w.show()
     t = time.time()
-    while (w.viewport is None or not w.viewport.ready) and time.time() - t < 300:
+    while (w.viewport is None or not w.viewport.ready or w.model_info is None) and time.time() - t < 600:
         app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
         time.sleep(0.005)
     vp = w.viewport
@@ -106,14 +109,15 @@ def frame_times(runs: int, model: str | None) -> tuple[list[tuple[str, float]], 
     def forward_only() -> None:
         vp.rotate_selected(3.0, 1.0)
 
-    def median(fn) -> float:
+    def median(fn) -> tuple[float, float]:
         fn()
-        ts = []
+        ts, cs = [], []
         for _ in range(runs):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             fn()
             ts.append(time.perf_counter() - t0)
-        return 1000 * statistics.median(ts)
+            cs.append(time.process_time() - c0)
+        return 1000 * statistics.median(ts), 1000 * statistics.median(cs)
 
     vp.history.begin()  # one drag: no undo entries per frame
     rows = [("pose edit: forward + normals + upload + draw", median(edit)),
@@ -129,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--model", help="model folder (default: the demo model or its untrained stand-in)")
-    ap.add_argument("--launches", type=int, default=1, help="cold launches to time")
+    ap.add_argument("--launches", type=int, default=1, help="cold launches to time (0: none)")
+    ap.add_argument("--label", help="merge the results into benchmarks/results/desktop.json under this key")
     args = ap.parse_args(argv)
     if sys.platform.startswith("linux") and not os.environ.get("DISPLAY") and not os.environ.get("BENCH_CHILD"):
         if not shutil.which("xvfb-run"):
@@ -139,20 +144,34 @@ def main(argv: list[str] | None = None) -> int:
         return subprocess.call(["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", sys.executable, __file__,
                                 *(argv if argv is not None else sys.argv[1:])], env=env)
 
+    load0 = os.getloadavg()[0]
     launches = [launch_times(args.model) for _ in range(args.launches)]
-    print(f"Launch to a usable window ({launches[0].get('model')}; cold process; "
-          f"{'median of ' + str(len(launches)) if len(launches) > 1 else 'one run'})")
-    print(f"{'milestone':<42} {'s':>8}")
-    for key in launches[0]:
-        if key == "model":
-            continue
-        vals = [lt[key] for lt in launches if key in lt]
-        print(f"{key:<42} {statistics.median(vals):8.2f}")
+    if launches:
+        print(f"Launch to a usable window ({launches[0].get('model')}; cold process; "
+              f"{'median of ' + str(len(launches)) if len(launches) > 1 else 'one run'})")
+        print(f"{'milestone':<42} {'s':>8}")
+        for key in launches[0]:
+            if key == "model":
+                continue
+            vals = [lt[key] for lt in launches if key in lt]
+            print(f"{key:<42} {statistics.median(vals):8.2f}")
     rows, size = frame_times(args.runs, args.model)
-    print(f"\nViewport frame time ({size}; median of {args.runs})")
-    print(f"{'what':<48} {'ms':>8}")
-    for what, ms in rows:
-        print(f"{what:<48} {ms:8.1f}")
+    print(f"\nViewport frame time ({size}; median of {args.runs}; load average {os.getloadavg()[0]:.1f})")
+    print(f"{'what':<48} {'wall ms':>8} {'cpu ms':>8}")
+    for what, (ms, cpu) in rows:
+        print(f"{what:<48} {ms:8.1f} {cpu:8.1f}")
+    if args.label:
+        import json
+
+        path = Path(__file__).resolve().parent / "results" / "desktop.json"
+        data = json.loads(path.read_text()) if path.is_file() else {}
+        data[args.label] = {"when": time.strftime("%Y-%m-%d %H:%M"), "viewport": size, "runs": args.runs,
+                            "load_avg_1min": [round(load0, 2), round(os.getloadavg()[0], 2)],
+                            "frame_ms": {what.strip(): {"wall": round(ms, 2), "cpu": round(cpu, 2)}
+                                         for what, (ms, cpu) in rows},
+                            "launch": launches}
+        path.write_text(json.dumps(data, indent=2) + "\n")
+        print(f"wrote {path} [{args.label}]")
     return 0
 
 

@@ -33,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set-kiosk-pin", action="store_true",
                     help="set the kiosk's staff PIN (asked twice; stored salted and hashed) and exit")
     args = ap.parse_args(argv)
+    if not args.set_kiosk_pin:
+        from engine.warmup import prefetch
+
+        prefetch()  # torch and diffusers start importing now, while Qt and the window load (engine.warmup)
 
     if args.set_kiosk_pin:
         from omfa_desktop.kiosk import set_pin_interactive

@@ -67,6 +67,33 @@ def set_default_surface_format() -> None:
     QCoreApplication.setAttribute(Qt.ApplicationAttribute.AA_ShareOpenGLContexts, True)
 
 
+_SOFTWARE: dict = {}
+
+
+def software_gl() -> bool:
+    """True when Qt's OpenGL is a software rasteriser (Mesa llvmpipe / softpipe / swrast): there 4x MSAA
+    multiplies the per-pixel work of every frame, so the viewport draws without it. Probed once with an
+    offscreen context (needs the QApplication); False when it cannot tell."""
+    if "v" not in _SOFTWARE:
+        _SOFTWARE["v"] = False
+        try:
+            from PySide6.QtGui import QOffscreenSurface, QOpenGLContext
+
+            ctx, surface = QOpenGLContext(), QOffscreenSurface()
+            surface.create()
+            if ctx.create() and ctx.makeCurrent(surface):
+                from OpenGL import GL
+
+                renderer = (GL.glGetString(GL.GL_RENDERER) or b"").decode(errors="replace").lower()
+                _SOFTWARE["v"] = any(w in renderer for w in ("llvmpipe", "softpipe", "swrast", "software"))
+                _SOFTWARE["renderer"] = renderer
+                ctx.doneCurrent()
+            surface.destroy()
+        except Exception:  # noqa: BLE001 - a failed probe only keeps MSAA on
+            pass
+    return _SOFTWARE["v"]
+
+
 def has_display() -> bool:
     """False on a Linux box with no display and no Qt platform set (Qt would abort)."""
     if not sys.platform.startswith("linux"):

@@ -431,6 +431,9 @@ class JobQueue(QObject):
         self.loading = False
         self.threads = 0  # CPU threads for the jobs submitted from now on (the app setting; 0 = automatic)
         self._ids = itertools.count(1)
+        from engine.warmup import prefetch
+
+        prefetch()  # the model's imports begin now, not after the window is built (engine.warmup)
         self.thread = QThread()
         self.thread.setObjectName("omfa-engine")
         self.worker = EngineWorker()

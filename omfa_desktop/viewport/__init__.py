@@ -57,6 +57,9 @@ class _Loader(QObject):
 
     def _run(self, folder: str, gender: str, token: int) -> None:
         try:
+            from engine.warmup import wait
+
+            wait(60)  # the engine's imports first: a usable model matters more than the 3D body (engine.warmup)
             from omfa_desktop.worker import resolve_body_model
 
             model, note = resolve_body_model(folder, gender)
@@ -208,6 +211,9 @@ class PoseViewport(QWidget):
             return
         first = self.body_model is None
         self.body_model = model
+        from omfa_desktop.viewport.skin import GpuSkin
+
+        self._skin = GpuSkin.for_body(model)  # None: a body only smplx poses, on the CPU
         import torch
 
         # The forward runs on this (GUI) thread: one thread is fastest for a 14k-vertex LBS and leaves the
@@ -236,8 +242,16 @@ class PoseViewport(QWidget):
         import time
 
         t0 = time.perf_counter()
-        v, j = self.body_model.forward(self.history.current.state)
-        self.view.set_body(v, self.body_model.faces if faces else None, j)
+        state = self.history.current.state
+        skin = getattr(self, "_skin", None)
+        if skin is not None:  # the GPU skins: only 55 matrices change (omfa_desktop.viewport.skin)
+            shaped = skin.set_shape(state.betas)
+            _, joints, rest = skin.pose(state)
+            self.view.set_skinned(skin, self.body_model.faces, joints, static_changed=shaped or faces,
+                                  rest_changed=rest is not None)
+        else:
+            v, j = self.body_model.forward(state)
+            self.view.set_body(v, self.body_model.faces if faces else None, j)
         self.last_edit_ms = (time.perf_counter() - t0) * 1000
 
     def set_overlay(self, image: np.ndarray | None) -> None:

@@ -47,6 +47,26 @@ void main() {
     frag = vec4(pow(c, vec3(1.0 / 1.1)), 1.0);
 }
 """
+# Linear blend skinning on the GPU (omfa_desktop.viewport.skin): rest position and normal, four weights and
+# their joints per vertex; the 55 skinning matrices are the only per-pose data.
+VS_SKIN = """#version 330 core
+layout(location = 0) in vec3 a_pos;
+layout(location = 1) in vec3 a_nrm;
+layout(location = 2) in vec4 a_w;
+layout(location = 3) in vec4 a_j;
+uniform mat4 u_skin[55];
+uniform mat4 u_mvp;
+out vec3 v_nrm;
+out vec3 v_pos;
+void main() {
+    mat4 m = a_w.x * u_skin[int(a_j.x)] + a_w.y * u_skin[int(a_j.y)] + a_w.z * u_skin[int(a_j.z)]
+           + a_w.w * u_skin[int(a_j.w)];
+    vec4 p = m * vec4(a_pos, 1.0);
+    v_pos = p.xyz;
+    v_nrm = mat3(m) * a_nrm;
+    gl_Position = u_mvp * p;
+}
+"""
 VS_LINES = """#version 330 core
 layout(location = 0) in vec3 a_pos;
 layout(location = 1) in vec4 a_col;
@@ -130,7 +150,10 @@ class BodyView(QOpenGLWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.camera = OrbitCamera()
-        self.vertices: np.ndarray | None = None
+        self._vertices: np.ndarray | None = None
+        self.skin = None              # a GpuSkin when the GPU poses the body (set_skinned), else None
+        self._dirty_skin_static = False
+        self._dirty_skin_rest = False
         self.faces: np.ndarray | None = None
         self.joints: np.ndarray | None = None
         self.selected: int | None = None
@@ -151,12 +174,46 @@ class BodyView(QOpenGLWidget):
         self._moved = False
         self.setMinimumSize(220, 220)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        import os
+
+        from omfa_desktop.glenv import software_gl
+
+        if "OMFA_GL_SAMPLES" not in os.environ and software_gl():
+            fmt = self.format()  # no MSAA on a software rasteriser: it multiplies the cost of every frame
+            fmt.setSamples(0)
+            self.setFormat(fmt)
         self.setToolTip("Left drag: orbit · right/middle drag: pan · wheel: zoom · double click: frame all\n"
                         "Click a joint to select it; drag it to rotate it")
 
     # ------------------------------------------------------------------ data in
+    @property
+    def vertices(self) -> np.ndarray | None:
+        """The posed vertices (V, 3); with GPU skinning computed on the CPU only when asked (framing)."""
+        if self._vertices is None and self.skin is not None and self.skin.skin is not None:
+            self._vertices = self.skin.cpu_vertices()
+        return self._vertices
+
+    def set_skinned(self, skin, faces: np.ndarray, joints: np.ndarray, static_changed: bool,
+                    rest_changed: bool) -> None:
+        """Pose by GPU skinning: ``skin`` (a GpuSkin, already posed) holds the matrices and static buffers;
+        ``static_changed``: a new body or shape (upload everything), ``rest_changed``: new rest positions."""
+        if self.skin is not skin:
+            static_changed = True
+        self.skin = skin
+        self._vertices = None  # computed on demand
+        if self.faces is None or faces.shape != self.faces.shape:
+            self.faces = np.ascontiguousarray(faces, np.uint32)
+            self._dirty_faces = True
+        self._dirty_skin_static |= static_changed
+        self._dirty_skin_rest |= rest_changed
+        self.joints = np.asarray(joints, np.float64)[:55]
+        if self.floor_y is None:
+            self.floor_y = float(self.vertices[:, 1].min())
+        self.update()
+
     def set_body(self, vertices: np.ndarray, faces: np.ndarray | None, joints: np.ndarray) -> None:
-        self.vertices = np.ascontiguousarray(vertices, np.float32)
+        self.skin = None
+        self._vertices = np.ascontiguousarray(vertices, np.float32)
         if faces is not None and (self.faces is None or faces.shape != self.faces.shape):
             self.faces = np.ascontiguousarray(faces, np.uint32)
             self._dirty_faces = True
@@ -213,6 +270,9 @@ class BodyView(QOpenGLWidget):
             self._prog_mesh = self._program(VS_MESH, FS_MESH)
             self._prog_lines = self._program(VS_LINES, FS_LINES)
             self._prog_quad = self._program(VS_QUAD, FS_QUAD)
+            self._prog_skin = self._program(VS_SKIN, FS_MESH)
+            self._skin_uniforms = {n: GL.glGetUniformLocation(self._prog_skin, n) for n in ("u_skin", "u_mvp", "u_eye",
+                                                                                            "u_color")}
             self._vao_mesh = GL.glGenVertexArrays(1)
             self._vbo_pos, self._vbo_nrm, self._ebo = GL.glGenBuffers(3)
             GL.glBindVertexArray(self._vao_mesh)
@@ -222,6 +282,15 @@ class BodyView(QOpenGLWidget):
                 GL.glEnableVertexAttribArray(loc)
                 GL.glVertexAttribPointer(loc, 3, GL.GL_FLOAT, GL.GL_FALSE, 0, ctypes.c_void_p(0))
             GL.glBindBuffer(GL.GL_ELEMENT_ARRAY_BUFFER, self._ebo)
+            self._vao_skin = GL.glGenVertexArrays(1)
+            self._vbo_skin = GL.glGenBuffers(4)  # rest position, normal, weights, joint ids
+            GL.glBindVertexArray(self._vao_skin)
+            for loc, (vbo, n) in enumerate(zip(self._vbo_skin, (3, 3, 4, 4))):
+                GL.glBindBuffer(GL.GL_ARRAY_BUFFER, vbo)
+                GL.glBufferData(GL.GL_ARRAY_BUFFER, 4 * n, None, GL.GL_STATIC_DRAW)
+                GL.glEnableVertexAttribArray(loc)
+                GL.glVertexAttribPointer(loc, n, GL.GL_FLOAT, GL.GL_FALSE, 0, ctypes.c_void_p(0))
+            GL.glBindBuffer(GL.GL_ELEMENT_ARRAY_BUFFER, self._ebo)  # the same faces
             self._vao_lines = GL.glGenVertexArrays(1)
             self._vbo_lines = GL.glGenBuffers(1)
             GL.glBindVertexArray(self._vao_lines)
@@ -243,7 +312,7 @@ class BodyView(QOpenGLWidget):
             self._tex = GL.glGenTextures(1)
             GL.glBindVertexArray(0)
             GL.glEnable(GL.GL_PROGRAM_POINT_SIZE)
-            self._dirty_faces = self._dirty_mesh = self._dirty_overlay = True
+            self._dirty_faces = self._dirty_mesh = self._dirty_overlay = self._dirty_skin_static = True
             self._gl_ready = True
         except Exception as e:  # noqa: BLE001 - a GL failure must become a message, not a crash
             self.error = f"OpenGL is not usable here ({e.__class__.__name__}: {e})"
@@ -282,7 +351,9 @@ class BodyView(QOpenGLWidget):
                 self._draw_overlay(w, h)
             GL.glEnable(GL.GL_DEPTH_TEST)
             self._draw_lines(mvp, self._grid_lines(), GL.GL_LINES)
-            if self.vertices is not None and self.faces is not None:
+            if self.skin is not None and self.faces is not None:
+                self._draw_skinned(mvp)
+            elif self._vertices is not None and self.faces is not None:
                 self._draw_mesh(mvp)
             if self.cameras:
                 self._draw_lines(mvp, self._camera_lines(), GL.GL_LINES)
@@ -318,6 +389,34 @@ class BodyView(QOpenGLWidget):
         GL.glUniformMatrix4fv(GL.glGetUniformLocation(self._prog_mesh, "u_mvp"), 1, GL.GL_FALSE, _gl_matrix(mvp))
         GL.glUniform3f(GL.glGetUniformLocation(self._prog_mesh, "u_eye"), *self.camera.eye())
         GL.glUniform3f(GL.glGetUniformLocation(self._prog_mesh, "u_color"), *BODY_COLOR)
+        GL.glDrawElements(GL.GL_TRIANGLES, int(self.faces.size), GL.GL_UNSIGNED_INT, ctypes.c_void_p(0))
+
+    def _draw_skinned(self, mvp: np.ndarray) -> None:
+        GL, sk = self.GL, self.skin
+        if self._dirty_faces:
+            GL.glBindVertexArray(self._vao_mesh)  # the element buffer is shared by both VAOs
+            GL.glBindBuffer(GL.GL_ELEMENT_ARRAY_BUFFER, self._ebo)
+            GL.glBufferData(GL.GL_ELEMENT_ARRAY_BUFFER, self.faces.nbytes, self.faces, GL.GL_STATIC_DRAW)
+            self._dirty_faces = False
+        GL.glBindVertexArray(self._vao_skin)
+        if self._dirty_skin_static:
+            arrays = (sk.rest, sk.normals, sk.weights, sk.joint_ids)
+        elif self._dirty_skin_rest:
+            arrays = (sk.rest,)
+        else:
+            arrays = ()
+        for vbo, data in zip(self._vbo_skin, arrays):
+            data = np.ascontiguousarray(data, np.float32)
+            GL.glBindBuffer(GL.GL_ARRAY_BUFFER, vbo)
+            GL.glBufferData(GL.GL_ARRAY_BUFFER, data.nbytes, data, GL.GL_DYNAMIC_DRAW)
+        self._dirty_skin_static = self._dirty_skin_rest = False
+        u = self._skin_uniforms
+        GL.glUseProgram(self._prog_skin)
+        # row-major numpy matrices, transposed by GL (GL_TRUE): 55 of them in one call
+        GL.glUniformMatrix4fv(u["u_skin"], len(sk.skin), GL.GL_TRUE, np.ascontiguousarray(sk.skin, np.float32))
+        GL.glUniformMatrix4fv(u["u_mvp"], 1, GL.GL_FALSE, _gl_matrix(mvp))
+        GL.glUniform3f(u["u_eye"], *self.camera.eye())
+        GL.glUniform3f(u["u_color"], *BODY_COLOR)
         GL.glDrawElements(GL.GL_TRIANGLES, int(self.faces.size), GL.GL_UNSIGNED_INT, ctypes.c_void_p(0))
 
     def _draw_lines(self, mvp: np.ndarray, data: np.ndarray, mode, point: float = 1.0, round_: bool = False) -> None:
