@@ -17,6 +17,17 @@ class CliError(OmfaError):
         self.code = code
 
 
+def threads_arg(text: str) -> int:
+    """argparse type of --threads: refused at parse time, before any image is read or model loaded."""
+    from engine.threads import MAX_THREADS, ThreadsError, check_threads
+
+    try:
+        return check_threads(int(text), "--threads")
+    except (ValueError, ThreadsError):
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 (automatic) to {MAX_THREADS}, "
+                                         f"not {text!r}") from None
+
+
 def use_threads(args) -> None:
     """Apply the CPU thread policy (engine.threads) before the model loads; says what it chose unless quiet."""
     from engine.threads import ThreadsError, check_threads, use_threads as apply
@@ -173,7 +184,7 @@ def sampler_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compile", action="store_true", help="torch.compile the UNet (slow first image)")
     p.add_argument("--device", default="auto", help="auto, cuda, cuda:N, cpu, mps")
     p.add_argument("--precision", default="auto", choices=["auto", "fp16", "bf16", "fp32"])
-    p.add_argument("--threads", type=int, default=0,
+    p.add_argument("--threads", type=threads_arg, default=0,
                    help="CPU threads for torch (default 0: chosen from the cores free now; OMFA_THREADS also sets it)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
 

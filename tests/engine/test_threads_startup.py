@@ -87,12 +87,16 @@ def test_cli_threads_option_is_applied_and_reported(tmp_path):
     assert "THREADS 1 1" in out.stdout
 
 
-def test_cli_bad_threads_is_a_usage_error(capsys):
+@pytest.mark.parametrize("bad", ["-2", "1000", "two"])
+def test_cli_bad_threads_is_a_usage_error_before_any_work(capsys, bad):
     from engine.cli import main
 
-    assert main(["try-off", "--person", "x.png", "--threads", "-2"]) == 2
+    with pytest.raises(SystemExit) as e:
+        main(["try-off", "--person", "missing.png", "--threads", bad])
+    assert e.value.code == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: --threads must be a whole number") and "Traceback" not in err
+    assert "argument --threads: must be a whole number from 0 (automatic)" in err and "Traceback" not in err
+    assert "missing.png" not in err  # refused before the photo is read
 
 
 def test_cli_help_does_not_import_torch():
