@@ -256,6 +256,7 @@ def test_plain_fills_score_worse_than_a_model_that_keeps_content():
     rng = np.random.default_rng(0)
     m = tshirt_silhouette(128, 96)
     garments = [sample_garment_spec(rng, f) for f in FAMILIES for _ in range(3)]
+    coloured = 0
     for spec in garments:
         gt = flat_garment_image(spec, m)
         grey = np.full_like(gt, 255)
@@ -268,14 +269,18 @@ def test_plain_fills_score_worse_than_a_model_that_keeps_content():
         model[~m] = 255
         emd = {k: color_histogram_distance(x, gt, m, m) for k, x in (("model", model), ("fill", fill), ("grey", grey))}
         edge = {k: edge_structure_score(x, gt, m) for k, x in (("model", model), ("fill", fill), ("grey", grey))}
-        assert emd["model"] < emd["grey"], spec.family  # no content at all is always worst on colour
+        # The model-like output is about ΔE 12 off in colour; wherever the garment is clearly further than that
+        # from grey (all but greyish garments), the grey garment must score worse.
+        if emd["grey"] > 20:
+            assert emd["model"] < emd["grey"], spec.family
+            coloured += 1
         if spec.family in ("stripes", "checks", "dots", "print_block", "letters"):
             assert edge["model"] > edge["fill"] and edge["model"] > edge["grey"], spec.family
         if spec.family in ("stripes", "checks", "dots", "two_tone"):
             assert emd["model"] < emd["fill"], spec.family
         if spec.family == "solid":  # and where the fill is the better answer, the metrics say so
             assert emd["fill"] < emd["model"] and edge["fill"] > edge["model"]
-    assert len({s.family for s in garments}) == 7
+    assert len({s.family for s in garments}) == 7 and coloured >= 15
 
 
 def test_analyser_does_not_call_one_print_block_dots():
