@@ -233,14 +233,14 @@ def test_colour_histogram_distance_is_in_cielab_units():
 
 def test_edge_structure_sees_pattern_edges_not_their_phase_nor_the_outline():
     m = tshirt_silhouette(128, 96)
-    stripes = lambda angle, shift=0.0: flat_garment_image(  # noqa: E731
+    stripes = lambda angle: flat_garment_image(  # noqa: E731
         GarmentSpec("stripes", (30, 30, 90), (240, 200, 60), period=0.25, angle=angle, duty=0.5), m)
     plain = flat_garment_image(GarmentSpec("solid", (30, 30, 90)), m)
     assert edge_structure_score(stripes(0), stripes(0), m) == 1.0
     assert edge_structure_score(plain, flat_garment_image(GarmentSpec("solid", (200, 90, 90)), m), m) == 1.0
     assert edge_structure_score(plain, stripes(0), m) < 0.1  # the shared outline does not count
     assert edge_structure_score(stripes(90), stripes(0), m) < 0.2  # direction counts
-    shifted = np.roll(stripes(0), 6, axis=0)  # half a period (0.25 x 96 / 2 = 12 px would be exact; 6 is a quarter)
+    shifted = np.roll(stripes(0), 6, axis=0)  # a quarter period (0.25 x 96 px = 24 px)
     shifted[~m] = 255
     assert edge_structure_score(shifted, stripes(0), m) > 0.8  # phase does not
 
