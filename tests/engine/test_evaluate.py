@@ -69,6 +69,11 @@ def test_report_structure(report):
     assert {b.status for b in report.bar} <= {"met", "NOT met", "n/a"}
     scopes = [b.scope for b in report.bar]
     assert scopes[:5] == ["validation"] * 5 and "try-off" in scopes and "try-on" in scopes
+    # The audit's probe is a column, and the content metrics are judged against it and the outline fill.
+    off = report.task("try-off")
+    assert "grey_garment" in off.systems and off.value("edge", "grey_garment") == off.value("edge", "outline_fill")
+    content = [b for b in report.bar if b.requirement.startswith("content:")]
+    assert len(content) == 2 and all("grey garment" in b.value for b in content)
 
     # Strict JSON (no NaN / Infinity tokens), with per-sample values.
     def no_constants(x):
