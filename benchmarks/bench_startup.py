@@ -66,7 +66,8 @@ wait(lambda: w.model_info is not None and w.generate_button.isEnabled(), "model 
 if w.viewport is not None:
     wait(lambda: w.viewport.ready, "3D body in the viewport")
 wait(lambda: w.pose.current_guides() is not None, "first guide render shown")
-marks["model"] = w.model_info.describe if w.model_info else "none"
+info = w.model_info  # a ModelInfo (a dict on checkouts before the session model)
+marks["model"] = (info["describe"] if isinstance(info, dict) else info.describe) if info else "none"
 w.shutdown()
 print("BENCH" + json.dumps(marks))
 """

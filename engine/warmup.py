@@ -3,8 +3,10 @@
 The app's first seconds are spent importing: torch ~1 s, diffusers' UNet and samplers ~1.5-2.5 s more
 (diffusers pulls in torch._dynamo and scipy.stats), the Qt window ~1 s. Started first, on a thread of its
 own, the engine's share begins while Qt is still loading instead of after the window is built, and the
-engine thread's model load then finds the modules imported (Python's import lock makes it wait for a module
-being imported rather than import it twice). Nothing here changes what is imported, only when.
+engine thread's model load then finds the modules imported. Code that needs these modules on another thread
+calls :func:`wait` first: diffusers' lazily-filled package is not safe to import from two threads at once
+(a concurrent ``from diffusers import UNet2DConditionModel`` fails). Nothing here changes what is imported,
+only when.
 """
 from __future__ import annotations
 

@@ -102,6 +102,11 @@ class EngineWorker(QObject):
         self.loading.emit(folder or "the demo model")
         self.pipe = None
         try:
+            from engine.warmup import wait
+
+            # Let the start-up prefetch finish its imports first: diffusers' lazy package is not safe to
+            # import from two threads at once ("cannot import name 'UNet2DConditionModel'").
+            wait()
             pipe, fallback, path, vae_error = load_pipeline(folder, device, precision, vae)
             info = pipe.info(fallback, path, vae_error)
         except Exception as e:  # noqa: BLE001 - any load failure becomes a message

@@ -71,3 +71,27 @@ def test_the_ui_thread_stays_responsive_while_a_job_runs(qtbot, make_window):
     assert running, "the job was not running during the measurement"
     gaps.sort()
     assert len(gaps) >= 30 and gaps[-1] < 400, gaps[-5:]  # worst gap (ms); typically ~10-30
+
+
+def test_a_fresh_app_loads_its_model_while_the_start_up_prefetch_runs(tiny_model_dir):
+    # A fresh interpreter (nothing imported yet): JobQueue starts engine.warmup's import thread and the
+    # engine thread's load right after it. Loading while diffusers was half-imported by the other thread
+    # failed ("cannot import name 'UNet2DConditionModel' from 'diffusers'") before the load waited for it.
+    import subprocess
+    import sys
+
+    code = f"""
+import sys, time
+from PySide6.QtCore import QCoreApplication, QEventLoop
+app = QCoreApplication([])
+from omfa_desktop.worker import JobQueue
+q = JobQueue()
+q.load_model({str(tiny_model_dir)!r}, "cpu", "auto")
+t = time.time()
+while q.model_info is None and q.model_error is None and time.time() - t < 240:
+    app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+print("LOADED" if q.model_info is not None else f"FAILED {{q.model_error}}")
+q.shutdown()
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert "LOADED" in out.stdout, (out.stdout + out.stderr)[-2000:]
