@@ -31,7 +31,7 @@ def cmd_distill(args) -> int:
         raise CliError(f"--student-steps takes N:WEIGHT pairs like 1:0.5,2:0.3,4:0.2, not {args.student_steps!r}", 2) from None
     cfg = DistillConfig(teacher=args.teacher, out=args.out, data=args.data or "", preset=args.preset,
                         targets=args.targets, chunk=args.chunk, steps=args.steps, batch=args.batch, lr=args.lr,
-                        rank=args.rank, step_weights=weights, default_steps=args.default_steps,
+                        warmup=args.warmup, rank=args.rank, step_weights=weights, default_steps=args.default_steps,
                         max_hours=args.max_hours, threads=args.threads, seed=args.seed, pool=args.pool,
                         save_every=args.save_every, mixed_precision=args.mixed_precision)
     try:
@@ -58,6 +58,7 @@ def register(sub) -> None:
     p.add_argument("--steps", type=int, default=1500, help="training steps")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--warmup", type=int, default=50, help="learning-rate warm-up steps")
     p.add_argument("--rank", type=int, default=8, help="LoRA rank")
     p.add_argument("--student-steps", default="1:0.5,2:0.3,4:0.2",
                    help="step counts the student learns, with their share of training (N:WEIGHT,...)")
