@@ -20,7 +20,7 @@ SAMPLERS: tuple[str, ...] = tuple(SCHEDULERS)
 
 SAMPLER_LABELS = {"ddim": "DDIM", "ddpm": "DDPM", "euler": "Euler", "euler_a": "Euler ancestral",
                   "dpm++2m": "DPM++ 2M", "unipc": "UniPC", "heun": "Heun",
-                  "student": "Student (turbo: the model's distilled few-step sampler)"}
+                  "student": "Student (turbo)"}
 
 
 MEMORY_LABELS = {"standard": "Standard (fastest)", "low": "Low (one image at a time, tiled VAE)",
