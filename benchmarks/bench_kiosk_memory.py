@@ -46,7 +46,6 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_gl_environment()
     from PIL import Image
-    from PySide6.QtWidgets import QApplication
 
     from engine.images import load_image
     from engine.kiosk_store import hash_pin
@@ -54,9 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     from engine.wardrobe import Wardrobe
     from omfa_desktop.kiosk.window import KioskWindow
     from omfa_desktop.qtutil import wait_for
+    from omfa_desktop.startup import qt_application
     from omfa_desktop.model.app_settings import AppSettings
 
-    app = QApplication.instance() or QApplication([sys.argv[0]])
+    qt_application()
     drop, wardrobe = tmp / "drop", tmp / "wardrobe"
     drop.mkdir()
     Wardrobe(wardrobe).add(load_image(SAMPLES / "demo_000_garment.png"), name="Striped tee", source="bench")
@@ -104,8 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     result = {"visits": args.visits, "model": "OMFA demo", f"rss_mb_after_{first}": rss[first],
               f"rss_mb_after_{args.visits}": rss[args.visits], "growth_mb": growth,
               "seconds_per_visit_median": sorted(seconds)[len(seconds) // 2], "customer_files_left": 0}
-    print(f"kiosk on the demo model: RSS {rss[first]:.1f} MB after visit {first}, {rss[args.visits]:.1f} MB after visit "
-          f"{args.visits} ({growth:+.1f} MB); {result['seconds_per_visit_median']:.1f} s per visit (median); "
+    print(f"kiosk on the demo model: RSS {rss[first]:.1f} MB after visit {first}, {rss[args.visits]:.1f} MB after "
+          f"visit {args.visits} ({growth:+.1f} MB); {result['seconds_per_visit_median']:.1f} s per visit (median); "
           "no customer file left")
     Path(args.json).write_text(json.dumps(result, indent=1))
     k._may_close = True

@@ -64,12 +64,15 @@ def main(argv: list[str] | None = None) -> int:
            "pa_mpjpe_mm_front_mean": statistics.mean(front) if front else None,
            "pa_mpjpe_mm_front_median": statistics.median(front) if front else None,
            "pa_mpjpe_mm_all_mean": statistics.mean(allm) if allm else None,
-           "landmarks_ms_median": 1000 * statistics.median(t_det), "fit_ms_median": 1000 * statistics.median(t_fit) if t_fit else None,
+           "landmarks_ms_median": 1000 * statistics.median(t_det),
+           "fit_ms_median": 1000 * statistics.median(t_fit) if t_fit else None,
            "rows": rows}
     print(f"| samples | person found | front-facing (±{args.front:.0f}°) | PA-MPJPE front, mean / median (mm) | "
           f"PA-MPJPE all (mm) | landmarks (ms) | fit (ms) |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
-    f = lambda v: f"{v:.0f}" if v is not None else "n/a"
+    def f(v):
+        return f"{v:.0f}" if v is not None else "n/a"
+
     print(f"| {len(samples)} | {len(samples) - missed} | {len(front)} | {f(res['pa_mpjpe_mm_front_mean'])} / "
           f"{f(res['pa_mpjpe_mm_front_median'])} | {f(res['pa_mpjpe_mm_all_mean'])} | "
           f"{res['landmarks_ms_median']:.0f} | {f(res['fit_ms_median'])} |")

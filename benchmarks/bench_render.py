@@ -6,7 +6,6 @@ import argparse
 import statistics
 import time
 
-import numpy as np
 
 
 def _median_ms(fn, runs: int) -> float:

@@ -9,7 +9,8 @@ a client's photo (``heads/``) and each pose guide (``guides/``).
 Several GPUs or machines: the same command under ``accelerate launch`` (accelerate's PartialState splits
 the items between processes; every process writes only its own items, the main one writes the sheet)::
 
-    accelerate launch --multi_gpu --num_processes 4 -m engine.cli batch --people P --garments G --poses walking,own --out R
+    accelerate launch --multi_gpu --num_processes 4 -m engine.cli batch --people P --garments G \
+        --poses walking,own --out R
 
 (``--multi_gpu`` also on a machine without GPUs: the processes then share the CPU over gloo.)
 
@@ -194,7 +195,7 @@ def plan_csv(path: str | Path) -> list[BatchItem]:
                          "(optional: head, garment_kind)")
     items = []
     for n, row in enumerate(rows, start=2):
-        def file(col: str, required: bool = True) -> Optional[Path]:
+        def file(col: str, required: bool = True, row: dict = row, n: int = n) -> Optional[Path]:
             v = (row.get(col) or "").strip()
             if not v:
                 if required:

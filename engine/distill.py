@@ -116,7 +116,8 @@ def record_targets(model, cfg: DistillConfig, out: Path, log=print, process: int
     folder = out / "targets"
     folder.mkdir(parents=True, exist_ok=True)
     n_chunks = math.ceil(cfg.targets / cfg.chunk)
-    todo = [i for i in range(n_chunks) if i % processes == process and not (folder / f"chunk_{i:05d}.safetensors").is_file()]
+    todo = [i for i in range(n_chunks)
+            if i % processes == process and not (folder / f"chunk_{i:05d}.safetensors").is_file()]
     s = preset_settings(cfg.preset)
     n_teacher = s["steps"]
     data = fly = None
@@ -139,11 +140,12 @@ def record_targets(model, cfg: DistillConfig, out: Path, log=print, process: int
         x0, pose, mask = (t.to(device, model.dtype) for t in (x0, pose, mask))
         noise = torch.from_numpy(rng.standard_normal(x0.shape).astype(np.float32)).to(device, model.dtype)
         scheduler = make_scheduler(s["scheduler"], model.config.noise_schedule)
-        init = model.latent_prior.canvas(model.layout).to(device, model.dtype) if model.latent_prior is not None else None
+        prior = model.latent_prior
+        init = prior.canvas(model.layout).to(device, model.dtype) if prior is not None else None
         # one call per step (one batch, CFG rows and all); the conditional rows are the last n
         states: list[torch.Tensor] = []
 
-        def call(x_in, t, _n=n):
+        def call(x_in, t, _n=n, states=states):
             rows = x_in[-_n:, :4]  # the conditional rows come last in the CFG batch, and are all rows without
             states.append(rows.detach().float().cpu().clone())
             return model(x_in, t)
@@ -289,7 +291,8 @@ def distill(cfg: DistillConfig, log=print, stop_after: Optional[int] = None) -> 
     paths = sorted((out / "targets").glob("chunk_[0-9]*[0-9].safetensors"))
     n_chunks = math.ceil(cfg.targets / cfg.chunk)
     if len(paths) < n_chunks:
-        log(f"{len(paths)} of {n_chunks} target chunks recorded" + ("; the time budget is spent" if not budget_left() else ""))
+        log(f"{len(paths)} of {n_chunks} target chunks recorded"
+            + ("; the time budget is spent" if not budget_left() else ""))
         if not budget_left() or not paths:
             return out / STUDENT_DIR
     hold = min(cfg.holdout_chunks, max(0, len(paths) - 1))
@@ -371,7 +374,8 @@ def distill(cfg: DistillConfig, log=print, stop_after: Optional[int] = None) -> 
                     if val_t is not None:
                         v = validation_loss(raw, val_t, schedules, timesteps, alphas, ptype)
                         stats["val"].append([done, {k: round(x, 5) for k, x in v.items()}])
-                        log(f"step {done} held-out x0 MSE (EMA) " + ", ".join(f"{k} step(s) {x:.5f}" for k, x in v.items()))
+                        log(f"step {done} held-out x0 MSE (EMA) "
+                            + ", ".join(f"{k} step(s) {x:.5f}" for k, x in v.items()))
                     export_student(raw, teacher_folder, cfg, done, {**stats, "elapsed": spent()}, timesteps,
                                    schedules, out / STUDENT_DIR)
                 _save_checkpoint(ckpt, ema, params, opt, done, cfg, stats)  # with the val entry

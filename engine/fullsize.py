@@ -22,13 +22,12 @@ does materialise attention matrices, one slice of heads at a time.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import platform
 import resource
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 

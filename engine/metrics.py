@@ -573,7 +573,8 @@ def analyse_pattern(img: np.ndarray, mask: np.ndarray | None = None, *, solid_co
     # A pattern repeats: at least ~2 periods must fit across the garment along the normal.
     t = xs * math.cos(theta) - ys * math.sin(theta)
     extent = float(t.max() - t.min())
-    if periodicity < (lattice_periodicity if lattice else min_periodicity) or period_px > min(max_period * w, extent / 2):
+    if periodicity < (lattice_periodicity if lattice else min_periodicity) \
+            or period_px > min(max_period * w, extent / 2):
         return PatternEstimate("other", contrast=contrast, periodicity=periodicity)
 
     orient = (math.degrees(theta) - 90.0) % 180.0

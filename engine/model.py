@@ -356,7 +356,7 @@ def parse_config(raw: Any, cfg_path: Path) -> ModelConfig:
     _check_layout(raw.get("layout", {}), cfg_path)
     config = ModelConfig(**{k: v for k, v in raw.items() if k in ModelConfig.__dataclass_fields__})
     try:
-        config.panel_layout
+        _ = config.panel_layout  # builds the layout: a bad one raises here, named, not at first use
     except (TypeError, KeyError, ValueError) as e:
         why = f"missing key {e}" if isinstance(e, KeyError) else str(e)
         raise ModelError(f"{cfg_path} is invalid: layout: {why}", path=cfg_path, field="layout") from None
@@ -459,7 +459,8 @@ def load_model(folder: str | Path, dtype: torch.dtype | None = None, device: str
     if dtype is not None and dtype != torch.float32:
         if isinstance(codec, TinyCodec) and str(device) == "cpu":
             model.codec.float()  # half-precision convs are slow or missing on CPU
-        elif isinstance(codec, VaeCodec) and dtype == torch.float16 and getattr(codec.vae.config, "force_upcast", False):
+        elif isinstance(codec, VaeCodec) and dtype == torch.float16 \
+                and getattr(codec.vae.config, "force_upcast", False):
             model.codec.float()  # the SDXL VAE overflows to NaN in fp16 (its config says force_upcast)
     return model
 

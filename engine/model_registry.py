@@ -390,9 +390,9 @@ def convert_folder(src: Path, out: str | Path | None = None, name: str | None = 
                    progress: Optional[ProgressFn] = None, cancel=None,
                    size: Optional[tuple[int, int]] = None) -> Path:
     """A diffusers SD/SDXL(-inpainting) folder -> a new OMFA model folder, with person | garment | head panels
-    of ``size`` (width, height; default the preset's: 768x1024 for SDXL, 384x512 for SD 1.5). Never in place: ``out`` must not be
-    ``src`` or inside it, and must not exist yet. Written to a hidden staging folder renamed at the end, so
-    an interrupted conversion leaves no half model under the final name."""
+    of ``size`` (width, height; default the preset's: 768x1024 for SDXL, 384x512 for SD 1.5). Never in place:
+    ``out`` must not be ``src`` or inside it, and must not exist yet. Written to a hidden staging folder renamed
+    at the end, so an interrupted conversion leaves no half model under the final name."""
     from engine.layout import PanelLayout
     from engine.model import PRESET_DEFAULTS, ModelError, init_from_diffusers
     from engine.persist import StorageError, staging_folder

@@ -6,8 +6,8 @@
 - "turbo": the model's few-step student (``omfa distill``; models that carry one, e.g. the demo model):
   2 conditional UNet calls, the teacher's "fast" guidance built in; a model without a student refuses it.
 - "fastest": DPM-Solver++(2M) at 15 steps, guidance on the first 40%: 21 forwards, 0.22x the paper sampler's
-  TFLOP on the same 768x1024 canvas (307.7 TFLOP; an IDM-VTON-like design: 581.7); SSIM 0.985 against the paper's output on the
-  demo model, against 0.988 for "fast".
+  TFLOP on the same 768x1024 canvas (307.7 TFLOP; an IDM-VTON-like design: 581.7); SSIM 0.985 against the
+  paper's output on the demo model, against 0.988 for "fast".
 
 ``benchmarks/bench_cost.py`` measures both (TFLOP per image, CPU time, SSIM against the paper's output).
 """

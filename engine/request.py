@@ -147,7 +147,8 @@ class TryOnRequest:
             raise RequestError("memory", f"must be one of {', '.join(MEMORY_MODES)}, not {self.memory!r}")
         if isinstance(self.views_per_canvas, bool) or not isinstance(self.views_per_canvas, (int, np.integer)) \
                 or not 0 <= self.views_per_canvas <= 64:
-            raise RequestError("views_per_canvas", f"must be between 0 (the model's) and 64, not {self.views_per_canvas!r}")
+            raise RequestError("views_per_canvas",
+                               f"must be between 0 (the model's) and 64, not {self.views_per_canvas!r}")
         if task != Task.MULTI_VIEW and self.num_views != 1:
             raise RequestError("num_views", f"{task.value} makes one view; use the multi-view task for several")
 

@@ -93,7 +93,8 @@ def inject_lora(unet: nn.Module, rank: int, alpha: Optional[float] = None) -> li
         base = getattr(parent, child)
         r = min(rank, base.in_features if isinstance(base, nn.Linear) else base.in_channels,
                 base.out_features if isinstance(base, nn.Linear) else base.out_channels)
-        wrapped = LoraLinear(base, r, alpha * r / rank) if isinstance(base, nn.Linear) else LoraConv(base, r, alpha * r / rank)
+        kind = LoraLinear if isinstance(base, nn.Linear) else LoraConv
+        wrapped = kind(base, r, alpha * r / rank)
         setattr(parent, child, wrapped)
         params += [wrapped.down.weight, wrapped.up.weight]
     return params

@@ -17,7 +17,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 import numpy as np
 import torch
@@ -519,7 +519,8 @@ def train(cfg: TrainConfig, log=print, stop_after: Optional[int] = None) -> Path
     n_data = len(data["person"]) if data is not None else 10**9
     batcher = _Batcher(raw, cfg, rng)
     end = cfg.steps if stop_after is None else min(cfg.steps, start + stop_after)
-    bar = tqdm(total=cfg.steps, initial=start, desc="train", dynamic_ncols=True, disable=not accelerator.is_main_process)
+    bar = tqdm(total=cfg.steps, initial=start, desc="train", dynamic_ncols=True,
+               disable=not accelerator.is_main_process)
     t_last = time.perf_counter()
     model.train()
     raw.codec.eval()

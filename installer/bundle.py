@@ -86,7 +86,8 @@ DROP = (
     "libatspi.so*", "libcairo.so*", "libcairo-gobject.so*", "libpango-1.0.so*", "libpangocairo-1.0.so*",
     "libpangoft2-1.0.so*", "libepoxy.so*", "libfribidi.so*", "libthai.so*", "libdatrie.so*", "libpixman-1.so*",
     "libgraphite2.so*",
-    "torch/bin/*Test", "torch/bin/test_*", "torch/bin/protoc*", "torch/bin/*.ptl", "torch/test/*",  # not torch_shm_manager "torch/lib/libjitbackend_test.so", "torch/lib/libtorchbind_test.so",
+    # not torch_shm_manager "torch/lib/libjitbackend_test.so", "torch/lib/libtorchbind_test.so",
+    "torch/bin/*Test", "torch/bin/test_*", "torch/bin/protoc*", "torch/bin/*.ptl", "torch/test/*",
     "torch/lib/libbackend_with_compiler.so", "torch/lib/libaoti_custom_ops.so",
     "libOSMesa.so*", "libLLVM*.so*", "libglapi.so*", "libgallium*.so*", "libz3.so*", "libxml2.so*",
     "libicudata.so.72*", "libicuuc.so.72*", "libicui18n.so.72*",
@@ -169,7 +170,8 @@ def _dist_licence(dist) -> str:
     meta = dist.metadata
     lic = meta.get("License-Expression") or ""
     if not lic:  # the classifiers name a licence; the free-text License field is often a whole text
-        lic = ", ".join(c.split("::")[-1].strip() for c in meta.get_all("Classifier") or [] if c.startswith("License ::"))
+        lic = ", ".join(c.split("::")[-1].strip() for c in meta.get_all("Classifier") or []
+                        if c.startswith("License ::"))
     if not lic:
         raw = (meta.get("License") or "").strip()
         lic = raw.splitlines()[0][:120] if raw and raw.upper() != "UNKNOWN" else ""
@@ -210,7 +212,6 @@ def third_party(top_levels: set[str]) -> str:
 
 def write_licenses(folder: Path, top_levels: set[str] = frozenset(), root: Path = ROOT) -> list[Path]:
     """Write the bundle's LICENSES folder; returns the files written."""
-    from importlib import metadata
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

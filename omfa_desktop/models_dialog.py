@@ -187,7 +187,8 @@ class ModelsDialog(QDialog):
             f["problem"].setText(d.problem)
         else:
             f["kind"].setText(KIND_LABELS.get(d.kind, d.kind))
-            f["preset"].setText({"sdxl": "SDXL", "sd15": "SD 1.5", "demo": "OMFA demo (CPU-sized)"}.get(d.preset, d.preset))
+            presets = {"sdxl": "SDXL", "sd15": "SD 1.5", "demo": "OMFA demo (CPU-sized)"}
+            f["preset"].setText(presets.get(d.preset, d.preset))
             f["panels"].setText(", ".join(f"{p} {w}x{h}" for p, (w, h) in d.panels.items()))
             f["tasks"].setText(", ".join(d.tasks) if d.tasks else "nothing yet: not fine-tuned, outputs are noise")
             f["parameters"].setText(f"{d.parameters / 1e6:,.1f} M")
@@ -364,11 +365,11 @@ def _screenshots(out: Path) -> int:
     os.environ.setdefault("OMFA_HASH_CACHE", "off")
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from model_folders import tiny_diffusers_folder  # the tests' tiny SD/SDXL-shaped folders
-    from PySide6.QtWidgets import QApplication
 
     from omfa_desktop.qtutil import pump_events, wait_for
+    from omfa_desktop.startup import qt_application
 
-    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app = qt_application()
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(os.environ["OMFA_DATA_DIR"])
 

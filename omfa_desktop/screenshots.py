@@ -254,7 +254,6 @@ def _fault_shots(w, wait, shot) -> int:
     notice a damaged gallery entry gives at start."""
     import torch
 
-    from omfa_desktop.gallery import GalleryStore
 
     pipe = w.queue.worker.pipe
     forward = pipe.model.forward

@@ -65,8 +65,8 @@ class SettingsDialog(QDialog):
         self._session_model = session_model
         self.result_settings: AppSettings | None = None
 
-        self.model_field = FolderField(settings.model_folder, "empty = the active model of Edit → Models… (the shipped demo model unless chosen there)",
-                                       "OMFA model folder")
+        self.model_field = FolderField(settings.model_folder, "empty = the active model of Edit → Models… (the "
+                                       "shipped demo model unless chosen there)", "OMFA model folder")
         self.model_edit = self.model_field.edit
         self.vae_field = FolderField(settings.vae_folder, "empty = the model's own codec",
                                      "VAE folder (a diffusers AutoencoderKL)")

@@ -93,7 +93,8 @@ class MainWindow(QMainWindow):
         self.slots = self.inputs_panel.slots
         self.generation = g = GenerationPanel(s, SAMPLERS)
         # the widgets under their old names: tests and screenshot scripts drive them
-        self.steps, self.guidance, self.sampler, self.guided, self.preset = g.steps, g.guidance, g.sampler, g.guided, g.preset
+        self.steps, self.guidance, self.sampler = g.steps, g.guidance, g.sampler
+        self.guided, self.preset = g.guided, g.preset
         self.seed, self.seed_lock, self.seed_random = g.seed, g.seed_lock, g.seed_random
         self.views, self.elevation, self.precision = g.views, g.elevation, g.precision
 
@@ -652,7 +653,8 @@ class MainWindow(QMainWindow):
             if not path:
                 return []
         path = Path(path).with_suffix(".png")
-        meta = {"request": job.request.settings(), "result": job.result.metadata(), "app": {"mode": job.mode, **job.app}}
+        meta = {"request": job.request.settings(), "result": job.result.metadata(),
+                "app": {"mode": job.mode, **job.app}}
         outs = job.result.outputs
         written = []
         try:
@@ -668,7 +670,8 @@ class MainWindow(QMainWindow):
 
     # ================================================================== window events
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - a result PNG dropped on the window restores it
-        if event.mimeData().hasUrls() and any(u.toLocalFile().lower().endswith(".png") for u in event.mimeData().urls()):
+        urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+        if any(u.toLocalFile().lower().endswith(".png") for u in urls):
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:  # noqa: N802

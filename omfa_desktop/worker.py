@@ -31,7 +31,8 @@ if TYPE_CHECKING:  # torch stays off the GUI thread: no engine.pipeline import h
 
 log = logging.getLogger("omfa.worker")
 
-FIELD_LABELS = {"person": "Person photo", "photo_guide": "Photo's pose guide", "garment": "Garment", "head": "Head", "pose_guides": "Pose guide",
+FIELD_LABELS = {"person": "Person photo", "photo_guide": "Photo's pose guide", "garment": "Garment", "head": "Head",
+                "pose_guides": "Pose guide",
                 "steps": "Steps", "guidance": "Guidance", "scheduler": "Sampler", "seed": "Seed",
                 "num_views": "Views", "precision": "Precision", "device": "Device", "task": "Task"}
 
@@ -258,7 +259,8 @@ def body_key(folder: str, gender: str) -> tuple:
 
 
 # what to do when no pose can be had from a photo, said the app's way (the command line says --box)
-APP_POSE_ADVICE = "draw the person box (Edit → Estimate pose in a person box…), or pose the body by hand in the viewport"
+APP_POSE_ADVICE = ("draw the person box (Edit → Estimate pose in a person box…), or pose the body by hand in the "
+                   "viewport")
 
 
 class GuideWorker(QObject):
@@ -361,7 +363,7 @@ def _guide_thread() -> tuple[QThread, GuideWorker]:
 
 def stop_guide_thread(timeout_ms: int = 60_000) -> None:
     if _GUIDE_THREAD:
-        thread, worker = _GUIDE_THREAD["thread"], _GUIDE_THREAD["worker"]
+        thread = _GUIDE_THREAD["thread"]
         thread.quit()
         if thread.wait(timeout_ms):  # a render in progress finishes first (seconds on a busy CPU)
             _GUIDE_THREAD.clear()

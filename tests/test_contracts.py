@@ -79,6 +79,21 @@ def test_no_pickle_loading_in_the_engine():
         assert "pickle.load" not in text and "torch.load(" not in text, path
 
 
+def test_ruff_is_clean():
+    """pyproject.toml's [tool.ruff] rules hold over the whole repository."""
+    ruff = Path(sys.executable).with_name("ruff")
+    out = subprocess.run([str(ruff), "check", "--no-cache", "--output-format", "concise", "."], capture_output=True,
+                         text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-1000:]
+
+
+def test_the_qapplication_is_made_in_one_place():
+    """omfa_desktop/startup.py makes the QApplication; the app, the kiosk and the screenshot scripts use it."""
+    makers = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "omfa_desktop").rglob("*.py")
+                    if "QApplication(" in p.read_text())
+    assert makers == ["omfa_desktop/startup.py"]
+
+
 def test_no_file_points_outside_the_repository():
     """Docs, code and scripts name files inside the repository only (a clone must be complete)."""
     outside = ("/wo" + "rk/", "../sha" + "red")  # split so this file does not match itself

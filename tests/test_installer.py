@@ -87,7 +87,8 @@ def test_trimming_keeps_what_the_app_uses():
             "PySide6/Qt/plugins/platformthemes/libqgtk3.so", "libgtk-3.so.0", "torch/bin/test_api", "torch/bin/protoc",
             "torch/bin/TCPStoreTest",
             "torch/test/test_jit", "libLLVM-15.so.1", "libOSMesa.so.8", "libglapi.so.0"]
-    keep = ["PySide6/Qt/plugins/platforms/libqxcb.so", "PySide6/Qt/plugins/xcbglintegrations/libqxcb-egl-integration.so",
+    keep = ["PySide6/Qt/plugins/platforms/libqxcb.so",
+            "PySide6/Qt/plugins/xcbglintegrations/libqxcb-egl-integration.so",
             "PySide6/Qt/plugins/imageformats/libqjpeg.so", "PySide6/Qt/lib/libQt6Widgets.so.6",
             "PySide6/Qt/lib/libQt6OpenGLWidgets.so.6", "PySide6/Qt/lib/libicudata.so.73", "torch/lib/libtorch_cpu.so",
             "torch/bin/torch_shm_manager",

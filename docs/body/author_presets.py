@@ -3,7 +3,8 @@
 The JSON files are the source of truth; this shows how they were made and can regenerate them
 (python docs/body/author_presets.py).
 """
-import json, numpy as np
+import json
+import numpy as np
 from scipy.spatial.transform import Rotation as Rot
 from pathlib import Path
 OUT = Path(__file__).resolve().parents[2] / 'resources' / 'poses'

@@ -221,17 +221,22 @@ class BlazePose:
         best = idx[np.argmax(score[idx])]
         bx = boxes[idx]
         b0 = boxes[best]
-        ix0 = np.maximum(bx[:, 0], b0[0]); iy0 = np.maximum(bx[:, 1], b0[1])
-        ix1 = np.minimum(bx[:, 2], b0[2]); iy1 = np.minimum(bx[:, 3], b0[3])
+        ix0, iy0 = np.maximum(bx[:, 0], b0[0]), np.maximum(bx[:, 1], b0[1])
+        ix1, iy1 = np.minimum(bx[:, 2], b0[2]), np.minimum(bx[:, 3], b0[3])
         inter = np.clip(ix1 - ix0, 0, None) * np.clip(iy1 - iy0, 0, None)
-        area = lambda b: (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+
+        def area(b):
+            return (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+
         iou = inter / (area(bx) + area(b0) - inter + 1e-9)
         grp = idx[iou > 0.3]
         wts = score[grp][:, None]
         box_n = (boxes[grp] * wts).sum(0) / wts.sum()
         kps_n = (kps[grp].reshape(len(grp), -1) * wts).sum(0).reshape(4, 2) / wts.sum()
         # tensor-normalised -> image pixels (undo letterbox)
-        to_px = lambda p: (np.asarray(p) - 0.5) * side + np.array([w / 2, h / 2])
+        def to_px(p):
+            return (np.asarray(p) - 0.5) * side + np.array([w / 2, h / 2])
+
         box_px = np.concatenate([to_px(box_n[:2]), to_px(box_n[2:])])
         return dict(score=float(score[best]), face_box=box_px, keypoints=to_px(kps_n))
 

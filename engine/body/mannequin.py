@@ -265,7 +265,7 @@ def _region_mask(v: np.ndarray, rest: np.ndarray) -> np.ndarray:
     x, y = v[:, 0], v[:, 1]
     sh_x = rest[J["left_shoulder"], 0]
     hip_y = rest[J["left_hip"], 1]
-    for side, s in (("left", 1.0), ("right", -1.0)):
+    for s in (1.0, -1.0):  # left, right
         other = [j for j, n in enumerate(JOINT_NAMES) if n.startswith("right_" if s > 0 else "left_")]
         own_side = s * x > 0.02
         allowed[np.ix_(own_side, other)] = False

@@ -185,9 +185,9 @@ def _normals_colors(vertices, faces, camera: Camera, labels) -> np.ndarray:
 
 
 STYLES: dict[str, Style] = {
-    "parts_shaded": Style("parts_shaded", lambda v, f, c, l: _parts_colors(l), True, (1.0, 1.0, 1.0)),
+    "parts_shaded": Style("parts_shaded", lambda v, f, c, labels: _parts_colors(labels), True, (1.0, 1.0, 1.0)),
     "normals": Style("normals", _normals_colors, False, (0.5, 0.5, 1.0), per_view=True),
-    "depth": Style("depth", lambda v, f, c, l: np.ones((len(v), 3)), False, (0.0, 0.0, 0.0)),
+    "depth": Style("depth", lambda v, f, c, labels: np.ones((len(v), 3)), False, (0.0, 0.0, 0.0)),
 }
 
 

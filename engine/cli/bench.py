@@ -198,7 +198,8 @@ def cmd_bench_fullsize(args) -> int:
 def register_fullsize(bsub) -> None:
     b = bsub.add_parser("fullsize", help="one full-size (SDXL, 768x1024, person|garment|head) request with random "
                                          "weights per memory mode and precision, on the CPU (minutes, >= 14 GB)")
-    b.add_argument("--geometry", default="sdxl", help="sdxl (the real geometry), sd15 (SD 1.5 at 384x512) or tiny (the test's twin)")
+    b.add_argument("--geometry", default="sdxl",
+                   help="sdxl (the real geometry), sd15 (SD 1.5 at 384x512) or tiny (the test's twin)")
     b.add_argument("--precision", default="fp32,bf16", help="comma list of fp32, bf16")
     b.add_argument("--memory", default="standard,low,offload", help="comma list of standard, low, offload")
     b.add_argument("--seed", type=int, default=0)

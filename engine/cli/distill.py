@@ -24,11 +24,13 @@ def cmd_distill(args) -> int:
     if args.targets < 2 or args.steps < 1 or args.batch < 1:
         raise CliError("--targets must be at least 2, --steps and --batch at least 1", 2)
     if args.preset not in SAMPLING_PRESETS or args.preset == "turbo":
-        raise CliError(f"--preset must be a teacher sampler ({', '.join(p for p in SAMPLING_PRESETS if p != 'turbo')})", 2)
+        teachers = ", ".join(p for p in SAMPLING_PRESETS if p != "turbo")
+        raise CliError(f"--preset must be a teacher sampler ({teachers})", 2)
     try:
         weights = {str(int(k)): float(v) for k, v in (kv.split(":") for kv in args.student_steps.split(","))}
     except ValueError:
-        raise CliError(f"--student-steps takes N:WEIGHT pairs like 1:0.5,2:0.3,4:0.2, not {args.student_steps!r}", 2) from None
+        raise CliError(f"--student-steps takes N:WEIGHT pairs like 1:0.5,2:0.3,4:0.2, not {args.student_steps!r}",
+                       2) from None
     cfg = DistillConfig(teacher=args.teacher, out=args.out, data=args.data or "", preset=args.preset,
                         targets=args.targets, chunk=args.chunk, steps=args.steps, batch=args.batch, lr=args.lr,
                         warmup=args.warmup, rank=args.rank, step_weights=weights, default_steps=args.default_steps,

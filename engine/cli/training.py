@@ -45,8 +45,9 @@ def cmd_train(args) -> int:
     if not 2 <= args.max_views_per_canvas <= 8:
         raise CliError(f"--max-views-per-canvas must be from 2 to 8, not {args.max_views_per_canvas}", 2)
     cfg = TrainConfig(preset=args.preset, out=args.out, data=args.data or "", codec=args.codec or "",
-                      init=args.init or "", resume_model=args.resume_model or "", steps=args.steps, batch=args.batch, lr=args.lr,
-                      warmup=args.warmup, grad_checkpointing=args.grad_checkpointing, mixed_precision=args.mixed_precision,
+                      init=args.init or "", resume_model=args.resume_model or "", steps=args.steps, batch=args.batch,
+                      lr=args.lr, warmup=args.warmup, grad_checkpointing=args.grad_checkpointing,
+                      mixed_precision=args.mixed_precision,
                       save_every=args.save_every, seed=args.seed, pool=args.pool,
                       zero_terminal_snr=args.noise_schedule == "zero-snr",
                       min_snr_v_floor=args.noise_schedule == "zero-snr", p_two_views=args.two_views,

@@ -25,7 +25,7 @@ Conventions
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -253,13 +253,13 @@ def _print_mask(spec: GarmentSpec, hs: int, ws: int) -> np.ndarray:
         # Letters fill the block height; in a print block they are cut out (drawn in the ground colour).
         size = max(4, int(round((y1 - y0) * (0.7 if spec.family == "print_block" else 1.0))))
         font = ImageFont.load_default(size=size)
-        l, t, r, b = draw.textbbox((0, 0), text, font=font)
-        scale = min(1.0, 0.9 * (x1 - x0) / max(r - l, 1))
+        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+        scale = min(1.0, 0.9 * (x1 - x0) / max(right - left, 1))
         if scale < 1.0:  # too wide: shrink the font so the word fits the block
             font = ImageFont.load_default(size=max(4, int(size * scale)))
-            l, t, r, b = draw.textbbox((0, 0), text, font=font)
+            left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-        draw.text((cx - (l + r) / 2, cy - (t + b) / 2), text, font=font,
+        draw.text((cx - (left + right) / 2, cy - (top + bottom) / 2), text, font=font,
                   fill=0 if spec.family == "print_block" else 255)
     return np.asarray(im) >= 128
 

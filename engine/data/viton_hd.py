@@ -113,8 +113,8 @@ class VitonHDDataset:
                 for sub, name in (("image", p), ("cloth", c)):
                     f = self.split_dir / sub / name
                     if not f.is_file():
-                        raise DatasetLayoutError(f"VITON-HD: {self.pairs_file.name if self.pairs_file.is_file() else 'listing'}"
-                                                 f" names {name} but {f} does not exist")
+                        listing = self.pairs_file.name if self.pairs_file.is_file() else "listing"
+                        raise DatasetLayoutError(f"VITON-HD: {listing} names {name} but {f} does not exist")
 
     def _read_pairs(self) -> list[tuple[str, str]]:
         if self.pairs_file.is_file():

@@ -65,8 +65,9 @@ Validation
 The ground truth is scored against itself ("GT vs GT" column): SSIM must be 1, PSNR ∞, ΔE and colour EMD 0,
 edge structure 1, and the
 pattern analyser must recover the garments' own pattern (family, orientation, period) in ≥ 95 % of the
-solid/periodic garments and call ≥ 95 % of the others non-periodic (the *analyser self-check*). The silhouette IoU of the ground truth against its guide is the task's
-ceiling (≈ 0.99, the anti-aliased rim), not 1. These checks are lines of the quality-bar table.
+solid/periodic garments and call ≥ 95 % of the others non-periodic (the *analyser self-check*). The
+silhouette IoU of the ground truth against its guide is the task's ceiling (≈ 0.99, the anti-aliased rim),
+not 1. These checks are lines of the quality-bar table.
 """
 from engine.evaluation.baselines import grey_garment, mean_image, outline_fill, silhouette_fill, train_mean_images
 from engine.evaluation.report import (GRID_INPUTS, MAX_EXAMPLES, TASK_TITLES, BarLine, EvalReport, MetricRow,
@@ -80,7 +81,8 @@ from engine.evaluation.splits import EvalError, load_samples
 __all__ = [
     "BASELINES", "GRID_INPUTS", "LIBRARY_METRICS", "MAX_EXAMPLES", "METRICS", "SYSTEM_LABELS", "TASKS", "TASK_SYSTEMS",
     "TASK_TITLES", "BarLine", "EvalError", "EvalReport", "MetricDef", "MetricRow", "ProgressFn", "TaskReport",
-    "evaluate", "grey_garment", "head_region", "load_samples", "mean_image", "outline_fill", "quality_bar", "score_try_off",
+    "evaluate", "grey_garment", "head_region", "load_samples", "mean_image", "outline_fill", "quality_bar",
+    "score_try_off",
     "score_try_on", "silhouette_fill", "top_band", "torso_region", "train_mean_images", "try_on_foreground",
     "validate_metrics", "validation_lines",
 ]

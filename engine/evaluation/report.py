@@ -173,7 +173,8 @@ class EvalReport:
         lines.append(f"Split **{s['split']}**" + (f" ({role})" if role else "") + f", n = {s['n']} ({s['data']}); "
                      f"sampler {s['scheduler']}, "
                      f"{s['steps']} steps, guidance {s['guidance']:g}"
-                     + (f" on the first {s.get('guidance_until', 1.0):.0%} of the steps" if s.get('guidance_until', 1.0) < 1 else "")
+                     + (f" on the first {s.get('guidance_until', 1.0):.0%} of the steps"
+                        if s.get('guidance_until', 1.0) < 1 else "")
                      + (", starting from the model's latent prior" if s.get("noise_prior") else "")
                      + f", seed {s['seed']} + sample index. "
                      f"Mean-image baseline: {s['mean_image']}. Best of model and baselines in **bold**; "

@@ -161,7 +161,8 @@ class PhotoAndOffer:
             return False
         self.visit.estimate = None
         self.photo_page.message.show_text("")
-        self.visit.look.set_input("person", _limit(pixels, PHOTO_MAX_SIDE), "photo")  # the photo page shows it (_new_look)
+        # the photo page shows it (_new_look)
+        self.visit.look.set_input("person", _limit(pixels, PHOTO_MAX_SIDE), "photo")
         if self.current() != "photo":
             self.go("photo")
         return True

@@ -1,4 +1,5 @@
-"""Persisted application settings (no Qt: the window, the kiosk and the CLI read them): a JSON file in the user data folder, validated on every change.
+"""Persisted application settings (no Qt: the window, the kiosk and the CLI read them): a JSON file in the user
+data folder, validated on every change.
 
 ``settings.json`` lives in ``engine.paths.user_data_dir()`` (OMFA_DATA_DIR overrides it, as in tests).
 A damaged or hand-edited file never stops the app: unknown keys are ignored and invalid values fall back
@@ -6,7 +7,6 @@ to their defaults, with a note the window shows once.
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path

@@ -1,4 +1,5 @@
-"""The gallery's store (no Qt): every finished result with its inputs, settings and timings, kept on disk across restarts.
+"""The gallery's store (no Qt): every finished result with its inputs, settings and timings, kept on disk across
+restarts.
 
 On disk (``user_data_dir()/gallery/<id>/``)::
 

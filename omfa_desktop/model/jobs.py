@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Optional
 
 
 class JobState(str, Enum):
@@ -45,7 +45,7 @@ class BatchPayload:
     sampling: Optional[dict] = None       # sampler fields every item uses
 
 
-Payload = Union[GeneratePayload, ChainPayload, BatchPayload]
+Payload = GeneratePayload | ChainPayload | BatchPayload
 KIND_OF = {GeneratePayload: JobKind.GENERATE, ChainPayload: JobKind.CHAIN, BatchPayload: JobKind.BATCH}
 
 MODE_LABELS = {"try-off": "try-off", "try-on": "try-on", "new-pose": "try-on in a new pose",

@@ -120,7 +120,8 @@ class PoseViewport(QWidget):
             b.clicked.connect(slot)
             return b
 
-        self.frame_button = button("Frame", "Frame the whole body (or double-click the background)", self.view.frame_all)
+        self.frame_button = button("Frame", "Frame the whole body (or double-click the background)",
+                                   self.view.frame_all)
         self.front_button = button("Front", "Look at the front", lambda: self.view.set_view("front"))
         self.side_button = button("Side", "Look at the body's left side", lambda: self.view.set_view("side"))
         self.back_button = button("Back", "Look at the back", lambda: self.view.set_view("back"))

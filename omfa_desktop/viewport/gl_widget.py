@@ -498,7 +498,8 @@ class BodyView(QOpenGLWidget):
             tx = c["width"] / (2 * c["fx"])
             ty = c["height"] / (2 * c["fy"])
             s = 0.22
-            corners = [eye + s * (fwd + a * tx * right + b * ty * down) for a, b in ((-1, -1), (1, -1), (1, 1), (-1, 1))]
+            corners = [eye + s * (fwd + a * tx * right + b * ty * down)
+                       for a, b in ((-1, -1), (1, -1), (1, 1), (-1, 1))]
             for k in range(4):
                 rows += [eye, corners[k], corners[k], corners[(k + 1) % 4]]
             rows += [corners[0] + 0.35 * (corners[1] - corners[0]), eye + s * (fwd - 1.6 * ty * down),

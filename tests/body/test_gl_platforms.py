@@ -16,7 +16,8 @@ from engine.body.render import ensure_gl_platform
 platform = ensure_gl_platform()
 img = pose_guides(load_preset("walking"), 96, 128)[0][0]
 fg = (np.abs(img.astype(int) - 255).sum(-1) > 30)
-print(json.dumps({"platform": platform, "fg": int(fg.sum()), "rows": [int(r) for r in np.nonzero(fg.any(1))[0][[0, -1]]]}))
+rows = [int(r) for r in np.nonzero(fg.any(1))[0][[0, -1]]]
+print(json.dumps({"platform": platform, "fg": int(fg.sum()), "rows": rows}))
 """
 
 

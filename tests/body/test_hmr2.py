@@ -24,7 +24,8 @@ def body():
 def test_rotation_matrices_to_axis_angle_hand_computed():
     c, s = np.cos(np.pi / 2), np.sin(np.pi / 2)
     rx90 = np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
-    rz_m30 = np.array([[np.cos(-np.pi / 6), -np.sin(-np.pi / 6), 0], [np.sin(-np.pi / 6), np.cos(-np.pi / 6), 0], [0, 0, 1]])
+    c30, s30 = np.cos(-np.pi / 6), np.sin(-np.pi / 6)
+    rz_m30 = np.array([[c30, -s30, 0], [s30, c30, 0], [0, 0, 1]])
     out = rotmats_to_axis_angle(np.stack([np.eye(3), rx90, rz_m30]))
     np.testing.assert_allclose(out, [[0, 0, 0], [np.pi / 2, 0, 0], [0, 0, -np.pi / 6]], atol=1e-9)
     flip = rotmats_to_axis_angle(RX180)

@@ -68,7 +68,9 @@ def test_deterministic(world, samples):
 def test_splits_disjoint(world):
     train = [world.spec(i, "train").to_meta() for i in range(50)]
     test = [world.spec(i, "test").to_meta() for i in range(50)]
-    strip = lambda m: json.dumps({k: v for k, v in m.items() if k not in ("split", "index")}, sort_keys=True)
+    def strip(m):
+        return json.dumps({k: v for k, v in m.items() if k not in ("split", "index")}, sort_keys=True)
+
     train_keys = {strip(m) for m in train}
     assert not any(strip(m) in train_keys for m in test)
     assert not {json.dumps(m["garment"]) for m in train} & {json.dumps(m["garment"]) for m in test}

@@ -115,7 +115,7 @@ def test_a_kill_between_gallery_writes_never_leaves_a_corrupt_entry(qtbot, make_
     for stop_at in range(1, 4):
         n = {"i": 0}
 
-        def dying(img, path, stop_at=stop_at):
+        def dying(img, path, stop_at=stop_at, n=n):
             n["i"] += 1
             if n["i"] == stop_at:
                 raise KeyboardInterrupt  # not an OSError: nothing in add() gets to clean up, like a kill

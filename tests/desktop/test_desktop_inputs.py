@@ -1,7 +1,6 @@
 """Input slots and bad files: an error naming the file, nothing changed; odd but valid files load with a notice."""
 
 import numpy as np
-import pytest
 from PIL import Image
 
 # the corpus fixtures ``bad`` and ``odd`` are in tests/conftest.py

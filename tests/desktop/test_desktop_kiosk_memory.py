@@ -16,7 +16,8 @@ MAX_GROWTH_MB = 20.0
 MAX_OBJECTS_PER_VISIT = 10
 
 
-def test_100_sessions_keep_memory_flat_and_leave_no_customer_file(qtbot, make_kiosk, caplog, capsys, tmp_path):
+def test_100_sessions_keep_memory_flat_and_leave_no_customer_file(qtbot, make_kiosk, caplog, capsys,  # noqa: F811
+                                                                   tmp_path):
     from PIL import Image
 
     from engine.paths import SAMPLES

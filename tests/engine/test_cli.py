@@ -196,7 +196,7 @@ def test_every_command_has_working_help(capsys):
     """argparse formats help texts with %: a stray '%' crashes --help (it did for the sampling commands)."""
     parser = cli.build_parser()
     sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
-    for name, p in sub.choices.items():
+    for p in sub.choices.values():
         p.format_help()  # raises ValueError / TypeError on a bad format character
         nested = [a for a in p._actions if a.__class__.__name__ == "_SubParsersAction"]
         for a in nested:

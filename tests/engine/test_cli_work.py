@@ -1,5 +1,4 @@
 """``omfa turntable | person-to-person | outfit | batch`` end to end (in-process, tiny model, 1-2 steps)."""
-import numpy as np
 import pytest
 from PIL import Image
 

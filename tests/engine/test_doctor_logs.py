@@ -1,7 +1,6 @@
 """omfa doctor's findings and fixes; the rotating log."""
 import json
 import logging
-import shutil
 
 import pytest
 
@@ -38,7 +37,8 @@ def test_doctor_names_each_problem_with_a_fix(data, tmp_path, monkeypatch):
     assert smplx.status == FAIL and "smpl-x.is.tue.mpg.de" in smplx.fix
     assert checks["device policy"].status == OK and "cpu" in checks["device policy"].detail
     assert checks["GPU"].status in (OK, WARN) and checks["packages"].status == OK
-    assert checks["user data (gallery, settings)"].status == OK and "GB free" in checks["user data (gallery, settings)"].detail
+    data = checks["user data (gallery, settings)"]
+    assert data.status == OK and "GB free" in data.detail
     for c in checks.values():
         assert c.status == OK or c.fix, c  # every finding says what to do
 

@@ -1,5 +1,4 @@
 """The latent prior (engine.prior): computed from data, stored with the model, and where sampling starts."""
-import json
 import shutil
 
 import numpy as np

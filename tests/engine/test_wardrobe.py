@@ -101,7 +101,7 @@ def test_damaged_items_are_moved_aside_with_a_note_and_the_rest_loads(wardrobe):
     item = json.loads((third.folder / "item.json").read_text())
     item["tags"] = "red"                                                     # wrong type
     (third.folder / "item.json").write_text(json.dumps(item))
-    good = wardrobe.add(garment(4), "Good one", created=4000.0)
+    wardrobe.add(garment(4), "Good one", created=4000.0)
     (root / ".staging-20250101-000000-abcdef-x1").mkdir()                     # an interrupted save
     (root / ".staging-20250101-000000-abcdef-x1" / "garment.png").write_bytes(b"\x89PNG")
     (root / "notes.txt").write_text("garbage")                               # a stray file

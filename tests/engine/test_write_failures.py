@@ -108,8 +108,9 @@ def test_batch_keeps_its_items_when_the_contact_sheet_cannot_be_written(tmp_path
 
     monkeypatch.setattr(persist, "_fsync", sheet_fails)
     out = tmp_path / "out"
-    assert cli.main(["batch", "--people", str(people), "--garments", str(garments), "--poses", str(SAMPLES / "demo_000_guide.png"),
-                     "--out", str(out), "--steps", "1", "--quiet", "--model", str(small_model_folder())]) == 1
+    assert cli.main(["batch", "--people", str(people), "--garments", str(garments),
+                     "--poses", str(SAMPLES / "demo_000_guide.png"), "--out", str(out), "--steps", "1", "--quiet",
+                     "--model", str(small_model_folder())]) == 1
     err = _one_line(capsys)
     assert "contact_sheet.png: the disk is full" in err and "1 made" in err and "kept" in err
     assert len(list((out / "items").glob("*.png"))) == 1
