@@ -260,13 +260,18 @@ def dominant_color_delta_e(a: np.ndarray, b: np.ndarray, mask_a: np.ndarray | No
     return best
 
 
+def _lab_pixels(a: np.ndarray, b: np.ndarray, mask_a: np.ndarray | None,
+                mask_b: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The CIELAB pixels (N, 3) of two checked images, each within its mask (all pixels without one)."""
+    la, lb = to_lab(_check_img(a, "a")), to_lab(_check_img(b, "b"))
+    ma, mb = _check_mask(mask_a, la.shape[:2], "mask_a"), _check_mask(mask_b, lb.shape[:2], "mask_b")
+    return (la.reshape(-1, 3) if ma is None else la[ma]), (lb.reshape(-1, 3) if mb is None else lb[mb])
+
+
 def mean_color_delta_e(a: np.ndarray, b: np.ndarray, mask_a: np.ndarray | None = None,
                        mask_b: np.ndarray | None = None) -> float:
     """CIEDE2000 between the mean CIELAB colours of the (masked) pixels of two images."""
-    la, lb = to_lab(_check_img(a, "a")), to_lab(_check_img(b, "b"))
-    ma, mb = _check_mask(mask_a, la.shape[:2], "mask_a"), _check_mask(mask_b, lb.shape[:2], "mask_b")
-    pa = la.reshape(-1, 3) if ma is None else la[ma]
-    pb = lb.reshape(-1, 3) if mb is None else lb[mb]
+    pa, pb = _lab_pixels(a, b, mask_a, mask_b)
     if len(pa) == 0 or len(pb) == 0:
         return float("nan")
     return float(delta_e(pa.mean(0), pb.mean(0)))
@@ -307,10 +312,7 @@ def color_histogram_distance(a: np.ndarray, b: np.ndarray, mask_a: np.ndarray | 
     -------
     float ≥ 0 in CIELAB units (0: the same colours in the same amounts); NaN if a mask is empty.
     """
-    la, lb = to_lab(_check_img(a, "a")), to_lab(_check_img(b, "b"))
-    ma, mb = _check_mask(mask_a, la.shape[:2], "mask_a"), _check_mask(mask_b, lb.shape[:2], "mask_b")
-    pa = la.reshape(-1, 3) if ma is None else la[ma]
-    pb = lb.reshape(-1, 3) if mb is None else lb[mb]
+    pa, pb = _lab_pixels(a, b, mask_a, mask_b)
     if len(pa) == 0 or len(pb) == 0:
         return float("nan")
     u = _sphere(_EMD_DIRECTIONS)

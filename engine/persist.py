@@ -348,16 +348,12 @@ def read_json(path: str | Path, expect: type = dict) -> tuple[Any, str]:
             raise ValueError(f"expected a JSON {expect.__name__}, found {type(data).__name__}")
         return data, ""
     except JsonError as e:
-        try:
-            moved = quarantine(path)
-            where = f"it was moved aside to {moved.name}"
-        except OSError as err:
-            where = f"it could not be moved aside ({err.strerror or err})"
-        return None, f"{path} was damaged (it {e.reason}); {where}"
+        why = f"it {e.reason}"
     except (OSError, ValueError, UnicodeDecodeError) as e:
-        try:
-            moved = quarantine(path)
-            where = f"it was moved aside to {moved.name}"
-        except OSError as err:
-            where = f"it could not be moved aside ({err.strerror or err})"
-        return None, f"{path} was damaged ({e}); {where}"
+        why = str(e)
+    try:
+        moved = quarantine(path)
+        where = f"it was moved aside to {moved.name}"
+    except OSError as err:
+        where = f"it could not be moved aside ({err.strerror or err})"
+    return None, f"{path} was damaged ({why}); {where}"
