@@ -14,3 +14,16 @@ def bad(tmp_path_factory):
 def odd(tmp_path_factory):
     """Odd but valid image files with their expected shape, colour and note."""
     return make_odd_images(tmp_path_factory.mktemp("odd"))
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """A cat (cat.png), a cup (cup.jpg) and a real person (astronaut.png): the person gate's test photos."""
+    from PIL import Image
+
+    from engine.data.negatives import skimage_photo
+
+    d = tmp_path_factory.mktemp("photos")
+    for name, file in (("chelsea", "cat.png"), ("coffee", "cup.jpg"), ("astronaut", "astronaut.png")):
+        Image.fromarray(skimage_photo(name)).save(d / file)
+    return d

@@ -3,21 +3,11 @@ slot (and on person to person's A and B) with a message on the slot itself; a re
 carries a badge in the gallery, and the demo banner comes back."""
 import numpy as np
 import pytest
-from PIL import Image
 
 from engine.body.blazepose import available
-from engine.data.negatives import skimage_photo
 from engine.paths import SAMPLES
 
 pytestmark = pytest.mark.skipif(bool(available()), reason="BlazePose runtime missing")
-
-
-@pytest.fixture(scope="module")
-def photos(tmp_path_factory):
-    d = tmp_path_factory.mktemp("photos")
-    for name, file in (("chelsea", "cat.png"), ("coffee", "cup.jpg"), ("astronaut", "astronaut.png")):
-        Image.fromarray(skimage_photo(name)).save(d / file)
-    return d
 
 
 def test_the_person_slot_refuses_a_cat_on_itself_and_use_anyway_takes_it(qtbot, photos):

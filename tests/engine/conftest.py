@@ -1,3 +1,5 @@
+import shutil
+
 import numpy as np
 import pytest
 
@@ -7,6 +9,20 @@ from omfa_testing import tiny_model
 @pytest.fixture
 def model():
     return tiny_model()
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """A tiny model saved once per test module (a real folder with a manifest)."""
+    folder = tmp_path_factory.mktemp("saved") / "m"
+    tiny_model().save(folder)
+    return folder
+
+
+@pytest.fixture
+def model_dir(saved, tmp_path):
+    """A fresh copy of a saved tiny model, free to damage."""
+    return shutil.copytree(saved, tmp_path / "m")
 
 
 @pytest.fixture

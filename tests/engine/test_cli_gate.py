@@ -7,7 +7,6 @@ from PIL import Image
 
 from engine import cli
 from engine.body.blazepose import available
-from engine.data.negatives import skimage_photo
 from engine.export import read_png_metadata
 from engine.paths import SAMPLES
 
@@ -16,14 +15,6 @@ from omfa_testing import small_model_folder
 pytestmark = pytest.mark.skipif(bool(available()), reason="BlazePose runtime missing")
 FAST = ["--steps", "1", "--quiet"]
 REFUSED = "no person found in {}; pass --no-person-check to run anyway"
-
-
-@pytest.fixture(scope="module")
-def photos(tmp_path_factory):
-    d = tmp_path_factory.mktemp("photos")
-    for name, file in (("chelsea", "cat.png"), ("coffee", "cup.jpg"), ("astronaut", "astronaut.png")):
-        Image.fromarray(skimage_photo(name)).save(d / file)
-    return d
 
 
 def model():

@@ -6,7 +6,6 @@ Pillow's warnings. Every one ends as one line naming the file (and the field), n
 or a black image."""
 import json
 import os
-import shutil
 import struct
 import threading
 import zlib
@@ -30,18 +29,6 @@ from engine.request import TryOnRequest
 from omfa_testing import tiny_model
 
 DEEP = '{"layout":' * 200_000 + "1" + "}" * 200_000
-
-
-@pytest.fixture(scope="module")
-def saved(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("saved") / "m"
-    tiny_model().save(folder)
-    return folder
-
-
-@pytest.fixture
-def model_dir(saved, tmp_path):
-    return shutil.copytree(saved, tmp_path / "m")
 
 
 def _edit(folder, rel, change):

@@ -17,19 +17,6 @@ UNET_W = "unet/diffusion_pytorch_model.safetensors"
 PICKLE_WORDS = r"is a pickle checkpoint; OMFA never unpickles weights because loading pickle can run arbitrary code"
 
 
-@pytest.fixture(scope="module")
-def saved(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("saved") / "m"
-    tiny_model().save(folder)
-    return folder
-
-
-@pytest.fixture
-def model_dir(saved, tmp_path):
-    """A fresh copy of a saved tiny model, free to damage."""
-    return shutil.copytree(saved, tmp_path / "m")
-
-
 @pytest.fixture(autouse=True)
 def _never_unpickle(monkeypatch):
     """Nothing here may reach an unpickler, whatever the code path."""
