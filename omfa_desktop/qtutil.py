@@ -1,11 +1,12 @@
-"""Small Qt helpers shared by the widgets: numpy <-> QImage, scaled pixmaps, the inline message bar."""
+"""Small Qt helpers shared by the widgets: numpy <-> QImage, scaled pixmaps, filling a box layout, the inline
+message bar."""
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSizePolicy,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QBoxLayout, QFrame, QHBoxLayout, QLabel, QLayout, QPlainTextEdit, QPushButton,
+                               QSizePolicy, QVBoxLayout, QWidget)
 
 
 def to_qimage(img: np.ndarray) -> QImage:
@@ -28,6 +29,24 @@ def scaled_pixmap(img: np.ndarray | QImage, width: int, height: int, smooth: boo
     q = img if isinstance(img, QImage) else to_qimage(img)
     mode = Qt.TransformationMode.SmoothTransformation if smooth else Qt.TransformationMode.FastTransformation
     return QPixmap.fromImage(q.scaled(width, height, Qt.AspectRatioMode.KeepAspectRatio, mode))
+
+
+def fill(layout: QBoxLayout, *items, margins: int | tuple[int, int, int, int] | None = None,
+         spacing: int | None = None) -> QBoxLayout:
+    """Fill a box layout in order and return it: a widget or a layout, ``(widget or layout, stretch)``, or an
+    int for a stretch; ``margins`` (one for all four sides, or left, top, right, bottom) and ``spacing`` set
+    when given (Qt's style defaults otherwise)."""
+    if margins is not None:
+        layout.setContentsMargins(*((margins,) * 4 if isinstance(margins, int) else margins))
+    if spacing is not None:
+        layout.setSpacing(spacing)
+    for item in items:
+        if isinstance(item, int):
+            layout.addStretch(item)
+            continue
+        item, stretch = item if isinstance(item, tuple) else (item, 0)
+        (layout.addLayout if isinstance(item, QLayout) else layout.addWidget)(item, stretch)
+    return layout
 
 
 class ImageView(QLabel):

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QDialog, QFrame, QHBoxLayout, QLabel,
                                QSlider, QVBoxLayout, QWidget)
 
-from omfa_desktop.qtutil import ImageView
+from omfa_desktop.qtutil import ImageView, fill
 from omfa_desktop.dialogs.common import SlotBox, hint_label, ok_buttons
 
 
@@ -43,12 +43,7 @@ class LayerDialog(QDialog):
         size = QLabel("—" if self.base is None else "{1}×{0}".format(*self.base.shape[:2]))
         size.setAlignment(Qt.AlignmentFlag.AlignCenter)
         size.setStyleSheet("font-size: 10px; color: palette(mid);")
-        base_col = QVBoxLayout(base_frame)
-        base_col.setContentsMargins(6, 6, 6, 6)
-        base_col.setSpacing(4)
-        base_col.addWidget(base_cap)
-        base_col.addWidget(self.base_view, 1)
-        base_col.addWidget(size)
+        fill(QVBoxLayout(base_frame), base_cap, (self.base_view, 1), size, margins=6, spacing=4)
         self.box = SlotBox("garment", "Garment", "The garment to put over the result (a flat garment image)",
                            start_dir=start_dir)
         plus = QLabel("+")

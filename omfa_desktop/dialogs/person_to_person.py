@@ -47,30 +47,12 @@ class PersonToPersonDialog(QDialog):
             top.addWidget(cap, 0, col, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom)
             top.addWidget(box, 1, col, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignHCenter)
 
-        self.head_crop = QRadioButton("Crop B's head from the photo")
-        self.head_crop.setToolTip("The head is found in photo B with the pose estimator and cropped")
-        self.head_image = QRadioButton("Use a head image…")
-        self.head_image.setToolTip("Use the head image on the right (Browse… or drop one there)")
-        self.head_group = QButtonGroup(self)
-        self.head_group.addButton(self.head_crop)
-        self.head_group.addButton(self.head_image)
-        self.head_crop.setChecked(True)
-        head_box = QGroupBox("Head")
-        hl = QVBoxLayout(head_box)
-        hl.addWidget(self.head_crop)
-        hl.addWidget(self.head_image)
-        self.pose_own = QRadioButton("B's own pose (estimated from the photo)")
-        self.pose_own.setToolTip("B is dressed in the pose of photo B")
-        self.pose_viewport = QRadioButton("The pose in the viewport")
-        self.pose_viewport.setToolTip("B is dressed in the pose set in the pose panel / 3D viewport")
-        self.pose_group = QButtonGroup(self)
-        self.pose_group.addButton(self.pose_own)
-        self.pose_group.addButton(self.pose_viewport)
-        self.pose_own.setChecked(True)
-        pose_box = QGroupBox("Target pose")
-        pl = QVBoxLayout(pose_box)
-        pl.addWidget(self.pose_own)
-        pl.addWidget(self.pose_viewport)
+        head_box, self.head_group, (self.head_crop, self.head_image) = self._choice("Head", (
+            ("Crop B's head from the photo", "The head is found in photo B with the pose estimator and cropped"),
+            ("Use a head image…", "Use the head image on the right (Browse… or drop one there)")))
+        pose_box, self.pose_group, (self.pose_own, self.pose_viewport) = self._choice("Target pose", (
+            ("B's own pose (estimated from the photo)", "B is dressed in the pose of photo B"),
+            ("The pose in the viewport", "B is dressed in the pose set in the pose panel / 3D viewport")))
         choices = QHBoxLayout()
         choices.addWidget(head_box, 1)
         choices.addWidget(pose_box, 1)
@@ -108,6 +90,21 @@ class PersonToPersonDialog(QDialog):
     def _head_clicked(self) -> None:  # the user chose "Use a head image…" and none is there yet: ask for one
         if self.box_head.image is None:
             self.box_head.slot.open_dialog()
+
+    def _choice(self, title: str, options: tuple[tuple[str, str], ...]
+                ) -> tuple[QGroupBox, QButtonGroup, list[QRadioButton]]:
+        """A titled box of exclusive radio buttons, one per (text, tooltip), the first checked."""
+        box, group = QGroupBox(title), QButtonGroup(self)
+        col = QVBoxLayout(box)
+        buttons = []
+        for text, tip in options:
+            b = QRadioButton(text)
+            b.setToolTip(tip)
+            group.addButton(b)
+            col.addWidget(b)
+            buttons.append(b)
+        buttons[0].setChecked(True)
+        return box, group, buttons
 
     # ------------------------------------------------------------------ setters
     def set_photo_a(self, path: str | Path) -> bool:

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QCheckBox, QFormLayout, QFrame, QGridLayout, QHBo
                                QProgressBar, QPushButton, QScrollArea, QScroller, QSizePolicy, QToolButton,
                                QVBoxLayout, QWidget)
 
-from omfa_desktop.qtutil import scaled_pixmap, to_qimage
+from omfa_desktop.qtutil import fill, scaled_pixmap, to_qimage
 
 MARGIN = 64
 
@@ -67,13 +67,7 @@ class Stepper(QWidget):
             b.setFixedWidth(112)
         self.text = label("", "body", wrap=False, center=True)
         self.text.setMinimumWidth(160)
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(16)
-        lay.addWidget(self.minus)
-        lay.addWidget(self.text)
-        lay.addWidget(self.plus)
-        lay.addStretch(1)
+        fill(QHBoxLayout(self), self.minus, self.text, self.plus, 1, margins=0, spacing=16)
         self.minus.clicked.connect(lambda: self.setValue(self._value - self.step))
         self.plus.clicked.connect(lambda: self.setValue(self._value + self.step))
         self.setValue(lo)
@@ -552,17 +546,8 @@ class IdleOverlay(QFrame):
         self.title = label("Still there?", "title", center=True)
         self.text = label("", "subtitle", center=True)
         self.button = button("I'm still here", "primary", "stillHere")
-        lay = QVBoxLayout(card)
-        lay.setContentsMargins(56, 56, 56, 56)
-        lay.setSpacing(32)
-        lay.addWidget(self.title)
-        lay.addWidget(self.text)
-        lay.addWidget(self.button)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(96, 0, 96, 0)
-        outer.addStretch(1)
-        outer.addWidget(card)
-        outer.addStretch(1)
+        fill(QVBoxLayout(card), self.title, self.text, self.button, margins=56, spacing=32)
+        fill(QVBoxLayout(self), 1, card, 1, margins=(96, 0, 96, 0))
         self.hide()
 
     def show_remaining(self, seconds: float) -> None:

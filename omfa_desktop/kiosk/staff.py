@@ -13,6 +13,11 @@ from engine.kiosk_store import PinGuard
 
 log = logging.getLogger("omfa.kiosk")
 
+#: The admin page's text fields and the settings they edit: one table, so that filling the page and saving
+#: it cannot drift apart.
+_TEXT_FIELDS = (("drop", "kiosk_drop_folder"), ("hint", "kiosk_photo_hint"), ("export", "kiosk_export_folder"),
+                ("wardrobe", "kiosk_wardrobe_folder"))
+
 
 class StaffScreens:
     """PIN and admin behaviour of :class:`omfa_desktop.kiosk.window.KioskWindow`."""
@@ -111,10 +116,8 @@ class StaffScreens:
         s = self.settings
         ap = self.admin_page
         ap.idle.setValue(s.kiosk_idle_seconds)
-        ap.drop.setText(s.kiosk_drop_folder)
-        ap.hint.setText(s.kiosk_photo_hint)
-        ap.export.setText(s.kiosk_export_folder)
-        ap.wardrobe.setText(s.kiosk_wardrobe_folder)
+        for field, setting in _TEXT_FIELDS:
+            getattr(ap, field).setText(getattr(s, setting))
         ap.camera.setChecked(s.kiosk_camera)
         ap.start_kiosk.setChecked(s.kiosk)
         ap.message.show_text("")
@@ -143,10 +146,8 @@ class StaffScreens:
         from omfa_desktop.model.app_settings import SettingsError, save_settings, validate
 
         ap = self.admin_page
-        new = dataclasses.replace(self.settings, kiosk_idle_seconds=ap.idle.value(),
-                                  kiosk_drop_folder=ap.drop.text().strip(), kiosk_photo_hint=ap.hint.text().strip(),
-                                  kiosk_export_folder=ap.export.text().strip(),
-                                  kiosk_wardrobe_folder=ap.wardrobe.text().strip(),
+        texts = {setting: getattr(ap, field).text().strip() for field, setting in _TEXT_FIELDS}
+        new = dataclasses.replace(self.settings, kiosk_idle_seconds=ap.idle.value(), **texts,
                                   kiosk_camera=ap.camera.isChecked(), kiosk=ap.start_kiosk.isChecked())
         try:
             validate(new, check_device=False, deep=False)

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QGridLayout, QHBoxLayo
                                QStackedWidget, QVBoxLayout, QWidget)
 
 from engine.body.skeleton import JOINT_NAMES
-from omfa_desktop.qtutil import ImageView
+from omfa_desktop.qtutil import ImageView, fill
 from omfa_desktop.viewport.editing import PoseHistory, PoseSnapshot
 from omfa_desktop.viewport.math3d import axis_rotation, joint_euler, rotate_joint_in_world, set_joint_euler
 
@@ -171,13 +171,7 @@ class PoseViewport(QWidget):
         self.cameras_label.setWordWrap(True)
         self.cameras_label.setStyleSheet("font-size: 10px; color: palette(mid);")
 
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(4)
-        lay.addLayout(bar)
-        lay.addWidget(self.stack, 1)
-        lay.addLayout(grid)
-        lay.addWidget(self.cameras_label)
+        fill(QVBoxLayout(self), bar, (self.stack, 1), grid, self.cameras_label, margins=0, spacing=4)
 
         pose_panel.guidesReady.connect(self._guides_ready)
         self._update_buttons()

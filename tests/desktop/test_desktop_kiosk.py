@@ -148,6 +148,7 @@ def test_the_pin_guards_settings_and_is_rate_limited(qtbot, make_kiosk, data_dir
     assert k.save_admin() and k.idle.timeout == 45
     saved = json.loads((data_dir / "settings.json").read_text())
     assert saved["kiosk_idle_seconds"] == 45 and saved["kiosk_pin"].startswith("pbkdf2-sha256$")
+    assert saved["kiosk_photo_hint"] == "AirDrop to ‘Boutique screen’"  # the text fields' table, both ways
     assert PIN not in (data_dir / "settings.json").read_text()
     assert "Boutique screen" in k.photo_page.instructions.text()
     assert not _key(k, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)   # staff may paste a path…
