@@ -336,5 +336,5 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
             continue
         cpu = f"{r['cpu_s']:.0f}" if "cpu_s" in r else "—"
         lines.append(f"| {r['memory']} | {r['precision']} | {r['wall_s']:.0f} | {cpu} | {_gb(r['peak_rss_bytes'])} "
-                     f"| {_gb(r['counted_peak_bytes'])} | {_gb(r['gpu_fp16_peak_bytes'])} |")
+                     f"| {_gb(r['counted_peak_bytes'])} | {r['gpu_fp16_peak_bytes'] / GiB:.2f} |")
     return "\n".join(lines)
