@@ -23,41 +23,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_common import LAUNCH
+
 ROOT = Path(__file__).resolve().parents[1]
 
-LAUNCH = r"""
-import json, os, sys, time
-t0 = float(os.environ["BENCH_T0"])
-marks = {"python started": time.time() - t0}
-from omfa_desktop.glenv import configure_gl_environment
-configure_gl_environment()
-from PySide6.QtCore import QEventLoop
-from PySide6.QtWidgets import QApplication
-from omfa_desktop.window import MainWindow
-app = QApplication([])
-w = MainWindow(model_folder=os.environ.get("BENCH_MODEL") or None)
-w.show()
-app.processEvents()
-marks["window shown"] = time.time() - t0
-def wait(cond, key, timeout=600):
-    t = time.time()
-    while not cond() and time.time() - t < timeout:
-        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
-        time.sleep(0.005)
-    if cond():
-        marks[key] = time.time() - t0
-wait(lambda: w.model_info is not None and w.generate_button.isEnabled(), "model loaded: Generate enabled")
-if w.viewport is not None:
-    wait(lambda: w.viewport.ready, "3D body in the viewport")
-wait(lambda: w.pose.current_guides() is not None, "first guide render shown")
-marks["model"] = w.model_info.describe if w.model_info else "none"
-w.shutdown()
-print("BENCH" + json.dumps(marks))
-"""
-
-
 def launch_times(model: str | None) -> dict:
-    env = dict(os.environ, OMFA_DATA_DIR=tempfile.mkdtemp(prefix="omfa_bench_"), BENCH_MODEL=model or "")
+    env = dict(os.environ, OMFA_DATA_DIR=tempfile.mkdtemp(prefix="omfa_bench_"), BENCH_MODEL=model or "",
+               BENCH_USABLE_KEY="model loaded: Generate enabled")
     env["BENCH_T0"] = repr(time.time())
     out = subprocess.run([sys.executable, "-c", LAUNCH], capture_output=True, text=True, env=env, cwd=ROOT)
     for line in out.stdout.splitlines():

@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_common import LAUNCH, save_results
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "startup.json"
 
@@ -40,38 +42,6 @@ with contextlib.redirect_stdout(io.StringIO()):
         pass
 print("BENCH", time.perf_counter() - t0, "torch" in sys.modules)
 """
-
-LAUNCH = r"""
-import json, os, sys, time
-t0 = float(os.environ["BENCH_T0"])
-marks = {"python started": time.time() - t0}
-from omfa_desktop.glenv import configure_gl_environment
-configure_gl_environment()
-from PySide6.QtCore import QEventLoop
-from PySide6.QtWidgets import QApplication
-from omfa_desktop.window import MainWindow
-app = QApplication([])
-w = MainWindow()
-w.show()
-app.processEvents()
-marks["window shown"] = time.time() - t0
-def wait(cond, key, timeout=600):
-    t = time.time()
-    while not cond() and time.time() - t < timeout:
-        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
-        time.sleep(0.002)
-    if cond():
-        marks[key] = time.time() - t0
-wait(lambda: w.model_info is not None and w.generate_button.isEnabled(), "model usable")
-if w.viewport is not None:
-    wait(lambda: w.viewport.ready, "3D body in the viewport")
-wait(lambda: w.pose.current_guides() is not None, "first guide render shown")
-info = w.model_info  # a ModelInfo (a dict on checkouts before the session model)
-marks["model"] = (info["describe"] if isinstance(info, dict) else info.describe) if info else "none"
-w.shutdown()
-print("BENCH" + json.dumps(marks))
-"""
-
 
 def load() -> float:
     return round(os.getloadavg()[0], 2)
@@ -157,11 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         res["run_sh"] = run_sh(root, args.venv)
         for k, v in res["run_sh"].items():
             print(f"scripts/run.sh --help, {k}: {v['seconds']:.1f} s (load {v['load_avg_1min']})")
-    data = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-    data.setdefault(args.label, {}).update(res)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(data, indent=2) + "\n")
-    print(f"wrote {RESULTS} [{args.label}]")
+    save_results(RESULTS, args.label, res, merge=True)
     return 0
 
 

@@ -13,7 +13,6 @@ background load hits both thread counts alike. Results: benchmarks/results/threa
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import statistics
@@ -22,6 +21,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench_common import save_results
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -95,11 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             r = res[key]
             print(f"{key}: 1 thread {r['median_s']['1']:.1f} s, 2 threads {r['median_s']['2']:.1f} s, "
                   f"ratio 2/1 = {r['ratio_2_over_1']:.2f}; auto picked {[p['intra'] for p in r['auto_picked']]}")
-    data = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-    data[args.label] = res
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(data, indent=2) + "\n")
-    print(f"wrote {RESULTS} [{args.label}]")
+    save_results(RESULTS, args.label, res)
     return 0
 
 
