@@ -55,3 +55,21 @@ def save_results(path: Path, label: str, res: dict, merge: bool = False) -> None
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n")
     print(f"wrote {path} [{label}]")
+
+
+def rerun_under_xvfb(script: str, argv: list[str] | None) -> int | None:
+    """On Linux without a display, run ``script`` again under xvfb-run and return its exit code; None when a
+    display is there (or this is already the re-run) and the caller goes on."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    if not sys.platform.startswith("linux") or os.environ.get("DISPLAY") or os.environ.get("BENCH_CHILD"):
+        return None
+    if not shutil.which("xvfb-run"):
+        print("no display and no xvfb-run: install xvfb", file=sys.stderr)
+        return 1
+    env = dict(os.environ, BENCH_CHILD="1")
+    return subprocess.call(["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", sys.executable, script,
+                            *(argv if argv is not None else sys.argv[1:])], env=env)

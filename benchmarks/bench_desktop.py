@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -23,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_common import LAUNCH
+from bench_common import LAUNCH, rerun_under_xvfb
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -108,13 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--launches", type=int, default=1, help="cold launches to time (0: none)")
     ap.add_argument("--label", help="merge the results into benchmarks/results/desktop.json under this key")
     args = ap.parse_args(argv)
-    if sys.platform.startswith("linux") and not os.environ.get("DISPLAY") and not os.environ.get("BENCH_CHILD"):
-        if not shutil.which("xvfb-run"):
-            print("no display and no xvfb-run: install xvfb", file=sys.stderr)
-            return 1
-        env = dict(os.environ, BENCH_CHILD="1")
-        return subprocess.call(["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", sys.executable, __file__,
-                                *(argv if argv is not None else sys.argv[1:])], env=env)
+    code = rerun_under_xvfb(__file__, argv)
+    if code is not None:
+        return code
 
     load0 = os.getloadavg()[0]
     launches = [launch_times(args.model) for _ in range(args.launches)]

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -26,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_common import LAUNCH, save_results
+from bench_common import LAUNCH, rerun_under_xvfb, save_results
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "startup.json"
@@ -102,13 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--launches", type=int, default=3, help="app launches")
     ap.add_argument("--only", choices=["cli_help", "app", "run_sh"], action="append")
     args = ap.parse_args(argv)
-    if sys.platform.startswith("linux") and not os.environ.get("DISPLAY") and not os.environ.get("BENCH_CHILD"):
-        if not shutil.which("xvfb-run"):
-            print("no display and no xvfb-run: install xvfb", file=sys.stderr)
-            return 1
-        env = dict(os.environ, BENCH_CHILD="1")
-        return subprocess.call(["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", sys.executable, __file__,
-                                *(argv if argv is not None else sys.argv[1:])], env=env)
+    code = rerun_under_xvfb(__file__, argv)
+    if code is not None:
+        return code
     root = args.root.resolve()
     only = set(args.only or ["cli_help", "app", "run_sh"])
     rev = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,

@@ -165,15 +165,20 @@ def meta_rows(geometry: Geometry) -> list[dict[str, Any]]:
 
 
 # ============================================================================================ one run
-def _rss_bytes() -> Optional[int]:
-    """This process's resident memory now (Linux /proc), None elsewhere."""
+def _proc_kib(path: str, key: str) -> Optional[int]:
+    """The ``key:`` line of a Linux /proc file (in KiB there), as bytes; None where there is no /proc."""
     try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(f"{key}:"):
                 return int(line.split()[1]) * 1024
     except OSError:
         pass
     return None
+
+
+def _rss_bytes() -> Optional[int]:
+    """This process's resident memory now (Linux /proc), None elsewhere."""
+    return _proc_kib("/proc/self/status", "VmRSS")
 
 
 def _cpu_seconds() -> float:
@@ -188,13 +193,7 @@ def _peak_rss_bytes() -> int:
 
 
 def available_bytes() -> Optional[int]:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
+    return _proc_kib("/proc/meminfo", "MemAvailable")
 
 
 def weight_bytes(geometry: Geometry, precision: str) -> int:

@@ -120,27 +120,26 @@ def cmd_verify(args) -> int:
     return 0 if v["ok"] else 1
 
 
-def cmd_remove(args) -> int:
+def _change(args, action: str):
+    """Run the registry's ``remove`` or ``use`` on ``args.model``; a name it does not know is one line."""
     from engine.model_registry import RegistryError
 
     reg = _registry()
     try:
-        rec = reg.remove(args.model)
+        return reg, getattr(reg, action)(args.model)
     except RegistryError as e:
         raise CliError(str(e)) from None
+
+
+def cmd_remove(args) -> int:
+    reg, rec = _change(args, "remove")
     print(f"removed {rec.name!r} from the list (its folder {rec.path} is left on disk); "
           f"active model: {reg.active().name}")
     return 0
 
 
 def cmd_use(args) -> int:
-    from engine.model_registry import RegistryError
-
-    reg = _registry()
-    try:
-        rec = reg.use(args.model)
-    except RegistryError as e:
-        raise CliError(str(e)) from None
+    _, rec = _change(args, "use")
     print(f"active model: {rec.name} ({rec.path}); the app and 'omfa' commands without --model load it")
     return 0
 
