@@ -236,10 +236,10 @@ def _load_checkpoint(path: Path, ema: list[torch.Tensor], params: list[nn.Parame
 
 
 def learning_rate(cfg: DistillConfig, step: int) -> float:
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    prog = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(prog, 1.0))))
+    """The training schedule (engine.train.learning_rate: warmup, cosine to 10 %) over this run's steps."""
+    from engine.train import learning_rate as schedule
+
+    return schedule(cfg, step)
 
 
 def distill(cfg: DistillConfig, log=print, stop_after: Optional[int] = None) -> Path:

@@ -274,8 +274,9 @@ class TrainConfig:
     name: str = "OMFA demo"
 
 
-def learning_rate(cfg: TrainConfig, step: int, schedule_start: int = 0) -> float:
+def learning_rate(cfg, step: int, schedule_start: int = 0) -> float:
     """Linear warmup, then cosine down to 10 % at ``cfg.steps``; from the global step, so resume is exact.
+    ``cfg`` is any config with ``lr``, ``warmup`` and ``steps`` (TrainConfig, DistillConfig).
     ``schedule_start`` is where the schedule began (a fine-tune of an exported model starts a new one)."""
     s, total = step - schedule_start, cfg.steps - schedule_start
     if s < cfg.warmup:
