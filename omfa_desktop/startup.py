@@ -4,6 +4,7 @@ screenshot scripts all start through here, so the application is set up the same
 """
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 from pathlib import Path
@@ -20,7 +21,34 @@ def qt_application():
     if app is None:
         app = QApplication([sys.argv[0] if sys.argv else "omfa-desktop"])
         app.setApplicationName(APP_NAME)
+        app._omfa_gc = GuiThreadGC(app)  # noqa: SLF001 - lives as long as the application
     return app
+
+
+class GuiThreadGC:
+    """Python's cycle collector runs in whichever thread happens to allocate when its threshold trips. When
+    that is the engine or guide thread and the garbage holds Qt objects of the GUI thread, Qt deletes them on
+    the wrong thread, which can crash the process (seen: a segfault "Garbage-collecting" on the engine thread
+    while it built a UNet). So automatic collection is off while this lives, and a timer collects on the GUI
+    thread instead: the young generation every ``interval_ms``, everything every tenth time."""
+
+    def __init__(self, parent, interval_ms: int = 500) -> None:
+        from PySide6.QtCore import QTimer
+
+        self._ticks = 0
+        self.timer = QTimer(parent)
+        self.timer.setInterval(interval_ms)
+        self.timer.timeout.connect(self.collect)
+        gc.disable()
+        self.timer.start()
+
+    def collect(self) -> None:
+        self._ticks += 1
+        gc.collect(2 if self._ticks % 10 == 0 else 0)
+
+    def stop(self) -> None:
+        self.timer.stop()
+        gc.enable()
 
 
 def run_window(win, show: Callable[[], None], log_file: Optional[Path] = None, what: str = "exit") -> int:

@@ -4,6 +4,7 @@ The GL set-up must precede the QApplication (pytest-qt creates it on first use o
 pytest-xvfb's start of Xvfb (it sets DISPLAY in its pytest_configure; this conftest is imported before
 that), so it runs in a last pytest_configure: PyOpenGL on EGL and Qt's xcb on EGL too (ENVIRONMENT.md).
 """
+import gc
 import os
 
 import pytest
@@ -17,6 +18,18 @@ def pytest_configure(config):
     from omfa_desktop.glenv import configure_gl_environment
 
     configure_gl_environment()
+
+@pytest.fixture(autouse=True)
+def gui_thread_gc(qapp):
+    """Cycles are collected on the GUI thread only, as the app does (omfa_desktop.startup.GuiThreadGC): the
+    collector tripping on the engine thread while the garbage holds Qt objects crashed a run once."""
+    from omfa_desktop.startup import GuiThreadGC
+
+    guard = GuiThreadGC(qapp)
+    yield guard
+    guard.stop()
+    gc.collect()
+
 
 TINY = dict(block_out_channels=(32, 32, 32), cross_attention_dim=32, attention_head_dim=8)
 
