@@ -232,7 +232,7 @@ class GalleryWidget(QWidget):
         if outside:
             badge += f"  [{OUTSIDE_BADGE}]"
             self.world.setText(f"<b>{OUTSIDE_BADGE}</b> — {outside[0].upper()}{outside[1:]}. It was trained only on "
-                               "its synthetic mannequin world; load a model for real photos under Edit → Settings.")
+                               "its synthetic mannequin world; load a model for real photos under Edit → Models.")
             self.world.show()
         self.title.setText(f"{MODE_LABELS.get(e.mode, e.task)}{badge} — "
                            f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(e.created))}")

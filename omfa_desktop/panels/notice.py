@@ -11,7 +11,7 @@ DEMO_NOTICE = (
     "project on its own synthetic world: a procedural mannequin in SMPL-X format wearing procedural T-shirts "
     "(stripes, checks, dots, prints, letters…) at 96×128 pixels. It shows the whole loop — try-off, try-on in a "
     "new pose, multi-view — offline on a CPU. It is <b>not</b> a model for real photos: for those, load a real "
-    "OMFA checkpoint under Edit → Settings.")
+    "OMFA checkpoint under Edit → Models.")
 UNTRAINED_NOTICE = (
     "<br><span style='color:#b42318'><b>The model loaded now is UNTRAINED</b> (random weights): the demo model "
     "is not in resources/models/demo yet, so a stand-in of the same size is used and <b>every output is noise"
