@@ -50,3 +50,27 @@ def wait(timeout: float | None = None) -> bool:
         return True
     t.join(timeout)
     return not t.is_alive()
+
+
+# The first model load of the process, tracked so that other start-up work (the viewport's 3D body) can run
+# after it instead of competing with it for the interpreter: a usable model is what the user waits for.
+_MODEL_LOAD = {"pending": threading.Event(), "settled": threading.Event()}
+
+
+def model_load_started() -> None:
+    """Called when a model load is queued (the GUI thread's request)."""
+    if not _MODEL_LOAD["settled"].is_set():
+        _MODEL_LOAD["pending"].set()
+
+
+def model_load_settled() -> None:
+    """Called when that load ended, loaded or failed (the engine thread)."""
+    _MODEL_LOAD["settled"].set()
+
+
+def wait_model(timeout: float = 20.0) -> bool:
+    """Block until the first model load has ended (True), or ``timeout`` passed (False); True at once when no
+    load was started (tests, tools without an engine)."""
+    if not _MODEL_LOAD["pending"].is_set():
+        return True
+    return _MODEL_LOAD["settled"].wait(timeout)

@@ -103,7 +103,7 @@ class EngineWorker(QObject):
         self.loading.emit(folder or "the demo model")
         self.pipe = None
         try:
-            from engine.warmup import wait
+            from engine.warmup import model_load_settled, wait
 
             # Let the start-up prefetch finish its imports first: diffusers' lazy package is not safe to
             # import from two threads at once ("cannot import name 'UNet2DConditionModel'").
@@ -111,11 +111,13 @@ class EngineWorker(QObject):
             pipe, fallback, path, vae_error = load_pipeline(folder, device, precision, vae)
             info = pipe.info(fallback, path, vae_error)
         except Exception as e:  # noqa: BLE001 - any load failure becomes a message
+            model_load_settled()
             self.load_error = readable_error(e)
             log.error("model load failed (%s): %s", folder or "demo", self.load_error, exc_info=True)
             self.loadFailed.emit(self.load_error, traceback.format_exc())
             return
         self.pipe = pipe
+        model_load_settled()
         log.info("model loaded: %s on %s", info.describe, info.policy)
         self.loaded.emit(info)
 
@@ -462,7 +464,10 @@ class JobQueue(QObject):
     # ------------------------------------------------------------------ commands
     def load_model(self, folder: str = "", device: str = "auto", precision: str = "auto", vae: str = "") -> None:
         """(Re)load the model (with ``vae`` replacing its codec, if given); runs after any job already running."""
+        from engine.warmup import model_load_started
+
         self.loading = True
+        model_load_started()
         self._load.emit(folder or "", device, precision, vae or "")
 
     def submit(self, payload, mode: str = "", app: dict | None = None, inputs: dict | None = None,

@@ -57,9 +57,11 @@ class _Loader(QObject):
 
     def _run(self, folder: str, gender: str, token: int) -> None:
         try:
-            from engine.warmup import wait
+            from engine.warmup import wait, wait_model
 
-            wait(60)  # the engine's imports first: a usable model matters more than the 3D body (engine.warmup)
+            # the engine's imports and the model load first: a usable model matters more than the 3D body
+            wait(60)
+            wait_model(20)
             from omfa_desktop.worker import resolve_body_model
 
             model, note = resolve_body_model(folder, gender)

@@ -91,7 +91,10 @@ t = time.time()
 while q.model_info is None and q.model_error is None and time.time() - t < 240:
     app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
 print("LOADED" if q.model_info is not None else f"FAILED {{q.model_error}}")
+from engine.warmup import wait_model
+print("GATE OPEN" if wait_model(0.01) else "GATE SHUT")  # the viewport's body load waits on this gate
 q.shutdown()
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert "LOADED" in out.stdout, (out.stdout + out.stderr)[-2000:]
+    assert "GATE OPEN" in out.stdout, out.stdout
