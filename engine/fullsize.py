@@ -17,8 +17,8 @@ What is measured
 
 The attention kernel is the one thing that differs between devices: this CPU's SDPA runs a flash kernel
 (``_scaled_dot_product_flash_attention_for_cpu``: no attention matrix), as CUDA's flash / memory-efficient
-kernels do; the "low" and "offload" modes replace SDPA by diffusers' sliced attention on every device, which
-does materialise attention matrices, one slice of heads at a time.
+kernels do, in every memory mode. What a mode does to the modules (SDPA, the VAE's 512-px tiles in "low" and
+"offload") is engine.memory_modes, which the pipeline runs and the meta-device count counts.
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from engine.errors import OmfaError
-from engine.memcount import TensorCounter, count_request
+from engine.memcount import COUNT_VERSION, TensorCounter, count_request
 
 MEMORY_MODES = ("standard", "low", "offload")
 PRECISIONS = ("fp32", "bf16")
@@ -69,7 +69,7 @@ def geometries() -> dict[str, Geometry]:
     from engine.model import UNET_PRESETS
 
     # The SDXL VAE is the SD VAE architecture with its config: scaling factor, force_upcast, sample_size 1024
-    # (the low-memory modes tile images larger than that; the AutoencoderKL default, 32, means 32-px tiles).
+    # (diffusers' own tile size; the low-memory modes tile in 512-px tiles whatever it says, engine.memory_modes).
     sdxl_vae = dict(SD_VAE, scaling_factor=0.13025, force_upcast=True, sample_size=1024)
     tiny_unet = dict(UNET_PRESETS["sdxl"], block_out_channels=(32, 64), layers_per_block=1,
                      down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
@@ -160,8 +160,19 @@ def meta_rows(geometry: Geometry) -> list[dict[str, Any]]:
                      "gpu_fp16_weights_bytes": c.weights_gpu,
                      "gpu_fp16_activations_peak_bytes": c.peak_activations_gpu,
                      "canvas": f"{'|'.join(geometry.panels)} {geometry.panel_width * len(geometry.panels)}x"
-                               f"{geometry.height}", "counted_on": "meta device (no memory, no weights)"})
+                               f"{geometry.height}", "counted_on": "meta device (no memory, no weights)",
+                     "count_version": COUNT_VERSION, "modules": modules_described(memory),
+                     "date": time.strftime("%Y-%m-%d %H:%M")})
     return rows
+
+
+def modules_described(memory: str) -> str:
+    """What ``memory`` mode runs (engine.memory_modes), for the results file."""
+    from engine.memory_modes import LOW_MEMORY_MODES, VAE_TILE_PIXELS
+
+    if memory in LOW_MEMORY_MODES:
+        return f"SDPA attention, VAE sliced and in {VAE_TILE_PIXELS}-px tiles, one image per UNet / VAE call"
+    return "SDPA attention, VAE whole, classifier-free guidance batched"
 
 
 # ============================================================================================ one run
@@ -271,6 +282,7 @@ def run_config(geometry: Geometry | str, precision: str, memory: str, seed: int 
         "gpu_fp16_activations_peak_bytes": counter.peak_activations_gpu,
         "gpu_fp16_peak_bytes": counter.gpu_need(memory),
         "gpu_fp16_meta_estimate_bytes": meta_estimate(geometry, memory),
+        "count_version": COUNT_VERSION, "modules": modules_described(memory),
         "output_shape": list(out.shape), "output_finite": bool(np.isfinite(out.astype(np.float64)).all()),
     }
 
@@ -287,13 +299,20 @@ def _cpu_name() -> str:
 
 # ============================================================================================ results file
 def merge_meta(path: str | Path, rows: list[dict[str, Any]]) -> Path:
-    """Put meta-device counts into the results file (key ``meta``), replacing those of the same geometry."""
+    """Put meta-device counts into the results file (key ``meta``), replacing those of the same geometry.
+    Replaced rows counted another way (an older engine.memcount.COUNT_VERSION; none recorded is 1) are kept
+    under ``meta_superseded``, so a changed count can be read beside the one it replaced."""
     from engine.persist import read_json, write_json
 
     data, _ = read_json(path)
     data = data or {}
-    keep = [r for r in data.get("meta", []) if r.get("geometry") != rows[0]["geometry"]]
-    data["meta"] = keep + rows
+    geometry = rows[0]["geometry"]
+    old = [r for r in data.get("meta", []) if r.get("geometry") == geometry]
+    superseded = data.get("meta_superseded", [])
+    superseded += [r for r in old if r.get("count_version", 1) != COUNT_VERSION and r not in superseded]
+    if superseded:
+        data["meta_superseded"] = superseded
+    data["meta"] = [r for r in data.get("meta", []) if r.get("geometry") != geometry] + rows
     return write_json(path, data)
 
 

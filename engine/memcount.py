@@ -11,9 +11,8 @@ against the same counter on a real CPU run (benchmarks/results/fullsize.json).
 from __future__ import annotations
 
 import weakref
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 from torch import nn
@@ -21,7 +20,12 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.weak import WeakIdKeyDictionary
 
-MEMORY_MODES = ("standard", "low", "offload")
+from engine.memory_modes import modules_in
+from engine.request import MEMORY_MODES
+
+# Bumped when what is counted changes, so estimates remembered by engine.model_registry are counted again.
+# 2: the low-memory modes count SDPA attention (not sliced) and a VAE in 512-px tiles, as the pipeline runs.
+COUNT_VERSION = 2
 
 
 def _storage_key(t: torch.Tensor):
@@ -108,8 +112,13 @@ class TensorCounter(TorchDispatchMode):
 
 
 class _FlashAttention(TorchFunctionMode):
-    """On the meta device SDPA falls back to its math kernel (a full attention matrix); a GPU runs flash /
-    memory-efficient attention, which keeps only the output. Model that: an empty output of the right shape."""
+    """SDPA counted as a GPU runs it. On the meta device SDPA falls back to its math kernel, which holds the
+    whole (queries x keys) score matrix and its softmax: 2 x 0.56 GiB for the SDXL VAE's one-head attention
+    over a 768x1024 panel (12288 tokens, fp32). On CUDA torch picks its flash / memory-efficient kernels (the
+    memory-efficient one takes any head size, the VAE's 512 too), which work through the keys block by block
+    and keep only the output; flash adds a (batch, heads, queries) fp32 log-sum-exp for the duration of the
+    call, 1/32 of the output at head size 64, left out. So the count makes an empty output of the right shape.
+    Real CPU runs need nothing of this: torch's CPU flash kernel holds no score matrix either."""
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -150,32 +159,6 @@ def meta_model(folder: str | Path):
         return OmfaModel(unet.eval(), codec.eval(), config, hidden, pooled)
 
 
-@contextmanager
-def memory_mode(model, memory: str) -> Iterator[None]:
-    """What engine.pipeline's ``_memory_mode`` does to the modules (sliced attention, sliced/tiled VAE)."""
-    if memory == "standard":
-        yield
-        return
-    unet, vae = model.unet, getattr(model.codec, "vae", None)
-    saved = dict(unet.attn_processors)
-    unet.set_attention_slice("auto")
-    if vae is not None:
-        vae.enable_slicing()
-        # A VAE whose config has a tiny sample_size (diffusers' default 32: test folders) would be counted over
-        # thousands of tiles; counted untiled instead, which can only over-state its need.
-        lay = model.layout
-        tiles = max(lay.panel_size(p)[0] * lay.height for p in lay.panels) / max(vae.tile_sample_min_size, 1) ** 2
-        if tiles <= 64 or next(vae.parameters()).device.type != "meta":
-            vae.enable_tiling()
-    try:
-        yield
-    finally:
-        unet.set_attn_processor(saved)
-        if vae is not None:
-            vae.disable_slicing()
-            vae.disable_tiling()
-
-
 @torch.no_grad()
 def count_request(model, memory: str, task: str = "try-on", guidance: bool = True) -> TensorCounter:
     """Run the parts of one request on ``model`` (meta or real) under a :class:`TensorCounter`: each clean
@@ -192,7 +175,7 @@ def count_request(model, memory: str, task: str = "try-on", guidance: bool = Tru
     gpu_bytes = {"unet": 2, "codec": 4 if codec_p.dtype == torch.float32 else 2}
     counter = TensorCounter({"unet": model.unet, "codec": model.codec}, gpu_bytes)
     try:
-        with _FlashAttention(), counter, memory_mode(model, memory):
+        with _FlashAttention(), counter, modules_in(model, memory):  # what engine.pipeline runs
             latents = {}
             for name in lay.panels:
                 w, h = lay.panel_size(name)

@@ -374,8 +374,10 @@ class ModelRegistry:
 
 
 def _stamp(folder: str) -> str:
-    """Changes when the configs change: a remembered estimate is recounted then."""
-    parts = []
+    """Changes when the configs or the way memory is counted change: a remembered estimate is recounted then."""
+    from engine.memcount import COUNT_VERSION
+
+    parts = [f"count{COUNT_VERSION}"]
     for rel in ("omfa_config.json", "unet/config.json", "codec/config.json"):
         try:
             st = (Path(folder) / rel).stat()

@@ -23,6 +23,7 @@ from engine.images import PanelProcessor
 from engine.integrity import (NonFiniteError, check_diffusers_weights, check_folder, check_output_finite,
                               diffusers_weights, refuse_pickle_file, refuse_pickle_only)
 from engine.layout import GENERATED, Task
+from engine.memory_modes import modules_in
 from engine.model import ModelError, OmfaModel, load_model
 from engine.request import IMAGE_FIELDS, ModelInfo, RequestError, Result, TryOnRequest
 
@@ -261,30 +262,20 @@ class Pipeline:
 
     @contextmanager
     def _memory_mode(self, memory: str):
-        """"low" and "offload": one image per UNet and codec call and a sliced/tiled VAE for this run only (the
-        speed mode is restored). "offload" also parks the model in CPU memory; :meth:`_placed` brings each part
-        over. Attention stays on torch's SDPA in every mode: its flash / memory-efficient kernels never hold
-        the whole score matrix, where diffusers' sliced attention materialises one slice's scores at a time
-        (~0.6 GB per slice at 768x1024 with a 3-panel canvas) and is slower."""
-        if memory not in ("low", "offload"):
-            yield
-            return
+        """The modules set up for ``memory`` mode for this run only (engine.memory_modes.modules_in, the one
+        definition engine.memcount counts with: SDPA attention in every mode; in "low" and "offload" a VAE
+        sliced and in 512-px tiles). "low" and "offload" also run one image per UNet and codec call (see _run);
+        "offload" parks the model in CPU memory, and :meth:`_placed` brings each part over."""
         offload = memory == "offload" and self.policy.device != "cpu"
         if offload:
             self.model.to("cpu")
             free_memory(self.policy.device)
         self._offload = offload
-        vae = getattr(self.model.codec, "vae", None)
-        if vae is not None:
-            vae.enable_slicing()
-            vae.enable_tiling()
         try:
-            yield
+            with modules_in(self.model, memory):
+                yield
         finally:
             self._offload = False
-            if vae is not None:
-                vae.disable_slicing()
-                vae.disable_tiling()
             if offload:
                 self.model.to(self.policy.device)
 

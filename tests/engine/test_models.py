@@ -144,6 +144,21 @@ def test_a_damaged_registry_is_set_aside_and_the_demo_model_still_listed(home, c
 
 
 # ============================================================================================ counted memory
+def test_an_estimate_remembered_under_an_older_way_of_counting_is_counted_again(home, monkeypatch):
+    """The low-memory modes once counted sliced attention and an untiled VAE: an estimate a registry remembered
+    then is counted again, not shown for ever."""
+    import engine.memcount as memcount
+
+    reg = ModelRegistry()
+    demo = reg.find("1")
+    first = reg.estimate(demo)
+    calls = []
+    monkeypatch.setattr(memcount, "estimate_fp16", lambda folder: calls.append(folder) or {"standard": 1})
+    assert reg.estimate(demo) == first and calls == []                        # remembered
+    monkeypatch.setattr(memcount, "COUNT_VERSION", memcount.COUNT_VERSION + 1)
+    assert reg.estimate(demo) == {"standard": 1} and len(calls) == 1           # counted again
+
+
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_fullsize_twin_counts_memory_on_a_tiny_sdxl_geometry(precision):
     """``omfa bench fullsize``'s code on the tiny geometry: every field of the table, and counts that hold
@@ -166,3 +181,22 @@ def test_fullsize_twin_counts_memory_on_a_tiny_sdxl_geometry(precision):
     assert offload["gpu_fp16_peak_bytes"] < low["gpu_fp16_peak_bytes"]           # low, one module placed
     table = markdown_table(rows)
     assert table.count("\n") == 4 and "| offload | " + precision in table
+
+
+def test_recounted_meta_rows_keep_the_rows_they_replace_when_counted_another_way(tmp_path):
+    from engine.fullsize import geometries, merge_meta, meta_rows
+    from engine.memcount import COUNT_VERSION
+
+    path = tmp_path / "fullsize.json"
+    old = {"geometry": "tiny", "memory": "low", "gpu_fp16_peak_bytes": 1}          # counted before versions
+    other = {"geometry": "sd15", "memory": "low", "gpu_fp16_peak_bytes": 2, "count_version": COUNT_VERSION}
+    path.write_text(json.dumps({"rows": [{"geometry": "tiny", "memory": "low"}], "meta": [old, other]}))
+    rows = meta_rows(geometries()["tiny"])
+    assert [r["memory"] for r in rows] == ["standard", "low", "offload"]
+    assert all(r["count_version"] == COUNT_VERSION for r in rows) and "512-px tiles" in rows[1]["modules"]
+    for _ in range(2):                                   # merging the same count again changes nothing more
+        merge_meta(path, rows)
+        data = json.loads(path.read_text())
+        assert data["meta"] == [other] + rows and data["meta_superseded"] == [old]
+        assert data["rows"] == [{"geometry": "tiny", "memory": "low"}]         # real runs untouched
+
