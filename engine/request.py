@@ -19,8 +19,9 @@ from engine.layout import GENERATED, PanelLayout, Task
 
 IMAGE_FIELDS = ("person", "garment", "head")
 MAX_STEPS = 999  # DDIM's "leading" spacing with steps_offset 1 runs past timestep 999 at 1000 steps
-# "low": one model row and one image per codec call at a time, SDPA attention, sliced/tiled VAE. "offload"
-# (8-12 GB GPUs): that, and the UNet and VAE rest in CPU memory, each moved to the GPU only while it runs.
+# "low": one model row and one image per codec call at a time, SDPA attention, VAE in 512-px tiles (what a mode
+# does to the modules: engine.memory_modes). "offload" (8-12 GB GPUs): that, and the UNet and VAE rest in CPU
+# memory, each moved to the GPU only while it runs.
 MEMORY_MODES = ("standard", "low", "offload")
 
 
