@@ -344,8 +344,8 @@ def _gb(n: Optional[float]) -> str:
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     """The README's table: CPU-measured columns and the counted GPU fp16 column."""
-    lines = ["| mode | CPU precision | CPU wall time (s) | CPU time (s) | CPU peak RSS (GB) "
-             "| counted tensors at peak, CPU (GB) | GPU fp16 need, counted (GB) |",
+    lines = ["| mode | CPU precision | CPU wall time (s) | CPU time (s) | CPU peak RSS (GiB) "
+             "| counted tensors at peak, CPU (GiB) | GPU fp16 need, counted (GiB) |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         if r.get("status") != "finished":

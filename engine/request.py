@@ -20,7 +20,7 @@ from engine.layout import GENERATED, PanelLayout, Task
 IMAGE_FIELDS = ("person", "garment", "head")
 MAX_STEPS = 999  # DDIM's "leading" spacing with steps_offset 1 runs past timestep 999 at 1000 steps
 # "low": one model row and one image per codec call at a time, SDPA attention, VAE in 512-px tiles (what a mode
-# does to the modules: engine.memory_modes). "offload" (8-12 GB GPUs): that, and the UNet and VAE rest in CPU
+# does to the modules: engine.memory_modes). "offload": that, and the UNet and VAE rest in CPU
 # memory, each moved to the GPU only while it runs.
 MEMORY_MODES = ("standard", "low", "offload")
 
@@ -54,7 +54,8 @@ class TryOnRequest:
     guidance_until : guidance runs on the first this fraction of the steps (1.0 = all, the paper); the
         rest run the conditional branch only, at half the cost (see engine.presets "fast")
     memory : "standard"; "low" trades speed for peak memory (what an out-of-memory failure suggests);
-        "offload" also keeps the UNet and VAE in CPU memory between uses (GPUs with 8-12 GB)
+        "offload" also keeps the UNet and VAE in CPU memory between uses (counted need of an SDXL-based
+        model at fp16: 7.35 / 5.85 / 5.13 GiB for standard / low / offload; README "Which GPU do I need")
     strength : 1.0 (default) generates from pure noise. Below 1, the panel being generated starts from an
         image given in its own field (e.g. ``person`` for a try-on) noised to this fraction of the schedule,
         and only the last ``strength`` of the steps run: a second garment layered over a first try-on keeps

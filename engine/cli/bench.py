@@ -149,9 +149,9 @@ def cmd_bench_fullsize(args) -> int:
         rows = meta_rows(geometry)
         for r in rows:
             act = r["gpu_fp16_activations_peak_bytes"]
-            print(f"{geometry.name} {r['memory']}: GPU fp16 need {r['gpu_fp16_peak_bytes'] / GiB:.2f} GB (counted on "
-                  f"the meta device; activations at peak: UNet {act['unet'] / GiB:.2f} GB, VAE "
-                  f"{act['codec'] / GiB:.2f} GB)")
+            print(f"{geometry.name} {r['memory']}: GPU fp16 need {r['gpu_fp16_peak_bytes'] / GiB:.2f} GiB (counted on "
+                  f"the meta device; activations at peak: UNet {act['unet'] / GiB:.2f} GiB, VAE "
+                  f"{act['codec'] / GiB:.2f} GiB)")
         if args.out:
             merge_meta(args.out, rows)
         return 0
@@ -161,7 +161,7 @@ def cmd_bench_fullsize(args) -> int:
             free = available_bytes()
             if free is not None and free < need:
                 row = not_run_row(geometry.name, precision, memory,
-                                  f"{free / GiB:.1f} GB of memory free here, the run needs about {need / GiB:.1f} GB")
+                                  f"{free / GiB:.1f} GiB of memory free here, the run needs about {need / GiB:.1f} GiB")
                 print(f"{precision} {memory}: not run: {row['reason']}")
             elif args.in_process or (len(precisions) == 1 and len(modes) == 1):
                 print(f"{geometry.name} {precision} {memory}: building and running one step...", flush=True)
@@ -171,8 +171,8 @@ def cmd_bench_fullsize(args) -> int:
                     raise CliError(str(e)) from None
                 except MemoryError:
                     row = not_run_row(geometry.name, precision, memory, "out of memory on this machine")
-                print(f"  {row.get('wall_s', '—')} s, peak RSS {row.get('peak_rss_bytes', 0) / GiB:.1f} GB, "
-                      f"GPU fp16 need {row.get('gpu_fp16_peak_bytes', 0) / GiB:.2f} GB (counted)", flush=True)
+                print(f"  {row.get('wall_s', '—')} s, peak RSS {row.get('peak_rss_bytes', 0) / GiB:.1f} GiB, "
+                      f"GPU fp16 need {row.get('gpu_fp16_peak_bytes', 0) / GiB:.2f} GiB (counted)", flush=True)
             else:
                 cmd = [sys.executable, "-m", "engine.cli", "bench", "fullsize", "--geometry", geometry.name,
                        "--precision", precision, "--memory", memory, "--seed", str(args.seed)]

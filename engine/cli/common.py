@@ -177,8 +177,9 @@ def sampler_args(p: argparse.ArgumentParser) -> None:
                    help="start from pure noise, not from the model's latent prior (its training data's mean "
                         "latent; only models that have one)")
     p.add_argument("--memory", default="standard", choices=["standard", "low", "offload"],
-                   help="low: less memory, slower (for GPUs that run out of memory); offload: also keeps the "
-                        "model in CPU memory between uses (8-12 GB GPUs)")
+                   help="low: one image per call, VAE in 512-px tiles (an SDXL-based model fits an 8 GB GPU); "
+                        "offload: also keeps the model in CPU memory between uses (about 6 GB; README: "
+                        "'Which GPU do I need')")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--channels-last", action="store_true", help="channels_last UNet (faster on most GPUs)")
     p.add_argument("--compile", action="store_true", help="torch.compile the UNet (slow first image)")

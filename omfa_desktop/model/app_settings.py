@@ -24,7 +24,7 @@ SAMPLER_LABELS = {"ddim": "DDIM", "ddpm": "DDPM", "euler": "Euler", "euler_a": "
 
 
 MEMORY_LABELS = {"standard": "Standard (fastest)", "low": "Low (one image at a time, tiled VAE)",
-                 "offload": "Offload (model waits in CPU memory; 8-12 GB GPUs)"}
+                 "offload": "Offload (model waits in CPU memory; ~6 GB GPUs)"}
 
 @dataclass
 class AppSettings:
@@ -44,8 +44,8 @@ class AppSettings:
     device : str            "auto", "cpu", "cuda", "cuda:N" or "mps"
     precision : str         "auto", "fp16", "bf16" or "fp32"
     default_sampler : str   a key of engine.diffusion.SCHEDULERS
-    memory : str            "standard", "low" (one image at a time, tiled VAE) or "offload" (also keeps the model
-                            in CPU memory between uses: GPUs with 8-12 GB); see engine.request.MEMORY_MODES
+    memory : str            "standard", "low" (one image at a time, tiled VAE: SDXL on 8 GB) or "offload" (also
+                            keeps the model in CPU memory between uses: ~6 GB); see engine.request.MEMORY_MODES
     threads : int           CPU threads for torch; 0 = chosen before each job from the cores free then
                             (engine.threads: on a busy CPU one thread is faster than two)
     notice_dismissed : bool the demo-model notice was closed by the user
