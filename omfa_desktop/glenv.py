@@ -19,6 +19,9 @@ def configure_gl_environment() -> dict:
     if STATE["configured"]:
         return STATE
     STATE["configured"] = True
+    from omfa_desktop.pyside_import_hook import lighten
+
+    lighten()  # the first Qt-side step of every start-up: imports from here on pay the cheap check
     if "PYOPENGL_PLATFORM" not in os.environ and "OpenGL" not in sys.modules:
         try:
             from engine.body.render import RenderError, ensure_gl_platform

@@ -301,7 +301,7 @@ class MainWindow(QMainWindow):
         s = sample_paths()
         for key, kind in (("person", "person"), ("photo_guide", "guide"), ("garment", "garment"), ("head", "head")):
             if kind in s:
-                self.slots[key].set_path(s[kind])
+                self.slots[key].set_path(s[kind], shipped=True)
         if self.pose.preset == "" and self.pose.preset_combo.findData("walking") >= 0:
             self.pose.set_preset("walking")
 

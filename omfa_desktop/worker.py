@@ -441,7 +441,9 @@ class JobQueue(QObject):
         self.threads = 0  # CPU threads for the jobs submitted from now on (the app setting; 0 = automatic)
         self._ids = itertools.count(1)
         from engine.warmup import prefetch
+        from omfa_desktop.pyside_import_hook import lighten
 
+        lighten()  # PySide6's per-import check, made cheap before torch and diffusers import (idempotent)
         prefetch()  # the model's imports begin now, not after the window is built (engine.warmup)
         self.thread = QThread()
         self.thread.setObjectName("omfa-engine")

@@ -106,3 +106,16 @@ def test_a_batch_in_the_app_fails_the_cat_item_with_the_reason_and_makes_the_oth
     assert "1 failed" in w.messages.message()
     made = sorted(p.name for p in (tmp_path / "out" / "items").glob("*.png"))
     assert made == ["demo_000_person__demo_000_garment__walking.png"]
+
+
+def test_start_up_does_not_gate_the_shipped_samples_but_a_users_photo_is(make_window, photos, monkeypatch):
+    # Every shipped person passes the gate (tests/engine/test_gate.py), so the window's start-up does not spend
+    # ~0.25 s of the GUI thread checking them again; anything the user opens still goes through it.
+    import engine.body.gate as gate
+
+    calls = []
+    real = gate.find_person
+    monkeypatch.setattr(gate, "find_person", lambda pixels, *a, **k: calls.append(1) or real(pixels, *a, **k))
+    w = make_window(wait=False)
+    assert w.slots["person"].image is not None and calls == []
+    assert w.slots["person"].set_path(photos / "cat.png") is False and calls == [1]
