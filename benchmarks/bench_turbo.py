@@ -66,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", default="val", choices=["val", "test"])
     ap.add_argument("--n", type=int, default=32)
     ap.add_argument("--steps", default="1,2,4", help="student step counts to measure")
+    ap.add_argument("--refine", default="",
+                    help="also measure each step count with these teacher refining schedules (StudentConfig.refine), "
+                         "';'-separated lists of timesteps, '-' = none, e.g. '-;48;142+48'; default: the student's own")
     ap.add_argument("--model", default=str(ROOT / "resources" / "models" / "demo"))
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", help="default benchmarks/results/turbo_SPLIT.json")
@@ -86,14 +89,18 @@ def main(argv: list[str] | None = None) -> int:
     from engine.request import TryOnRequest
 
     steps_list = [] if args.teacher_only else [int(s) for s in args.steps.split(",")]
+    refines = [r.strip() for r in args.refine.split(";")] if args.refine else [None]
     pipe = Pipeline.load(args.model, "cpu")
     lay = pipe.layout
     samples = load_samples(args.n, args.split, None, lay.panel_size("person"), lay.panel_size("head")[0])
-    systems = ["fast"] + [f"turbo_{n}" for n in steps_list]
+    # "turbo_N" (the student's own refine setting) or "turbo_N_rT1+T2" (refining steps at T1, T2; "r-" = none)
+    systems = ["fast"] + [f"turbo_{n}" + ("" if r is None else f"_r{r}") for n in steps_list for r in refines]
     result: dict = {"split": args.split, "n": args.n, "model": pipe.describe(), "threads": args.threads,
                     "student": None, "tasks": {}}
+    st = None
     if steps_list:
         st, _ = pipe.student()
+        own_refine = list(st.config.refine)
         result["student"] = {"training": {k: v for k, v in st.config.training.items()
                                           if k not in ("losses", "held_out_x0_mse")},
                              "schedules": st.config.schedules, "timesteps": st.config.timesteps}
@@ -114,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 sampler = preset_settings("fast") if system == "fast" else \
                     {**preset_settings("turbo"), "steps": int(system.split("_")[1])}
+                if st is not None and system != "fast":
+                    parts = system.split("_r")
+                    st.config.refine = own_refine if len(parts) == 1 else \
+                        [int(t) for t in parts[1].split("+") if t not in ("", "-")]
                 res = pipe.run(TryOnRequest(**kw, **common, **sampler))
                 outs[system].append(res.outputs[0])
                 secs[system].append(res.timings["sample"])
@@ -143,7 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.teacher_only:
         print(f"teacher outputs cached in {cache}")
         return 0
-    result["unet_work"] = unet_work(steps_list)
+    # keyed "turbo_C" by UNet calls per image: the student's steps, plus one for a refining step
+    calls = sorted({n + len(own_refine if r is None else [t for t in r.split("+") if t not in ("", "-")])
+                    for n in steps_list for r in refines})
+    result["unet_work"] = unet_work(calls)
     out = Path(args.json or ROOT / "benchmarks" / "results" / f"turbo_{args.split}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -364,10 +364,17 @@ class Pipeline:
         if turbo:  # the few-step student: one conditional call per step, guidance built in (engine.distill)
             from engine.student import sample_student, student_alphas
 
+            teacher_unet = self.model.unet
+
+            def teacher(x_in, t):  # the refining steps (StudentConfig.refine) run the teacher's own UNet
+                with self._placed(teacher_unet), self._unet(teacher_unet):
+                    return self.model(x_in, t)
+
+            refine = (teacher, list(student.config.refine)) if student.config.refine else None
             with self._placed(student_unet), self._unet(student_unet):
                 out = sample_student(self.model, x0_clean, pose, mask, student.config.timesteps_for(request.steps),
                                      student_alphas(self.model), self.model.config.prediction_type, noise,
-                                     init=init, progress=on_step, cancel=cancel)
+                                     init=init, progress=on_step, cancel=cancel, refine=refine)
         else:
             with self._placed(self.model.unet):
                 out = sample(self.model, x0_clean, pose, mask, scheduler, steps=request.steps,
@@ -391,7 +398,8 @@ class Pipeline:
             settings["uncond_panel"] = True
         if turbo:
             settings["student"] = {"teacher_sampler": student.config.teacher_sampler,
-                                   "timesteps": student.config.timesteps_for(request.steps)}
+                                   "timesteps": student.config.timesteps_for(request.steps),
+                                   "refine": list(student.config.refine)}
         if out.cancelled:
             return Result("cancelled", generated=tuple(sorted(generated)), settings=settings,
                           timings={"encode": t_encode, "sample": t_sample, "total": time.perf_counter() - t0},

@@ -178,6 +178,11 @@ class StudentConfig:
     default_steps: int = 2
     rank: int = 8
     noise_prior: bool = True                # targets started from the latent prior (as the teacher's default)
+    # After the student's steps, DDIM steps of the teacher itself (conditional, as the teacher's fast sampler
+    # runs its second half) at these timesteps, high to low: the student regresses the teacher's endpoints,
+    # which leaves what it is unsure of blurred or speckled; low-noise teacher steps clean it. [] = none.
+    # Chosen on val (the model card says how); each is one more UNet call.
+    refine: list = field(default_factory=list)
     training: dict = field(default_factory=dict)
     format: str = STUDENT_FORMAT
 
@@ -307,9 +312,15 @@ def student_start(x0_clean: torch.Tensor, noise: torch.Tensor, mask: torch.Tenso
 def sample_student(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x0_clean: torch.Tensor,
                    pose: torch.Tensor, mask: torch.Tensor, timesteps: list[int], alphas_cumprod: torch.Tensor,
                    prediction_type: str, noise: torch.Tensor, init: Optional[torch.Tensor] = None,
-                   progress=None, cancel: Optional[threading.Event] = None):
+                   progress=None, cancel: Optional[threading.Event] = None,
+                   refine: Optional[tuple[Callable[[torch.Tensor, torch.Tensor], torch.Tensor], list[int]]] = None):
     """Few-step sampling with a student (see the module docstring). Shapes as :func:`engine.diffusion.sample`;
-    returns its :class:`~engine.diffusion.SampleOutput`. One conditional UNet call per step, no CFG batch."""
+    returns its :class:`~engine.diffusion.SampleOutput`. One conditional UNet call per step, no CFG batch.
+
+    ``refine``: (teacher, [t1, t2, ...]) — after the student's steps, deterministic DDIM steps of ``teacher``
+    (conditional) at t1 > t2 > ...: jump to t1 with the noise the current estimate implies, the teacher's x0
+    estimate there, and so on; the last estimate is the result (StudentConfig.refine). One UNet call each;
+    progress counts them as steps."""
     from engine.diffusion import SampleOutput, unet_input
 
     b = x0_clean.shape[0]
@@ -320,16 +331,28 @@ def sample_student(model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], 
     x = student_start(x0_clean, noise.to(device, dtype), m, timesteps[0], alphas_cumprod,
                       None if init is None else init.to(device, dtype))
     x0_hat = x
+    refine_ts = [int(t) for t in refine[1]] if refine is not None else []
+    calls = len(timesteps) + len(refine_ts)
     for i, t in enumerate(timesteps):
         if cancel is not None and cancel.is_set():
             return SampleOutput(x, True, i)
         out = model(unet_input(x, pose, mask_f), torch.full((b,), int(t), device=device)).to(dtype)
         x0_hat = torch.where(m, x0_from_output(out, x, t, alphas_cumprod, prediction_type), x0_clean)
         if progress is not None:
-            progress(i + 1, len(timesteps), x0_hat)
+            progress(i + 1, calls, x0_hat)
         if i + 1 < len(timesteps):
             x = torch.where(m, ddim_jump(x, x0_hat, t, timesteps[i + 1], alphas_cumprod), x0_clean)
-    return SampleOutput(x0_hat, False, len(timesteps))
+    t_prev = timesteps[-1]
+    for j, t_r in enumerate(refine_ts):
+        if cancel is not None and cancel.is_set():
+            return SampleOutput(x0_hat, True, len(timesteps) + j)
+        x = torch.where(m, ddim_jump(x, x0_hat, t_prev, t_r, alphas_cumprod), x0_clean)
+        out = refine[0](unet_input(x, pose, mask_f), torch.full((b,), t_r, device=device)).to(dtype)
+        x0_hat = torch.where(m, x0_from_output(out, x, t_r, alphas_cumprod, prediction_type), x0_clean)
+        t_prev = t_r
+        if progress is not None:
+            progress(len(timesteps) + j + 1, calls, x0_hat)
+    return SampleOutput(x0_hat, False, calls)
 
 
 def student_schedules(n_teacher: int, counts=(1, 2, 3, 4)) -> dict[str, list[int]]:

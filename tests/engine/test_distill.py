@@ -98,6 +98,52 @@ def test_student_sampling_keeps_clean_panels_and_makes_one_call_per_step(model):
     assert calls == [(2, 901), (2, 451)]  # no CFG batch: guidance is built into the student
 
 
+def test_the_refining_step_is_one_teacher_call_at_its_timestep_from_the_students_jump(model):
+    from engine.diffusion import unet_input
+    from engine.student import ddim_jump, x0_from_output
+
+    lay = model.layout
+    torch.manual_seed(0)
+    x0 = torch.randn(1, 4, 8, 24)
+    mask = lay.mask("try-off")
+    m = mask.bool().expand_as(x0)
+    alphas = student_alphas(model)
+    student_calls, teacher_calls = [], []
+
+    def student(x_in, t):
+        student_calls.append(int(t[0]))
+        return model(x_in, t)
+
+    def teacher(x_in, t):
+        teacher_calls.append(int(t[0]))
+        return model(x_in, t) * 0.5  # another network than the student's, so its output is recognisable
+
+    noise = torch.randn_like(x0)
+    plain = sample_student(student, x0, torch.zeros_like(x0), mask, [901, 451], alphas, model.config.prediction_type,
+                           noise=noise)
+    steps = []
+    refined = sample_student(student, x0, torch.zeros_like(x0), mask, [901, 451], alphas,
+                             model.config.prediction_type, noise=noise, refine=(teacher, [48]),
+                             progress=lambda i, n, _x: steps.append((i, n)))
+    assert student_calls == [901, 451, 901, 451] and teacher_calls == [48]
+    assert steps == [(1, 3), (2, 3), (3, 3)] and refined.steps_done == 3
+    # the result is the teacher's x0 estimate at the DDIM jump from the student's last state to t = 48
+    x = torch.where(m, noise, x0)
+    x0_hat = torch.where(m, x0_from_output(model(unet_input(x, torch.zeros_like(x0), mask.float()),
+                                                 torch.full((1,), 901)), x, 901, alphas,
+                                           model.config.prediction_type), x0)
+    x = torch.where(m, ddim_jump(x, x0_hat, 901, 451, alphas), x0)
+    x0_hat = torch.where(m, x0_from_output(model(unet_input(x, torch.zeros_like(x0), mask.float()),
+                                                 torch.full((1,), 451)), x, 451, alphas,
+                                           model.config.prediction_type), x0)
+    assert torch.allclose(plain.latents, x0_hat, atol=1e-5)
+    x = torch.where(m, ddim_jump(x, x0_hat, 451, 48, alphas), x0)
+    out = model(unet_input(x, torch.zeros_like(x0), mask.float()), torch.full((1,), 48)) * 0.5
+    expect = torch.where(m, x0_from_output(out, x, 48, alphas, model.config.prediction_type), x0)
+    assert torch.allclose(refined.latents, expect, atol=1e-5)
+    assert refined.latents[~m].equal(x0[~m]) and not torch.allclose(refined.latents, plain.latents)
+
+
 def test_distill_trains_a_student_that_resumes_and_changes_the_output(teacher, tmp_path, capsys):
     torch.manual_seed(0)
     cfg = _cfg(teacher, tmp_path)
@@ -126,6 +172,21 @@ def test_distill_trains_a_student_that_resumes_and_changes_the_output(teacher, t
     person = rand_image(np.random.default_rng(0), 32, 32)
     turbo = pipe.run(with_preset(TryOnRequest(person=person, seed=1), "turbo"))
     assert rows == [1, 1] and turbo.settings["student"]["timesteps"] == second.config.timesteps_for(2)
+    # with a refining step the teacher's own UNet makes one more call at refine_t, after the student's two
+    st, student_unet = pipe.student()
+    st.config.refine = [48]
+    seen = []
+    teacher_unet = pipe.model.unet
+    hooks = [u.register_forward_pre_hook(lambda mod, a, name=name: seen.append(name))
+             for name, u in (("student", student_unet), ("teacher", teacher_unet))]
+    rows.clear()
+    refined = pipe.run(with_preset(TryOnRequest(person=person, seed=1), "turbo"))
+    for h in hooks:
+        h.remove()
+    assert seen == ["student", "student", "teacher"] and rows == [1, 1, 1]
+    assert refined.settings["student"]["refine"] == [48] and pipe.model.unet is teacher_unet
+    assert not np.array_equal(refined.outputs[0], turbo.outputs[0])
+    st.config.refine = []
     rows.clear()
     fast = pipe.run(with_preset(TryOnRequest(person=person, seed=1), "fast"))
     assert len(rows) == 20
