@@ -33,7 +33,14 @@ def wait(cond, key, timeout=600):
     if cond():
         marks[key] = time.time() - t0
 usable_key = os.environ.get("BENCH_USABLE_KEY", "model usable")
-wait(lambda: w.model_info is not None and w.generate_button.isEnabled(), usable_key)
+wait(lambda: (w.model_info is not None and w.generate_button.isEnabled()) or w.queue.model_error is not None,
+     usable_key)
+if w.queue.model_error is not None:  # a model that cannot load: say why at once, not after the timeout
+    marks.pop(usable_key, None)
+    marks["model error"] = w.queue.model_error[0]
+    w.shutdown()
+    print("BENCH" + json.dumps(marks))
+    sys.exit(0)
 if w.viewport is not None:
     wait(lambda: w.viewport.ready, "3D body in the viewport")
 wait(lambda: w.pose.current_guides() is not None, "first guide render shown")
