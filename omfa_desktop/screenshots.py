@@ -22,14 +22,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="docs/screenshots")
     ap.add_argument("--model", help="model folder (default: the demo model, or its untrained stand-in)")
     ap.add_argument("--steps", type=int, help="denoising steps of the try-off shown (default: the preset's)")
-    ap.add_argument("--only", choices=["all", "faults", "estimate", "wardrobe", "dialogs", "work", "gate"],
+    ap.add_argument("--only", choices=["all", "faults", "estimate", "wardrobe", "dialogs", "work", "gate", "turbo"],
                     default="all",
                     help="'faults': only the fault-handling shots (out of memory, a damaged gallery entry); "
                          "'wardrobe': the Wardrobe tab with a kept try-off result and three sample garments; "
                          "'dialogs': the batch, turntable, person-to-person and layer dialogs (no model needed); "
                          "'work': the Create menu, a finished 8-view turntable and a person-to-person job; "
                          "'gate': a cat refused on the person slot, and a try-off of a real portrait marked as "
-                         "outside the demo model's world in the gallery")
+                         "outside the demo model's world in the gallery; 'turbo': a try-off with the turbo preset "
+                         "(the distilled student)")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -73,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         return _work_shots(w, wait, shot, pump)
     if args.only == "gate":
         return _gate_shots(w, wait, shot)
+    if args.only == "turbo":
+        return _turbo_shot(w, wait, shot)
     shot(w, "window_before_try_off.png")
 
     job = w.generate()
@@ -106,6 +109,20 @@ def main(argv: list[str] | None = None) -> int:
         vp.guide_check.setChecked(True)
         shot(vp, "viewport_guide_toggle.png")
         vp.guide_check.setChecked(False)
+    w.shutdown()
+    return 0
+
+
+def _turbo_shot(w, wait, shot) -> int:
+    index = w.preset.findData("turbo")
+    if index < 0:
+        print("this model has no turbo student: skipping the turbo shot", file=sys.stderr)
+        w.shutdown()
+        return 1
+    w.preset.setCurrentIndex(index)
+    job = w.generate()
+    wait(lambda: job.done)
+    shot(w, "window_turbo_try_off.png")
     w.shutdown()
     return 0
 
