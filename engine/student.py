@@ -261,6 +261,10 @@ def load_student(model_folder: str | Path, check_teacher: bool = True) -> Option
         raise StudentError(f"{cfg_path} has format {config.format!r}; this version reads {STUDENT_FORMAT!r}")
     if not config.timesteps or not config.schedules:
         raise StudentError(f"{cfg_path} names no timesteps or schedules")
+    r = config.refine
+    if not isinstance(r, list) or not all(isinstance(t, int) and not isinstance(t, bool) and 0 < t < 1000 for t in r) \
+            or r != sorted(set(r), reverse=True):
+        raise StudentError(f"{cfg_path}: 'refine' must be a list of decreasing timesteps from 1 to 999, not {r!r}")
     if check_teacher and config.teacher_unet_sha256 and folder != model_folder \
             and (model_folder / "unet").is_dir() and unet_sha256(model_folder) != config.teacher_unet_sha256:
         raise StudentError(f"the student in {folder} was distilled from other UNet weights than this model's; "

@@ -23,7 +23,10 @@ log = logging.getLogger(__name__)
 
 def lighten() -> bool:
     """Install the cheaper check (idempotent). True when it is in place."""
-    import shiboken6  # noqa: F401 - installs the import hook and its support module
+    try:
+        import shiboken6  # noqa: F401 - installs the import hook and its support module
+    except ImportError:  # a broken Qt install: the window reports it where it imports Qt; nothing to lighten
+        return False
 
     feature = sys.modules.get("shibokensupport.feature")
     original = getattr(feature, "_mod_uses_pyside", None)

@@ -229,3 +229,14 @@ def test_cli_distill_refuses_bad_options_in_one_line(capsys):
     assert main(["distill", "--preset", "turbo"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and all(line.startswith("error: ") for line in err)
+
+
+@pytest.mark.parametrize("refine", [["48"], [48, 142], [0], [5000], "48", [True]])
+def test_a_student_config_with_a_bad_refine_schedule_is_refused_in_one_line(teacher, tmp_path, refine):
+    student = distill(_cfg(teacher, tmp_path, steps=1, targets=2), log=lambda *_: None)
+    cfg = json.loads((student / "student_config.json").read_text())
+    cfg["refine"] = refine
+    (student / "student_config.json").write_text(json.dumps(cfg))
+    with pytest.raises(StudentError, match="'refine' must be") as e:
+        load_student(student)
+    assert "\n" not in str(e.value)
