@@ -36,6 +36,10 @@ class Codec(nn.Module):
     def decode(self, latents: torch.Tensor) -> torch.Tensor:  # (B,C,h,w) -> (B,3,H,W) [-1,1]
         raise NotImplementedError
 
+    def decode_with_grad(self, latents: torch.Tensor) -> torch.Tensor:
+        """``decode`` with gradients flowing to the latents (losses on decoded pixels, e.g. distillation)."""
+        raise NotImplementedError
+
     def save(self, folder: str | Path) -> None:
         raise NotImplementedError
 
@@ -62,6 +66,10 @@ class VaeCodec(Codec):
 
     @torch.no_grad()
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        latents = latents.to(self.vae.device, self.vae.dtype) / self.scaling + self.shift
+        return self.vae.decode(latents).sample.clamp(-1, 1)
+
+    def decode_with_grad(self, latents: torch.Tensor) -> torch.Tensor:
         latents = latents.to(self.vae.device, self.vae.dtype) / self.scaling + self.shift
         return self.vae.decode(latents).sample.clamp(-1, 1)
 
@@ -154,6 +162,9 @@ class TinyCodec(Codec):
 
     @torch.no_grad()
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        return self.decode_raw(latents / self.config.scaling).clamp(-1, 1)
+
+    def decode_with_grad(self, latents: torch.Tensor) -> torch.Tensor:
         return self.decode_raw(latents / self.config.scaling).clamp(-1, 1)
 
     def save(self, folder: str | Path) -> None:

@@ -19,6 +19,8 @@ def cmd_distill(args) -> int:
         return 0
     if args.max_hours < 0:
         raise CliError(f"--max-hours must be >= 0, not {args.max_hours}", 2)
+    if not args.pixel_weight >= 0:
+        raise CliError(f"--pixel-weight must be >= 0, not {args.pixel_weight}", 2)
     if args.rank < 1:
         raise CliError(f"--rank must be at least 1, not {args.rank}", 2)
     if args.targets < 2 or args.steps < 1 or args.batch < 1:
@@ -35,7 +37,8 @@ def cmd_distill(args) -> int:
                         targets=args.targets, chunk=args.chunk, steps=args.steps, batch=args.batch, lr=args.lr,
                         warmup=args.warmup, rank=args.rank, step_weights=weights, default_steps=args.default_steps,
                         max_hours=args.max_hours, threads=args.threads, seed=args.seed, pool=args.pool,
-                        save_every=args.save_every, mixed_precision=args.mixed_precision)
+                        save_every=args.save_every, mixed_precision=args.mixed_precision,
+                        pixel_weight=args.pixel_weight)
     try:
         folder = distill(cfg, stop_after=args.stop_after)
     except (ModelError, OSError) as e:
@@ -71,6 +74,9 @@ def register(sub) -> None:
     p.add_argument("--pool", type=int, default=0, help="on-the-fly data: distinct samples to render and reuse")
     p.add_argument("--save-every", type=int, default=100)
     p.add_argument("--stop-after", type=int, default=None, help="leave after this many steps (resumable)")
+    p.add_argument("--pixel-weight", type=float, default=0.0,
+                   help="add an L1 loss on the decoded generated panels with this weight (0: latent MSE only); "
+                        "costs a codec decode with gradients per step")
     p.add_argument("--mixed-precision", default="no", choices=["no", "fp16", "bf16"])
     p.add_argument("--install", metavar="STUDENT",
                    help="instead of training: copy a student folder into --teacher's folder and rewrite its manifest")
