@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 from engine.cli.common import CliError
 
@@ -19,8 +20,8 @@ def cmd_distill(args) -> int:
         return 0
     if args.max_hours < 0:
         raise CliError(f"--max-hours must be >= 0, not {args.max_hours}", 2)
-    if not args.pixel_weight >= 0:
-        raise CliError(f"--pixel-weight must be >= 0, not {args.pixel_weight}", 2)
+    if not (math.isfinite(args.pixel_weight) and args.pixel_weight >= 0):
+        raise CliError(f"--pixel-weight must be a finite number >= 0, not {args.pixel_weight}", 2)
     if args.rank < 1:
         raise CliError(f"--rank must be at least 1, not {args.rank}", 2)
     if args.targets < 2 or args.steps < 1 or args.batch < 1:

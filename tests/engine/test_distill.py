@@ -228,8 +228,9 @@ def test_cli_distill_refuses_bad_options_in_one_line(capsys):
     assert main(["distill", "--student-steps", "two"]) == 2
     assert main(["distill", "--preset", "turbo"]) == 2
     assert main(["distill", "--pixel-weight", "-1"]) == 2
+    assert main(["distill", "--pixel-weight", "inf"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 4 and all(line.startswith("error: ") for line in err)
+    assert len(err) == 5 and all(line.startswith("error: ") for line in err)
 
 
 @pytest.mark.parametrize("refine", [["48"], [48, 142], [0], [5000], "48", [True]])
