@@ -87,6 +87,7 @@ class DistillConfig:
     threads: int = 0                 # torch CPU threads; 0 leaves torch's choice
     mixed_precision: str = "no"      # accelerate: "no" | "fp16" | "bf16"
     pixel_weight: float = 0.0        # weight of the L1 loss on decoded generated panels (0: latent MSE only)
+    white_weight: float = 0.0        # pixel loss: extra weight where the teacher's pixel is white (background)
 
 
 def _batches(model, cfg: DistillConfig, data, fly, rng: np.random.Generator, n: int):
@@ -194,8 +195,13 @@ def _load_targets(paths: list[Path]) -> dict:
     return out
 
 
+#: A teacher pixel is "white" (background, in a white-studio world like the demo's) when every channel is
+#: within 12 of 255 levels: the tolerance the evaluation's foreground mask uses (engine.metrics).
+WHITE_LEVEL = 1.0 - 2 * 12 / 255
+
+
 def pixel_loss(model, x0_hat: torch.Tensor, target: torch.Tensor, x0_clean: torch.Tensor,
-               mask: torch.Tensor) -> torch.Tensor:
+               mask: torch.Tensor, white_weight: float = 0.0) -> torch.Tensor:
     """Mean absolute error between the decoded generated panels of ``x0_hat`` and of ``target``.
 
     Why pixels as well as latents: the evaluation and the user see decoded images, and a latent MSE spreads
@@ -203,7 +209,9 @@ def pixel_loss(model, x0_hat: torch.Tensor, target: torch.Tensor, x0_clean: torc
     isolated off-white background pixels (counted as figure by the silhouette metric) and a colour offset on
     the garment. Each panel is decoded on its own, as the pipeline decodes it; clean panels are re-imposed and
     skipped when no row generates them. Gradients reach ``x0_hat`` through the (frozen) codec; the decoded
-    values are clamped to [-1, 1] as shown, so overshooting white costs nothing.
+    values are clamped to [-1, 1] as shown, so overshooting white costs nothing. ``white_weight`` > 0 weighs
+    pixels where the teacher's image is white (1 + white_weight): off-white speckle and soft halos around the
+    figure cost more than their share of the mean.
 
     x0_hat, target, x0_clean : (B, C, h, W) latent canvases;  mask : (B, 1, h, W), 1 over generated panels
     """
@@ -222,6 +230,8 @@ def pixel_loss(model, x0_hat: torch.Tensor, target: torch.Tensor, x0_clean: torc
         with torch.no_grad():
             want = codec.decode(lay.split(target)[name][rows].contiguous()).float()
         pm = F.interpolate(ms[rows].float(), scale_factor=codec.factor, mode="nearest")
+        if white_weight > 0:
+            pm = pm * (1.0 + white_weight * (want.amin(dim=1, keepdim=True) >= WHITE_LEVEL).float())
         total = total + ((pred - want).abs() * pm).sum()
         count = count + pm.sum() * pred.shape[1]
     return total / count.clamp(min=1.0)
@@ -380,7 +390,7 @@ def distill(cfg: DistillConfig, log=print, stop_after: Optional[int] = None) -> 
         x0_hat = x0_from_output(pred.float(), x_t, t, alphas, ptype)
         loss = masked_loss(x0_hat, target, mask)
         if cfg.pixel_weight > 0:
-            loss = loss + cfg.pixel_weight * pixel_loss(raw, x0_hat, target, x0c, mask)
+            loss = loss + cfg.pixel_weight * pixel_loss(raw, x0_hat, target, x0c, mask, cfg.white_weight)
         opt.zero_grad(set_to_none=True)
         accelerator.backward(loss)
         accelerator.clip_grad_norm_(params, 1.0)

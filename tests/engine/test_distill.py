@@ -229,8 +229,9 @@ def test_cli_distill_refuses_bad_options_in_one_line(capsys):
     assert main(["distill", "--preset", "turbo"]) == 2
     assert main(["distill", "--pixel-weight", "-1"]) == 2
     assert main(["distill", "--pixel-weight", "inf"]) == 2
+    assert main(["distill", "--white-weight", "-2"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 5 and all(line.startswith("error: ") for line in err)
+    assert len(err) == 6 and all(line.startswith("error: ") for line in err)
 
 
 @pytest.mark.parametrize("refine", [["48"], [48, 142], [0], [5000], "48", [True]])
@@ -303,3 +304,34 @@ def test_distill_with_a_pixel_loss_trains_and_reports_the_held_out_pixel_error(t
     distill(_cfg(teacher, tmp_path, steps=1, out=str(tmp_path / "plain"), log_every=1), log=plain.append)
     first = lambda log: float(next(l for l in log if l.startswith("step 1/")).split("loss ")[1].split()[0])
     assert first(plain) < first(lines)
+
+
+def test_the_white_weight_weighs_errors_where_the_teachers_pixel_is_white():
+    from types import SimpleNamespace
+
+    import torch.nn.functional as F
+
+    from engine.distill import pixel_loss
+
+    lay = tiny_model().layout
+
+    class Upsample:  # a codec whose pixels are the latent's first 3 channels, upsampled: errors are exact
+        factor = lay.factor
+
+        def decode_with_grad(self, z):
+            return F.interpolate(z[:, :3], scale_factor=self.factor, mode="nearest").clamp(-1, 1)
+
+        decode = decode_with_grad
+
+    model = SimpleNamespace(layout=lay, codec=Upsample())
+    target = torch.full((1, 4, lay.height // lay.factor, lay.width // lay.factor), -0.5)
+    mask = lay.mask("try-off")
+    white = mask.bool() & (torch.arange(target.shape[-1]) % 2 == 0)  # half the garment panel is white
+    target = torch.where(white, torch.ones_like(target), target)
+    off = torch.where(white, target - 0.2, target)  # off-white exactly where the teacher is white
+    plain = float(pixel_loss(model, off, target, target, mask))
+    weighted = float(pixel_loss(model, off, target, target, mask, white_weight=3.0))
+    assert plain == pytest.approx(0.1, abs=1e-6)               # 0.2 on half the generated pixels
+    assert weighted == pytest.approx(0.2 * 4 / 5, abs=1e-6)    # weights 4 (white) and 1: 0.2 * 4 / (4 + 1)
+    assert float(pixel_loss(model, target - 0.2 * (~white).float(), target, target, mask, white_weight=3.0)) \
+        == pytest.approx(0.2 * 1 / 5, abs=1e-6)                # errors off the white pixels weigh less
