@@ -74,7 +74,7 @@ class DistillConfig:
     ema_decay: float = 0.995
     step_weights: dict = field(default_factory=lambda: {"1": 0.5, "2": 0.3, "4": 0.2})  # student step counts
     p_rollout: float = 0.75          # later steps: input from the student's own jump (else the teacher's state)
-    default_steps: int = 2
+    default_steps: int = 1           # the turbo preset's step count (engine.presets)
     task_weights: dict = field(default_factory=lambda: {"try-off": 0.4, "try-on": 0.3, "try-on-b": 0.3})
     p_no_head: float = 0.10
     p_no_guide_tryoff: float = 0.25
@@ -535,6 +535,7 @@ def export_student(model, teacher_folder: Path, cfg: DistillConfig, step: int, s
         training={"steps": step, "target_steps": cfg.steps, "hours": round(stats["elapsed"] / 3600, 3),
                   "seconds": round(stats["elapsed"], 1), "targets": cfg.targets, "batch": cfg.batch, "lr": cfg.lr,
                   "ema_decay": cfg.ema_decay, "step_weights": cfg.step_weights, "p_rollout": cfg.p_rollout,
+                  "pixel_weight": cfg.pixel_weight, "white_weight": cfg.white_weight,
                   "data": cfg.data or "synthetic world rendered on the fly", "losses": stats["losses"][-200:],
                   "held_out_x0_mse": stats["val"][-50:]})
     return save_student(folder, config, lora_state(model.unet))

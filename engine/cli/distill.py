@@ -70,7 +70,7 @@ def register(sub) -> None:
     p.add_argument("--rank", type=int, default=8, help="LoRA rank")
     p.add_argument("--student-steps", default="1:0.5,2:0.3,4:0.2",
                    help="step counts the student learns, with their share of training (N:WEIGHT,...)")
-    p.add_argument("--default-steps", type=int, default=2, help="steps of the turbo preset")
+    p.add_argument("--default-steps", type=int, default=1, help="steps of the turbo preset (recorded)")
     p.add_argument("--max-hours", type=float, default=0.0, help="budget for targets + training (0: none)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: torch's choice)")
     p.add_argument("--seed", type=int, default=0)

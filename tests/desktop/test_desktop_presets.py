@@ -58,8 +58,8 @@ def test_turbo_is_offered_only_for_a_model_with_a_student_and_runs_it(qtbot, mak
     w2 = make_window(model_folder=str(_with_student(tiny_model_dir, tmp_path / "with_student")))
     assert w2.preset.findData("turbo") >= 0
     w2.preset.setCurrentIndex(w2.preset.findData("turbo"))
-    assert (w2.steps.value(), w2.sampler.currentData(), w2.guidance.value()) == (2, "student", 1.0)
+    assert (w2.steps.value(), w2.sampler.currentData(), w2.guidance.value()) == (1, "student", 1.0)
     assert w2.preset.currentData() == "turbo"
     job = run_job(qtbot, w2)
     assert job.state.value == "finished", job.error
-    assert job.result.settings["scheduler"] == "student" and job.result.steps_done == 2
+    assert job.result.settings["scheduler"] == "student" and job.result.steps_done == 1
