@@ -1,7 +1,7 @@
 """The turbo student against its teacher's "fast" sampler, on a held-out split (issue 24's bar).
 
     .venv/bin/python benchmarks/bench_turbo.py --split val --n 32 --steps 1,2,4     # choices
-    .venv/bin/python benchmarks/bench_turbo.py --split test --n 64 --steps 1        # the reported numbers (the val choice)
+    .venv/bin/python benchmarks/bench_turbo.py --split test --n 64 --steps 1        # reported (the val choice)
 
 For the first n samples of the split (the synthetic world, seed 0, as ``omfa eval`` renders them) and the
 same requests as ``omfa eval`` (try-off: person + guide + head; try-on in pose B: garment + head + guide B;

@@ -303,8 +303,10 @@ def test_distill_with_a_pixel_loss_trains_and_reports_the_held_out_pixel_error(t
     # the same first step without the pixel term has a smaller loss (the pixel term is in what is minimised)
     plain: list[str] = []
     distill(_cfg(teacher, tmp_path, steps=1, out=str(tmp_path / "plain"), log_every=1), log=plain.append)
-    first = lambda log: float(next(l for l in log if l.startswith("step 1/")).split("loss ")[1].split()[0])
-    assert first(plain) < first(lines)
+    def first_loss(log: list[str]) -> float:
+        return float(next(line for line in log if line.startswith("step 1/")).split("loss ")[1].split()[0])
+
+    assert first_loss(plain) < first_loss(lines)
 
 
 def test_the_white_weight_weighs_errors_where_the_teachers_pixel_is_white():
