@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QFileDialog, QFrame, QGridLayout, QLabel, QListWi
                                QScrollArea, QSplitter, QVBoxLayout, QWidget)
 
 from omfa_desktop.model.gallery_store import GalleryEntry, GalleryStore
-from omfa_desktop.model.jobs import MODE_LABELS, format_seconds
+from omfa_desktop.model.jobs import MODE_LABELS, format_seconds, plural
 from omfa_desktop.qtutil import ImageView, scaled_pixmap
 
 
@@ -278,7 +278,9 @@ class GalleryWidget(QWidget):
         views = f"views {s.get('num_views')}"
         if (s.get("views_per_canvas") or 1) > 1:  # what ran: several views shared each canvas's garment and head
             views += f" ({s['views_per_canvas']} per canvas)"
-        lines = [f"task {s.get('task')} · {s.get('scheduler')} · {s.get('steps')} steps · guidance {s.get('guidance')}",
+        steps = s.get("steps")
+        steps = plural(steps, "step") if isinstance(steps, int) else f"{steps} steps"
+        lines = [f"task {s.get('task')} · {s.get('scheduler')} · {steps} · guidance {s.get('guidance')}",
                  f"seed {s.get('seed')} · {views} · {s.get('device')} {s.get('precision')}",
                  f"model {model}"]
         chain = s.get("chain") or e.settings.get("chain")

@@ -21,7 +21,7 @@ from engine.wardrobe import Wardrobe
 from omfa_desktop.gallery import GalleryWidget
 from omfa_desktop.model.app_settings import SAMPLERS, AppSettings, load_settings, save_settings
 from omfa_desktop.model.gallery_store import GalleryEntry, GalleryStore
-from omfa_desktop.model.jobs import Job, JobKind, JobState
+from omfa_desktop.model.jobs import Job, JobKind, JobState, plural
 from omfa_desktop.model.session import POSED, Session
 from omfa_desktop.panels.controls import GenerationPanel, InputsPanel, TaskPanel
 from omfa_desktop.panels.jobs import CurrentJobPanel, JobsPanel
@@ -331,8 +331,8 @@ class MainWindow(QMainWindow):
             self.show_message(f"Settings restored{where}, except: {'; '.join(notes)}.", "", "warning")
         else:
             s = self.session
-            self.show_message(f"Settings restored{where}: {s.task}, {s.steps} steps, {self.sampler.currentText()}, "
-                              f"seed {s.seed} (locked).", "", "info")
+            self.show_message(f"Settings restored{where}: {s.task}, {plural(s.steps, 'step')}, "
+                              f"{self.sampler.currentText()}, seed {s.seed} (locked).", "", "info")
         return self.session.settings()
 
     def open_result_dialog(self) -> None:

@@ -10,7 +10,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QDialog, QFileDialo
 
 from engine.batch import OWN_POSE, BatchError, BatchItem, plan_csv, plan_folders
 from omfa_desktop.dialogs.common import (CSV_FILTER, ERROR_STYLE, POSE_FILTER, PathField, WrapLabel, hint_label,
-                                         hint_style, no_default, ok_buttons, plural)
+                                         hint_style, no_default, ok_buttons)
+from omfa_desktop.model.jobs import plural
 
 
 class BatchDialog(QDialog):

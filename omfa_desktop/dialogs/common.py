@@ -68,10 +68,6 @@ class WrapLabel(QLabel):
         self.updateGeometry()
 
 
-def plural(n: int, one: str, many: str | None = None) -> str:
-    return f"{n} {one if n == 1 else (many or one + 's')}"
-
-
 def ok_buttons(dialog: QDialog, ok_text: str) -> tuple[QDialogButtonBox, QPushButton]:
     """OK (the default button: Enter presses it when it is enabled) and Cancel (Esc)."""
     box = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)

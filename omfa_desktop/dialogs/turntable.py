@@ -10,7 +10,8 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QFormLayout, QHBoxLayout, QLa
                                QPushButton, QSpinBox,
                                QVBoxLayout, QWidget)
 
-from omfa_desktop.dialogs.common import PathField, hint_label, no_default, ok_buttons, plural
+from omfa_desktop.dialogs.common import PathField, hint_label, no_default, ok_buttons
+from omfa_desktop.model.jobs import plural
 
 
 @dataclass

@@ -119,14 +119,14 @@ class Job:
     def title(self) -> str:
         r = self.request
         if self.kind == JobKind.BATCH:
-            return f"#{self.id} batch · {len(self.payload.items)} items · {r.steps} steps"
+            return f"#{self.id} batch · {plural(len(self.payload.items), 'item')} · {plural(r.steps, 'step')}"
         if self.kind == JobKind.CHAIN:
             chain = self.payload.chain
             views = sum(s.request.num_views for s in chain.stages if s.request.task == "multi-view")
             extra = f" · {views} views" if chain.kind == "turntable" else f" · {len(chain.stages)} stages"
-            return f"#{self.id} {MODE_LABELS.get(chain.kind, chain.kind)}{extra} · {r.steps} steps"
+            return f"#{self.id} {MODE_LABELS.get(chain.kind, chain.kind)}{extra} · {plural(r.steps, 'step')}"
         views = f" · {r.num_views} views" if r.num_views > 1 else ""
-        return f"#{self.id} {MODE_LABELS.get(self.mode, r.task)} · {r.steps} steps · seed {r.seed}{views}"
+        return f"#{self.id} {MODE_LABELS.get(self.mode, r.task)} · {plural(r.steps, 'step')} · seed {r.seed}{views}"
 
     def outside_world(self) -> str:
         """The demo model's warning when an input of this finished job did not look like its synthetic world
@@ -160,6 +160,11 @@ class Job:
         if self.state == JobState.FAILED:
             return f"failed: {self.message}"
         return "queued"
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """"1 step", "2 steps" (a one-step turbo job must not read "1 steps")."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
 def format_seconds(s: float | None) -> str:

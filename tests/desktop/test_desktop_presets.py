@@ -63,3 +63,5 @@ def test_turbo_is_offered_only_for_a_model_with_a_student_and_runs_it(qtbot, mak
     job = run_job(qtbot, w2)
     assert job.state.value == "finished", job.error
     assert job.result.settings["scheduler"] == "student" and job.result.steps_done == 1
+    assert "· 1 step ·" in job.title()  # not "1 steps"
+    assert "student · 1 step · guidance" in w2.gallery.info.text()
