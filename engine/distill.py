@@ -304,6 +304,12 @@ def distill(cfg: DistillConfig, log=print, stop_after: Optional[int] = None) -> 
     s = preset_settings(cfg.preset)
     if not counts or any(not k.isdigit() or not 1 <= int(k) <= s["steps"] for k in counts):
         raise ModelError(f"student step counts must be from 1 to {s['steps']}, not {', '.join(cfg.step_weights)}")
+    from engine.presets import SAMPLING_PRESETS
+
+    turbo_steps = str(SAMPLING_PRESETS["turbo"]["steps"])
+    if turbo_steps not in counts:
+        log(f"note: the turbo preset samples {turbo_steps} step(s), which this student is not trained for; its users "
+            f"will set the steps by hand ({', '.join(sorted(counts, key=int))}: --steps, or Steps in the window)")
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     ckpt = out / "checkpoint"

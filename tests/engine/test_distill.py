@@ -214,6 +214,15 @@ def test_turbo_is_refused_in_one_line_without_a_student_and_with_settings_it_can
         assert e.value.field == field
 
 
+def test_a_student_without_the_turbo_presets_step_count_is_announced_at_the_start(teacher, tmp_path):
+    lines: list[str] = []
+    distill(_cfg(teacher, tmp_path, steps=1, targets=2, step_weights={"2": 1.0}), log=lines.append)
+    assert any(line.startswith("note: the turbo preset samples 1 step(s)") and "2: --steps" in line for line in lines)
+    lines.clear()
+    distill(_cfg(teacher, tmp_path, steps=1, targets=2, out=str(tmp_path / "run1")), log=lines.append)
+    assert not any(line.startswith("note: the turbo preset") for line in lines)
+
+
 def test_install_refuses_a_student_of_another_teacher(teacher, tmp_path):
     student = distill(_cfg(teacher, tmp_path, steps=1, targets=2), log=lambda *_: None)
     other = tmp_path / "other"
