@@ -224,8 +224,14 @@ class Pipeline:
             device=pol.device, precision=pol.precision, policy=pol.describe(), reason=pol.reason,
             layout=self.layout, render_style=cfg.render_style, default_scheduler=cfg.default_scheduler,
             schedulers=tuple(self.schedulers()), student=self.has_student, parameters=self.model.num_parameters(),
+            student_steps=self._student_steps(),
             preset=cfg.preset, views_per_canvas=int(cfg.views_per_canvas), fallback=fallback, folder=str(folder),
             vae=str(self.vae_folder) if self.vae_folder is not None else "", vae_error=vae_error)
+
+    def _student_steps(self) -> tuple[int, ...]:
+        from engine.student import student_step_counts
+
+        return student_step_counts(self.folder) if self.has_student else ()
 
     def describe(self) -> str:
         cfg = self.model.config

@@ -260,6 +260,7 @@ class ModelInfo:
     preset: str
     views_per_canvas: int           # person panels per canvas it was trained on
     student: bool = False           # has a distilled few-step student (the turbo preset)
+    student_steps: tuple[int, ...] = ()  # the step counts that student samples in
     fallback: bool = False          # the untrained stand-in for a missing demo model
     folder: str = ""
     vae: str = ""                   # the replacement VAE's folder ("" = the model's own codec)

@@ -237,6 +237,18 @@ def save_student(folder: Path, config: StudentConfig, lora: dict[str, torch.Tens
     return folder
 
 
+def student_step_counts(model_folder: str | Path) -> tuple[int, ...]:
+    """The step counts the student in ``model_folder`` samples in, from its config alone (no weights): what a
+    window checks before queueing a turbo job. () when there is no readable student (loading it says why)."""
+    folder = Path(model_folder)
+    folder = folder / STUDENT_DIR if (folder / STUDENT_DIR).is_dir() else folder
+    try:
+        schedules = json.loads((folder / STUDENT_CONFIG).read_text()).get("schedules")
+        return tuple(sorted(int(k) for k in schedules))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return ()
+
+
 def load_student(model_folder: str | Path, check_teacher: bool = True) -> Optional[Student]:
     """The student in ``model_folder/student``, or None when the model has none.
 

@@ -231,7 +231,20 @@ class Session(Observable):
             setattr(req, k, v)
         if check and self.model_info is not None:
             req.validate(self.model_info.layout, list(self.model_info.schedulers))
+            self._check_student(req)
         return req
+
+    def _check_student(self, req) -> None:
+        """What the turbo student cannot honour, named by field before anything is queued (the pipeline
+        refuses the same at run time)."""
+        counts = self.model_info.student_steps
+        if req.scheduler != SAMPLING_PRESETS["turbo"]["scheduler"] or not counts:
+            return
+        if req.steps not in counts:
+            listed = ", ".join(map(str, counts[:-1])) + (" or " if len(counts) > 1 else "") + str(counts[-1])
+            raise RequestError("steps", f"Turbo samples in {listed} steps, not {req.steps}")
+        if float(req.guidance) != 1.0:
+            raise RequestError("guidance", "Turbo has its teacher's guidance built in: set guidance to 1.0")
 
     def sampler_request(self):
         """A request carrying only the sampler settings: what every stage of a chain or batch shares."""

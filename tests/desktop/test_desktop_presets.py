@@ -65,3 +65,13 @@ def test_turbo_is_offered_only_for_a_model_with_a_student_and_runs_it(qtbot, mak
     assert job.result.settings["scheduler"] == "student" and job.result.steps_done == 1
     assert "· 1 step ·" in job.title()  # not "1 steps"
     assert "student · 1 step · guidance" in w2.gallery.info.text()
+    # what the student cannot honour is refused by field before anything is queued
+    assert w2.model_info.student_steps == (1, 2)
+    jobs = len(w2.queue.jobs)
+    w2.steps.setValue(3)
+    assert w2.generate() is None and len(w2.queue.jobs) == jobs
+    assert "Turbo samples in 1 or 2 steps, not 3" in w2.messages.text.text()
+    w2.steps.setValue(2)
+    w2.guidance.setValue(2.0)
+    assert w2.generate() is None and len(w2.queue.jobs) == jobs
+    assert "set guidance to 1.0" in w2.messages.text.text()

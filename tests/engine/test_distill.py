@@ -223,6 +223,17 @@ def test_a_student_without_the_turbo_presets_step_count_is_announced_at_the_star
     assert not any(line.startswith("note: the turbo preset") for line in lines)
 
 
+def test_student_step_counts_come_from_the_config_alone(teacher, tmp_path):
+    from engine.student import student_step_counts
+
+    assert student_step_counts(teacher) == ()  # no student
+    install_student(distill(_cfg(teacher, tmp_path, steps=1, targets=2), log=lambda *_: None), teacher)
+    assert student_step_counts(teacher) == (1, 2)
+    assert Pipeline.load(teacher, device="cpu").info().student_steps == (1, 2)
+    (teacher / "student" / "student_config.json").write_text("{not json")
+    assert student_step_counts(teacher) == ()  # unreadable: loading the student says why
+
+
 def test_install_refuses_a_student_of_another_teacher(teacher, tmp_path):
     student = distill(_cfg(teacher, tmp_path, steps=1, targets=2), log=lambda *_: None)
     other = tmp_path / "other"
