@@ -7,7 +7,8 @@ variance, and back. Two implementations:
 - :class:`TinyCodec` is the demo model's small deterministic autoencoder (f = 4, C = 4), trained by
   ``omfa train-codec`` on the synthetic world.
 
-The pipeline only uses ``encode``, ``decode``, ``factor``, ``latent_channels`` and ``to``.
+The pipeline only uses ``encode``, ``decode``, ``factor``, ``latent_channels`` and ``to``; a codec implements
+``decode_with_grad`` (distillation's pixel loss needs the gradients) and ``decode`` is it without them.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from engine.integrity import (check_diffusers_weights, check_folder, compare_sha
 
 
 class Codec(nn.Module):
-    """Interface. Subclasses set ``factor`` and ``latent_channels`` and implement encode/decode."""
+    """Interface. Subclasses set ``factor`` and ``latent_channels`` and implement encode/decode_with_grad."""
 
     factor: int
     latent_channels: int
@@ -33,8 +34,9 @@ class Codec(nn.Module):
     def encode(self, images: torch.Tensor) -> torch.Tensor:  # (B,3,H,W) [-1,1] -> (B,C,h,w)
         raise NotImplementedError
 
+    @torch.no_grad()
     def decode(self, latents: torch.Tensor) -> torch.Tensor:  # (B,C,h,w) -> (B,3,H,W) [-1,1]
-        raise NotImplementedError
+        return self.decode_with_grad(latents)
 
     def decode_with_grad(self, latents: torch.Tensor) -> torch.Tensor:
         """``decode`` with gradients flowing to the latents (losses on decoded pixels, e.g. distillation)."""
@@ -63,11 +65,6 @@ class VaeCodec(Codec):
         images = images.to(self.vae.device, self.vae.dtype)
         mean = self.vae.encode(images).latent_dist.mode()
         return (mean - self.shift) * self.scaling
-
-    @torch.no_grad()
-    def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        latents = latents.to(self.vae.device, self.vae.dtype) / self.scaling + self.shift
-        return self.vae.decode(latents).sample.clamp(-1, 1)
 
     def decode_with_grad(self, latents: torch.Tensor) -> torch.Tensor:
         latents = latents.to(self.vae.device, self.vae.dtype) / self.scaling + self.shift
@@ -159,10 +156,6 @@ class TinyCodec(Codec):
     @torch.no_grad()
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         return self.encode_raw(images) * self.config.scaling
-
-    @torch.no_grad()
-    def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        return self.decode_raw(latents / self.config.scaling).clamp(-1, 1)
 
     def decode_with_grad(self, latents: torch.Tensor) -> torch.Tensor:
         return self.decode_raw(latents / self.config.scaling).clamp(-1, 1)

@@ -221,14 +221,14 @@ def pixel_loss(model, x0_hat: torch.Tensor, target: torch.Tensor, x0_clean: torc
     x = torch.where(mask.bool(), x0_hat, x0_clean.to(x0_hat.dtype))
     total = x0_hat.new_zeros(())
     count = x0_hat.new_zeros(())
+    masks, targets = lay.split(mask), lay.split(target)
     for name, xs in lay.split(x).items():
-        ms = lay.split(mask)[name]
+        ms = masks[name]
         if not bool(ms.any()):
             continue
         rows = ms.flatten(1).amax(dim=1) > 0  # the rows that generate this panel
         pred = codec.decode_with_grad(xs[rows].contiguous()).float()
-        with torch.no_grad():
-            want = codec.decode(lay.split(target)[name][rows].contiguous()).float()
+        want = codec.decode(targets[name][rows].contiguous()).float()
         pm = F.interpolate(ms[rows].float(), scale_factor=codec.factor, mode="nearest")
         if white_weight > 0:
             pm = pm * (1.0 + white_weight * (want.amin(dim=1, keepdim=True) >= WHITE_LEVEL).float())

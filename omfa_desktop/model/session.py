@@ -242,7 +242,8 @@ class Session(Observable):
             return
         if req.steps not in counts:
             listed = ", ".join(map(str, counts[:-1])) + (" or " if len(counts) > 1 else "") + str(counts[-1])
-            raise RequestError("steps", f"Turbo samples in {listed} steps, not {req.steps}")
+            unit = "step" if counts == (1,) else "steps"
+            raise RequestError("steps", f"Turbo samples in {listed} {unit}, not {req.steps}")
         if float(req.guidance) != 1.0:
             raise RequestError("guidance", "Turbo has its teacher's guidance built in: set guidance to 1.0")
 

@@ -98,6 +98,26 @@ def test_missing_inputs_and_bad_values_name_their_field():
     assert e.value.field == "garment"
 
 
+@pytest.mark.parametrize("counts, message", [((1, 2, 4), "Turbo samples in 1, 2 or 4 steps, not 3"),
+                                             ((1,), "Turbo samples in 1 step, not 3")])
+def test_turbo_settings_the_student_cannot_honour_are_refused_by_field(counts, message):
+    import dataclasses
+
+    s = Session(model_info=dataclasses.replace(INFO, schedulers=INFO.schedulers + ("student",), student=True,
+                                               student_steps=counts))
+    s.set_input("person", img())
+    s.apply_preset("turbo")
+    assert s.to_request().steps == 1
+    s.steps = 3
+    with pytest.raises(RequestError) as e:
+        s.to_request()
+    assert (e.value.field, e.value.message) == ("steps", message)
+    s.steps, s.guidance = 1, 2.0
+    with pytest.raises(RequestError) as e:
+        s.to_request()
+    assert e.value.field == "guidance"
+
+
 def test_notifications_name_the_field_and_skip_unchanged_values():
     s = session()
     seen = []
