@@ -88,6 +88,7 @@ class DistillConfig:
     mixed_precision: str = "no"      # accelerate: "no" | "fp16" | "bf16"
     pixel_weight: float = 0.0        # weight of the L1 loss on decoded generated panels (0: latent MSE only)
     white_weight: float = 0.0        # pixel loss: extra weight where the teacher's pixel is white (background)
+    silhouette_weight: float = 0.0   # pixel loss: a soft figure/background term at the metric's threshold
 
 
 def _batches(model, cfg: DistillConfig, data, fly, rng: np.random.Generator, n: int):
@@ -200,8 +201,23 @@ def _load_targets(paths: list[Path]) -> dict:
 WHITE_LEVEL = 1.0 - 2 * 12 / 255
 
 
+#: Softness of the silhouette term's threshold, in [-1, 1] pixel units (about 4 of 255 levels): narrow enough
+#: to act at the metric's threshold only, wide enough to give a gradient to pixels a few levels across it.
+SILHOUETTE_SOFTNESS = 0.03
+
+
+def soft_figure(img: torch.Tensor) -> torch.Tensor:
+    """How much each pixel counts as figure (not white background), a smooth version of the evaluation's
+    foreground mask (any channel more than 12 levels from 255).
+
+    img : (B, 3, H, W) in [-1, 1]  ->  (B, 1, H, W) in (0, 1)
+    """
+    away = 1.0 - img.amin(dim=1, keepdim=True)  # the largest distance from white over channels
+    return torch.sigmoid((away - (1.0 - WHITE_LEVEL)) / SILHOUETTE_SOFTNESS)
+
+
 def pixel_loss(model, x0_hat: torch.Tensor, target: torch.Tensor, x0_clean: torch.Tensor,
-               mask: torch.Tensor, white_weight: float = 0.0) -> torch.Tensor:
+               mask: torch.Tensor, white_weight: float = 0.0, silhouette_weight: float = 0.0) -> torch.Tensor:
     """Mean absolute error between the decoded generated panels of ``x0_hat`` and of ``target``.
 
     Why pixels as well as latents: the evaluation and the user see decoded images, and a latent MSE spreads
@@ -211,7 +227,9 @@ def pixel_loss(model, x0_hat: torch.Tensor, target: torch.Tensor, x0_clean: torc
     skipped when no row generates them. Gradients reach ``x0_hat`` through the (frozen) codec; the decoded
     values are clamped to [-1, 1] as shown, so overshooting white costs nothing. ``white_weight`` > 0 weighs
     pixels where the teacher's image is white (1 + white_weight): off-white speckle and soft halos around the
-    figure cost more than their share of the mean.
+    figure cost more than their share of the mean. ``silhouette_weight`` > 0 adds the mean disagreement
+    between the student's soft figure mask (``soft_figure``) and the teacher's hard one: an L1 on colours
+    barely notices a pixel a few levels on the wrong side of "white", which is what moves a silhouette.
 
     x0_hat, target, x0_clean : (B, C, h, W) latent canvases;  mask : (B, 1, h, W), 1 over generated panels
     """
@@ -221,6 +239,8 @@ def pixel_loss(model, x0_hat: torch.Tensor, target: torch.Tensor, x0_clean: torc
     x = torch.where(mask.bool(), x0_hat, x0_clean.to(x0_hat.dtype))
     total = x0_hat.new_zeros(())
     count = x0_hat.new_zeros(())
+    sil = x0_hat.new_zeros(())
+    sil_count = x0_hat.new_zeros(())
     masks, targets = lay.split(mask), lay.split(target)
     for name, xs in lay.split(x).items():
         ms = masks[name]
@@ -229,12 +249,18 @@ def pixel_loss(model, x0_hat: torch.Tensor, target: torch.Tensor, x0_clean: torc
         rows = ms.flatten(1).amax(dim=1) > 0  # the rows that generate this panel
         pred = codec.decode_with_grad(xs[rows].contiguous()).float()
         want = codec.decode(targets[name][rows].contiguous()).float()
-        pm = F.interpolate(ms[rows].float(), scale_factor=codec.factor, mode="nearest")
-        if white_weight > 0:
-            pm = pm * (1.0 + white_weight * (want.amin(dim=1, keepdim=True) >= WHITE_LEVEL).float())
+        region = F.interpolate(ms[rows].float(), scale_factor=codec.factor, mode="nearest")
+        white = (want.amin(dim=1, keepdim=True) >= WHITE_LEVEL).float()
+        pm = region * (1.0 + white_weight * white) if white_weight > 0 else region
         total = total + ((pred - want).abs() * pm).sum()
         count = count + pm.sum() * pred.shape[1]
-    return total / count.clamp(min=1.0)
+        if silhouette_weight > 0:
+            sil = sil + ((soft_figure(pred) - (1.0 - white)).abs() * region).sum()
+            sil_count = sil_count + region.sum()
+    loss = total / count.clamp(min=1.0)
+    if silhouette_weight > 0:
+        loss = loss + silhouette_weight * sil / sil_count.clamp(min=1.0)
+    return loss
 
 
 def _save_checkpoint(path: Path, ema: list[torch.Tensor], params: list[nn.Parameter], opt, step: int,
@@ -396,7 +422,8 @@ def distill(cfg: DistillConfig, log=print, stop_after: Optional[int] = None) -> 
         x0_hat = x0_from_output(pred.float(), x_t, t, alphas, ptype)
         loss = masked_loss(x0_hat, target, mask)
         if cfg.pixel_weight > 0:
-            loss = loss + cfg.pixel_weight * pixel_loss(raw, x0_hat, target, x0c, mask, cfg.white_weight)
+            loss = loss + cfg.pixel_weight * pixel_loss(raw, x0_hat, target, x0c, mask, cfg.white_weight,
+                                                         cfg.silhouette_weight)
         opt.zero_grad(set_to_none=True)
         accelerator.backward(loss)
         accelerator.clip_grad_norm_(params, 1.0)
@@ -542,6 +569,7 @@ def export_student(model, teacher_folder: Path, cfg: DistillConfig, step: int, s
                   "seconds": round(stats["elapsed"], 1), "targets": cfg.targets, "batch": cfg.batch, "lr": cfg.lr,
                   "ema_decay": cfg.ema_decay, "step_weights": cfg.step_weights, "p_rollout": cfg.p_rollout,
                   "pixel_weight": cfg.pixel_weight, "white_weight": cfg.white_weight,
+                  "silhouette_weight": cfg.silhouette_weight,
                   "data": cfg.data or "synthetic world rendered on the fly", "losses": stats["losses"][-200:],
                   "held_out_x0_mse": stats["val"][-50:]})
     return save_student(folder, config, lora_state(model.unet))

@@ -20,10 +20,12 @@ def cmd_distill(args) -> int:
         return 0
     if args.max_hours < 0:
         raise CliError(f"--max-hours must be >= 0, not {args.max_hours}", 2)
-    if not (math.isfinite(args.pixel_weight) and args.pixel_weight >= 0):
-        raise CliError(f"--pixel-weight must be a finite number >= 0, not {args.pixel_weight}", 2)
-    if not (math.isfinite(args.white_weight) and args.white_weight >= 0):
-        raise CliError(f"--white-weight must be a finite number >= 0, not {args.white_weight}", 2)
+    for flag in ("pixel", "white", "silhouette"):
+        value = getattr(args, f"{flag}_weight")
+        if not (math.isfinite(value) and value >= 0):
+            raise CliError(f"--{flag}-weight must be a finite number >= 0, not {value}", 2)
+        if flag != "pixel" and value > 0 and args.pixel_weight == 0:
+            raise CliError(f"--{flag}-weight weighs part of the pixel loss: give --pixel-weight too", 2)
     if args.rank < 1:
         raise CliError(f"--rank must be at least 1, not {args.rank}", 2)
     if args.targets < 2 or args.steps < 1 or args.batch < 1:
@@ -41,7 +43,8 @@ def cmd_distill(args) -> int:
                         warmup=args.warmup, rank=args.rank, step_weights=weights, default_steps=args.default_steps,
                         max_hours=args.max_hours, threads=args.threads, seed=args.seed, pool=args.pool,
                         save_every=args.save_every, mixed_precision=args.mixed_precision,
-                        pixel_weight=args.pixel_weight, white_weight=args.white_weight)
+                        pixel_weight=args.pixel_weight, white_weight=args.white_weight,
+                        silhouette_weight=args.silhouette_weight)
     try:
         folder = distill(cfg, stop_after=args.stop_after)
     except (ModelError, OSError) as e:
@@ -83,6 +86,9 @@ def register(sub) -> None:
     p.add_argument("--white-weight", type=float, default=0.0,
                    help="pixel loss: extra weight on pixels that are white in the teacher's image (white-background "
                         "worlds such as the demo's: penalises speckle and halos)")
+    p.add_argument("--silhouette-weight", type=float, default=0.0,
+                   help="pixel loss: add the disagreement between the student's soft figure mask and the teacher's "
+                        "(white-background worlds: pixels on the wrong side of the evaluation's white threshold)")
     p.add_argument("--mixed-precision", default="no", choices=["no", "fp16", "bf16"])
     p.add_argument("--install", metavar="STUDENT",
                    help="instead of training: copy a student folder into --teacher's folder and rewrite its manifest")

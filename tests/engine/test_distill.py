@@ -250,8 +250,10 @@ def test_cli_distill_refuses_bad_options_in_one_line(capsys):
     assert main(["distill", "--pixel-weight", "-1"]) == 2
     assert main(["distill", "--pixel-weight", "inf"]) == 2
     assert main(["distill", "--white-weight", "-2"]) == 2
+    assert main(["distill", "--silhouette-weight", "nan", "--pixel-weight", "1"]) == 2
+    assert main(["distill", "--silhouette-weight", "1"]) == 2  # part of the pixel loss, which is off
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 6 and all(line.startswith("error: ") for line in err)
+    assert len(err) == 8 and all(line.startswith("error: ") for line in err)
 
 
 @pytest.mark.parametrize("refine", [["48"], [48, 142], [0], [5000], "48", [True]])
@@ -329,16 +331,15 @@ def test_distill_with_a_pixel_loss_trains_and_reports_the_held_out_pixel_error(t
     assert first_loss(plain) < first_loss(lines)
 
 
-def test_the_white_weight_weighs_errors_where_the_teachers_pixel_is_white():
+def _exact_codec_model():
+    """A model stand-in whose codec's pixels are the latent's first 3 channels, upsampled: errors are exact."""
     from types import SimpleNamespace
 
     import torch.nn.functional as F
 
-    from engine.distill import pixel_loss
-
     lay = tiny_model().layout
 
-    class Upsample:  # a codec whose pixels are the latent's first 3 channels, upsampled: errors are exact
+    class Upsample:
         factor = lay.factor
 
         def decode_with_grad(self, z):
@@ -346,7 +347,14 @@ def test_the_white_weight_weighs_errors_where_the_teachers_pixel_is_white():
 
         decode = decode_with_grad
 
-    model = SimpleNamespace(layout=lay, codec=Upsample())
+    return SimpleNamespace(layout=lay, codec=Upsample())
+
+
+def test_the_white_weight_weighs_errors_where_the_teachers_pixel_is_white():
+    from engine.distill import pixel_loss
+
+    model = _exact_codec_model()
+    lay = model.layout
     target = torch.full((1, 4, lay.height // lay.factor, lay.width // lay.factor), -0.5)
     mask = lay.mask("try-off")
     white = mask.bool() & (torch.arange(target.shape[-1]) % 2 == 0)  # half the garment panel is white
@@ -358,3 +366,36 @@ def test_the_white_weight_weighs_errors_where_the_teachers_pixel_is_white():
     assert weighted == pytest.approx(0.2 * 4 / 5, abs=1e-6)    # weights 4 (white) and 1: 0.2 * 4 / (4 + 1)
     assert float(pixel_loss(model, target - 0.2 * (~white).float(), target, target, mask, white_weight=3.0)) \
         == pytest.approx(0.2 * 1 / 5, abs=1e-6)                # errors off the white pixels weigh less
+
+
+def test_the_silhouette_term_acts_at_the_metrics_white_threshold():
+    from engine.distill import WHITE_LEVEL, pixel_loss, soft_figure
+    from engine.metrics import foreground_mask
+
+    # the soft mask agrees with the evaluation's hard one away from the threshold, on real 8-bit levels
+    levels = np.array([255, 250, 243, 240, 230, 128, 0], np.uint8)
+    img = np.repeat(levels[None, :, None], 3, axis=2)                     # (1, 7, 3) grey levels
+    hard = foreground_mask(img)[0]
+    soft = soft_figure(torch.from_numpy(img).permute(2, 0, 1)[None].float() / 127.5 - 1.0)[0, 0, 0].numpy()
+    assert list(hard) == [False, False, False, True, True, True, True]
+    assert (soft[[0, 1]] < 0.2).all() and (soft[[4, 5, 6]] > 0.8).all()   # 243/240 sit at the threshold
+    assert WHITE_LEVEL == pytest.approx(1 - 24 / 255)
+
+    # a pixel a few levels off-white where the teacher is white: the silhouette term sees it, weighted
+    model = _exact_codec_model()
+    lay = model.layout
+    mask = lay.mask("try-off")
+    target = torch.where(mask.bool(), torch.ones(1, 4, lay.height // lay.factor, lay.width // lay.factor), -0.5)
+    grey = torch.where(mask.bool(), target - 30 / 127.5, target)          # 30 levels: figure to the metric
+    x = grey.clone().requires_grad_(True)
+    plain = pixel_loss(model, x, target, target, mask)
+    with_sil = pixel_loss(model, x, target, target, mask, silhouette_weight=2.0)
+    assert float(plain.detach()) == pytest.approx(30 / 127.5, abs=1e-5)
+    sil = float(soft_figure(torch.full((1, 3, 1, 1), 1 - 30 / 127.5)))
+    assert float(with_sil.detach()) == pytest.approx(30 / 127.5 + 2.0 * sil, abs=1e-5)
+    (g,) = torch.autograd.grad(with_sil, x)
+    assert float(g[mask.bool().expand_as(g)].sum()) < 0 and not g[~mask.bool().expand_as(g)].any()
+    # agreeing silhouettes add only the soft mask's small tail on pure white
+    tail = 2.0 * float(soft_figure(torch.ones(1, 3, 1, 1)))
+    assert float(pixel_loss(model, target, target, target, mask, silhouette_weight=2.0)) == pytest.approx(tail)
+    assert tail < 0.1
