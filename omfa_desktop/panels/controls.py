@@ -112,8 +112,8 @@ class GenerationPanel(QGroupBox):
         self.preset.setToolTip("Fast: about a third of the paper's compute per image, nearly the same picture "
                                "(benchmarks/bench_cost.py). Paper: DDIM 50 steps, guidance on every step. "
                                "Turbo (models with a distilled student): one step, guidance built in, about "
-                               "ten times faster; close to Fast's picture, with slightly softer edges (the "
-                               "demo model's card). Steps 2 and 4 also work with Turbo.")
+                               "ten times faster; close to Fast's picture, a little less faithful to the garment "
+                               "(the demo model's card). Steps 2 and 4 also work with Turbo.")
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.seed_lock = QCheckBox("Lock")
