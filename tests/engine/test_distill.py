@@ -315,13 +315,14 @@ def test_the_pixel_loss_compares_only_decoded_generated_panels():
 
 def test_distill_with_a_pixel_loss_trains_and_reports_the_held_out_pixel_error(teacher, tmp_path):
     lines: list[str] = []
-    cfg = _cfg(teacher, tmp_path, steps=2, pixel_weight=1.0)
+    cfg = _cfg(teacher, tmp_path, steps=2, pixel_weight=1.0, white_weight=3.0, silhouette_weight=0.5)
     distill(cfg, log=lines.append)
     held = [line for line in lines if "held-out" in line]
     assert held and all("pixel L1 1 step(s)" in line for line in held)
     progress = json.loads((tmp_path / "run" / "checkpoint" / "progress.json").read_text())
     assert progress["config"]["pixel_weight"] == 1.0 and "px1" in progress["val"][-1][1]
-    assert load_student(tmp_path / "run" / "student").config.training["pixel_weight"] == 1.0  # recorded
+    training = load_student(tmp_path / "run" / "student").config.training
+    assert (training["pixel_weight"], training["white_weight"], training["silhouette_weight"]) == (1.0, 3.0, 0.5)
     # the same first step without the pixel term has a smaller loss (the pixel term is in what is minimised)
     plain: list[str] = []
     distill(_cfg(teacher, tmp_path, steps=1, out=str(tmp_path / "plain"), log_every=1), log=plain.append)
